@@ -1,0 +1,320 @@
+//! Small values that parse instead of validate.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a value was refused; the message says what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(pub String);
+
+/// An instant written as RFC 3339 in UTC with the `Z` suffix and at most nine
+/// fractional digits, as the contract requires of every timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    pub fn from_datetime(at: DateTime<Utc>) -> Self {
+        Timestamp(at)
+    }
+    pub fn now() -> Self {
+        Timestamp(Utc::now())
+    }
+    pub fn as_datetime(&self) -> DateTime<Utc> {
+        self.0
+    }
+    pub fn unix_millis(&self) -> i64 {
+        self.0.timestamp_millis()
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let refuse = |why: &str| {
+            ValueError(format!(
+                "`{s}` is not a UTC timestamp ({why}); write RFC 3339 with a Z suffix, \
+                 such as 2023-10-01T00:00:00Z or 2023-10-01T00:00:00.000Z"
+            ))
+        };
+        let b = s.as_bytes();
+        if !s.ends_with('Z') {
+            return Err(refuse("it must end in Z, no other offset"));
+        }
+        // YYYY-MM-DDTHH:MM:SS is 19 bytes, then an optional fraction, then Z.
+        if b.len() < 20 || b[10] != b'T' {
+            return Err(refuse("expected YYYY-MM-DDTHH:MM:SS"));
+        }
+        let fraction = &s[19..s.len() - 1];
+        if !fraction.is_empty() {
+            let digits = &fraction[1..];
+            if !fraction.starts_with('.')
+                || digits.is_empty()
+                || digits.len() > 9
+                || !digits.bytes().all(|c| c.is_ascii_digit())
+            {
+                return Err(refuse("the fraction of a second takes 1 to 9 digits"));
+            }
+        }
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| Timestamp(t.with_timezone(&Utc)))
+            .map_err(|e| refuse(&e.to_string()))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// Milliseconds always, more digits only when the instant has them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nanos = self.0.timestamp_subsec_nanos();
+        let precision = if nanos % 1_000_000 == 0 {
+            SecondsFormat::Millis
+        } else if nanos % 1_000 == 0 {
+            SecondsFormat::Micros
+        } else {
+            SecondsFormat::Nanos
+        };
+        f.write_str(&self.0.to_rfc3339_opts(precision, true))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Severity of a violation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = ValueError;
+    /// Case-insensitive, so that users may write `high` on a command line.
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                ValueError(format!(
+                    "`{s}` is not a severity; allowed: LOW, MEDIUM, HIGH, CRITICAL"
+                ))
+            })
+    }
+}
+
+/// Page size of a query: 1 to 1000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PageSize(u32);
+
+impl PageSize {
+    pub const MIN: u32 = 1;
+    pub const MAX: u32 = 1000;
+    pub const DEFAULT: PageSize = PageSize(500);
+
+    pub fn new(n: u64) -> Result<Self, ValueError> {
+        if (Self::MIN as u64..=Self::MAX as u64).contains(&n) {
+            Ok(PageSize(n as u32))
+        } else {
+            Err(ValueError(format!(
+                "page size {n} is out of range; allowed: {} to {}",
+                Self::MIN,
+                Self::MAX
+            )))
+        }
+    }
+    pub fn get(&self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for PageSize {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl FromStr for PageSize {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let n: u64 = s.trim().parse().map_err(|_| {
+            ValueError(format!(
+                "`{s}` is not a page size; allowed: a whole number from 1 to 1000"
+            ))
+        })?;
+        PageSize::new(n)
+    }
+}
+
+impl<'de> Deserialize<'de> for PageSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        PageSize::new(u64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A UUID written in the canonical 8-4-4-4-12 hexadecimal form (the form the
+/// contract requires in filters); braces, URNs and the hyphen-less form are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CanonicalUuid(uuid::Uuid);
+
+impl CanonicalUuid {
+    pub fn get(&self) -> uuid::Uuid {
+        self.0
+    }
+    /// Whether `s` is a UUID in canonical 8-4-4-4-12 form.
+    pub fn is_canonical(s: &str) -> bool {
+        let b = s.as_bytes();
+        b.len() == 36
+            && b.iter().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => *c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    }
+}
+
+impl From<uuid::Uuid> for CanonicalUuid {
+    fn from(u: uuid::Uuid) -> Self {
+        CanonicalUuid(u)
+    }
+}
+
+impl FromStr for CanonicalUuid {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        if !Self::is_canonical(s) {
+            return Err(ValueError(format!(
+                "`{s}` is not a UUID; allowed: 8-4-4-4-12 hexadecimal, \
+                 such as 3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10"
+            )));
+        }
+        Ok(CanonicalUuid(uuid::Uuid::parse_str(s).expect("canonical form checked")))
+    }
+}
+
+impl fmt::Display for CanonicalUuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl Serialize for CanonicalUuid {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CanonicalUuid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_must_be_utc_with_z() {
+        for good in [
+            "2023-10-01T00:00:00Z",
+            "2023-10-01T00:00:00.1Z",
+            "2023-10-01T00:00:00.000Z",
+            "2023-10-01T00:00:00.123456789Z",
+        ] {
+            good.parse::<Timestamp>().unwrap();
+        }
+        for bad in [
+            "2023-10-01T00:00:00+00:00",
+            "2023-10-01T02:00:00+02:00",
+            "2023-10-01 00:00:00Z",
+            "2023-10-01T00:00:00.1234567891Z",
+            "2023-10-01T00:00:00.Z",
+            "2023-10-01",
+            "2023-13-01T00:00:00Z",
+            "yesterday",
+            "",
+        ] {
+            let err = bad.parse::<Timestamp>().unwrap_err();
+            assert!(err.0.contains("RFC 3339"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn timestamps_print_milliseconds_or_more() {
+        let t: Timestamp = "2023-10-01T13:04:05.12Z".parse().unwrap();
+        assert_eq!(t.to_string(), "2023-10-01T13:04:05.120Z");
+        let t: Timestamp = "2023-10-01T13:04:05.000000001Z".parse().unwrap();
+        assert_eq!(t.to_string(), "2023-10-01T13:04:05.000000001Z");
+    }
+
+    #[test]
+    fn severities_parse_case_insensitively_and_name_what_is_allowed() {
+        assert_eq!("critical".parse::<Severity>().unwrap(), Severity::Critical);
+        let err = "SEVERE".parse::<Severity>().unwrap_err();
+        assert!(err.0.contains("LOW, MEDIUM, HIGH, CRITICAL"));
+    }
+
+    #[test]
+    fn page_size_is_one_to_a_thousand() {
+        assert!(PageSize::new(0).is_err());
+        assert!(PageSize::new(1001).is_err());
+        assert_eq!(PageSize::new(1000).unwrap().get(), 1000);
+        assert!("-1".parse::<PageSize>().is_err());
+        assert!(serde_json::from_str::<PageSize>("0").is_err());
+    }
+
+    #[test]
+    fn uuids_must_be_canonical() {
+        "3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10"
+            .parse::<CanonicalUuid>()
+            .unwrap();
+        for bad in [
+            "3f1f0e2a6c1b4a579d7e2b1a4c9e8f10",
+            "{3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10}",
+            "urn:uuid:3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10",
+            "3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f1g",
+            "",
+        ] {
+            assert!(bad.parse::<CanonicalUuid>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The one place where outcomes become exit codes (see the README's table).
+
+use crate::cli::{Cli, Command, LogFormat};
+use crate::commands;
+use std::process::ExitCode;
+
+/// The exit codes of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Done = 0,
+    Internal = 1,
+    Invalid = 2,
+    Refused = 3,
+    Unavailable = 4,
+    Undelivered = 5,
+}
+
+/// An error that knows its exit code. Commands wrap library errors in it;
+/// anything else is an internal error.
+#[derive(Debug, thiserror::Error)]
+#[error("{error:#}")]
+pub struct Failure {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            exit,
+            error: error.into(),
+        }
+    }
+    pub fn invalid(error: impl Into<anyhow::Error>) -> Self {
+        Failure::new(Exit::Invalid, error)
+    }
+}
+
+fn init_logging(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.with_target(false).init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    init_logging(cli.log_format, &cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::Internal as u8);
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Demo(args) => commands::demo::run(args).await,
+            Command::Extract(args) => commands::extract::run(args).await,
+            Command::Verify(args) => commands::verify::run(args).await,
+            Command::Simulate(args) => commands::simulate::run(args).await,
+            Command::Audit(args) => commands::audit::run(args).await,
+            Command::Serve(args) => commands::serve::run(args).await,
+        }
+    });
+    let exit = match outcome {
+        Ok(exit) => exit,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            failure.exit
+        }
+    };
+    ExitCode::from(exit as u8)
+}

@@ -1,0 +1,10 @@
+//! `genesys-compliance`: parses the command line, runs the command, maps the
+//! outcome to an exit code. Everything else lives in the library crates.
+
+mod cli;
+mod commands;
+mod exit;
+
+fn main() -> std::process::ExitCode {
+    exit::run(cli::parse())
+}
