@@ -12,7 +12,7 @@ mod values;
 mod violation;
 
 pub use region::{Region, RegionParseError, REGIONS};
-pub use values::{CanonicalUuid, PageSize, Severity, Timestamp, ValueError};
+pub use values::{CanonicalUuid, HumanDuration, PageSize, Severity, Timestamp, ValueError};
 pub use violation::{Evidence, Violation};
 
 use serde::{Deserialize, Serialize};
@@ -206,7 +206,10 @@ mod tests {
         let (v, again) = round_trip::<Violation>(literal);
         assert_eq!(v.rule_id, "rule-uuid-001");
         assert_eq!(v.severity, Severity::High);
-        assert_eq!(v.evidence.as_ref().unwrap()[0].value.as_deref(), Some("text"));
+        assert_eq!(
+            v.evidence.as_ref().unwrap()[0].value.as_deref(),
+            Some("text")
+        );
         assert_eq!(again, serde_json::from_str::<Value>(literal).unwrap());
     }
 
@@ -224,7 +227,8 @@ mod tests {
 
     #[test]
     fn page_example_round_trips_and_absent_cursor_means_last_page() {
-        let literal = r#"{"violations": [], "pageSize": 500, "nextPageCursor": "abc", "total": 1234}"#;
+        let literal =
+            r#"{"violations": [], "pageSize": 500, "nextPageCursor": "abc", "total": 1234}"#;
         let (p, again) = round_trip::<Page>(literal);
         assert_eq!(p.next_page_cursor.as_deref(), Some("abc"));
         assert_eq!(p.total, Some(1234));
@@ -255,12 +259,14 @@ mod tests {
 
     #[test]
     fn token_examples_round_trip() {
-        let literal = r#"{"access_token": "<opaque>", "token_type": "bearer", "expires_in": 86399}"#;
+        let literal =
+            r#"{"access_token": "<opaque>", "token_type": "bearer", "expires_in": 86399}"#;
         let (t, again) = round_trip::<TokenResponse>(literal);
         assert_eq!(t.expires_in, 86399);
         assert_eq!(again, serde_json::from_str::<Value>(literal).unwrap());
 
-        let literal = r#"{"error": "invalid_client", "description": "...", "error_description": "..."}"#;
+        let literal =
+            r#"{"error": "invalid_client", "description": "...", "error_description": "..."}"#;
         let (e, again) = round_trip::<OAuthError>(literal);
         assert_eq!(e.error, "invalid_client");
         assert_eq!(again, serde_json::from_str::<Value>(literal).unwrap());

@@ -103,7 +103,10 @@ mod tests {
         assert_eq!(r.name, "us-west-2");
         assert_eq!(r.api_base_url(), "https://api.usw2.pure.cloud");
         assert_eq!(r.login_base_url(), "https://login.usw2.pure.cloud");
-        assert_eq!(Region::parse("api.mypurecloud.ie").unwrap().name, "eu-west-1");
+        assert_eq!(
+            Region::parse("api.mypurecloud.ie").unwrap().name,
+            "eu-west-1"
+        );
     }
 
     #[test]

@@ -225,7 +225,9 @@ impl FromStr for CanonicalUuid {
                  such as 3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10"
             )));
         }
-        Ok(CanonicalUuid(uuid::Uuid::parse_str(s).expect("canonical form checked")))
+        Ok(CanonicalUuid(
+            uuid::Uuid::parse_str(s).expect("canonical form checked"),
+        ))
     }
 }
 
@@ -316,5 +318,94 @@ mod tests {
         ] {
             assert!(bad.parse::<CanonicalUuid>().is_err(), "{bad}");
         }
+    }
+}
+
+/// A duration written like `250ms`, `30s`, `5m`, `1h` or `1h30m` (units `ms`, `s`, `m`, `h`, `d`),
+/// as flags and config files take them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HumanDuration(pub std::time::Duration);
+
+impl HumanDuration {
+    pub fn get(&self) -> std::time::Duration {
+        self.0
+    }
+}
+
+impl FromStr for HumanDuration {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let refuse = || {
+            ValueError(format!(
+                "`{s}` is not a duration; write a number and a unit (ms, s, m, h, d), \
+                 such as 250ms, 30s, 5m or 1h30m"
+            ))
+        };
+        let mut rest = s.trim();
+        if rest.is_empty() {
+            return Err(refuse());
+        }
+        let mut total = std::time::Duration::ZERO;
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let n: u64 = rest[..digits].parse().map_err(|_| refuse())?;
+            rest = &rest[digits..];
+            let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            let millis_per_unit: u64 = match &rest[..unit_len] {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(refuse()),
+            };
+            rest = &rest[unit_len..];
+            let millis = n.checked_mul(millis_per_unit).ok_or_else(refuse)?;
+            total = total
+                .checked_add(std::time::Duration::from_millis(millis))
+                .ok_or_else(refuse)?;
+        }
+        Ok(HumanDuration(total))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        match ms {
+            0 => f.write_str("0s"),
+            ms if ms % 3_600_000 == 0 => write!(f, "{}h", ms / 3_600_000),
+            ms if ms % 60_000 == 0 => write!(f, "{}m", ms / 60_000),
+            ms if ms % 1_000 == 0 => write!(f, "{}s", ms / 1_000),
+            ms => write!(f, "{ms}ms"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::HumanDuration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_with_units() {
+        let d = |s: &str| s.parse::<HumanDuration>().map(|d| d.get());
+        assert_eq!(d("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(d("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(d("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(d("40ms").unwrap(), Duration::from_millis(40));
+        assert_eq!(d("0s").unwrap(), Duration::ZERO);
+        for bad in ["", "5", "m", "5 minutes", "-5s", "1.5h", "5x"] {
+            let err = d(bad).unwrap_err();
+            assert!(err.0.contains("such as 250ms"), "{bad}: {err}");
+        }
+        assert_eq!("90m".parse::<HumanDuration>().unwrap().to_string(), "90m");
     }
 }
