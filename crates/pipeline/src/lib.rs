@@ -1,1 +1,4 @@
-//! placeholder
+//! The extraction pipeline: extracted violations → verification → output,
+//! audit record → hash-chained log → webhook outbox.
+
+pub mod output;
