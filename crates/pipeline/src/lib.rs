@@ -1,4 +1,5 @@
 //! The extraction pipeline: extracted violations → verification → output,
 //! audit record → hash-chained log → webhook outbox.
 
+pub mod metrics;
 pub mod output;

@@ -1,0 +1,75 @@
+//! The service's metrics, through the `metrics` facade, rendered in
+//! Prometheus text format by `serve`. Names are part of the interface.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const PAGE_LATENCY: &str = "genesys_compliance_page_latency_seconds";
+pub const EXTRACTION_DURATION: &str = "genesys_compliance_extraction_duration_seconds";
+pub const VIOLATIONS: &str = "genesys_compliance_violations_total";
+pub const PII_FINDINGS: &str = "genesys_compliance_pii_findings_total";
+pub const RETRIES: &str = "genesys_compliance_retries_total";
+pub const RATE_LIMITED: &str = "genesys_compliance_rate_limited_total";
+pub const TOKEN_RENEWALS: &str = "genesys_compliance_token_renewals_total";
+pub const ACCURACY_RATE: &str = "genesys_compliance_accuracy_rate";
+pub const OUTBOX_DEPTH: &str = "genesys_compliance_outbox_depth";
+pub const LAST_SUCCESS: &str = "genesys_compliance_last_success_timestamp_seconds";
+pub const RUNS: &str = "genesys_compliance_runs_total";
+pub const DUPLICATES_DROPPED: &str = "genesys_compliance_duplicates_dropped_total";
+
+/// Installs the process-wide Prometheus recorder and describes every metric.
+/// Call once, at the start of `serve`.
+pub fn install() -> Result<PrometheusHandle, String> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(PAGE_LATENCY.to_string()),
+            &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+        )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(EXTRACTION_DURATION.to_string()),
+                &[0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0],
+            )
+        })
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    describe();
+    Ok(handle)
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_histogram!(
+        PAGE_LATENCY,
+        Unit::Seconds,
+        "Latency of one page request, retries included."
+    );
+    describe_histogram!(
+        EXTRACTION_DURATION,
+        Unit::Seconds,
+        "Duration of one extraction run."
+    );
+    describe_counter!(
+        VIOLATIONS,
+        "Unique violations output, by severity and verdict status."
+    );
+    describe_counter!(PII_FINDINGS, "PII findings in evidence, by type.");
+    describe_counter!(RETRIES, "Requests retried, by cause.");
+    describe_counter!(RATE_LIMITED, "429 answers received.");
+    describe_counter!(TOKEN_RENEWALS, "OAuth tokens obtained.");
+    describe_gauge!(
+        ACCURACY_RATE,
+        "Validated share of the violations of the last run."
+    );
+    describe_gauge!(OUTBOX_DEPTH, "Audit webhooks queued and not yet delivered.");
+    describe_gauge!(
+        LAST_SUCCESS,
+        Unit::Seconds,
+        "Unix time of the last successful run."
+    );
+    describe_counter!(RUNS, "Extraction runs, by outcome.");
+    describe_counter!(
+        DUPLICATES_DROPPED,
+        "Violations re-read through the look-back and dropped."
+    );
+}
