@@ -1,1 +1,184 @@
-//! placeholder
+//! The state store: what must survive between runs of `genesys-compliance`.
+//!
+//! It holds the audit chain's anchors (the head of each audit directory's hash
+//! chain, kept outside the log so that truncation is caught), the appends in
+//! flight (so that a crash between writing the log and queuing its webhook is
+//! reconciled on the next open), the durable webhook outbox and the endpoints
+//! that answered `410 Gone`. The next issue adds checkpoints and seen ids: see
+//! [`sqlite`]'s migration list.
+//!
+//! [`StateStore`] is the interface; [`SqliteStore`] the embedded
+//! implementation (one file, WAL, `synchronous=FULL`), so that a PostgreSQL
+//! store can follow for several workers.
+//!
+//! The store is synchronous. Every call is one short transaction; async
+//! callers may call it directly for these brief calls or wrap it in
+//! `tokio::task::spawn_blocking` when they batch many.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use std::path::PathBuf;
+
+/// The head of an audit chain: the sequence number of its newest record and
+/// that record's hash (64 lowercase hex digits).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Anchor {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// A webhook to queue: its stable id, where it goes and the exact body bytes
+/// that every attempt sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWebhook {
+    pub webhook_id: String,
+    pub endpoint: String,
+    pub body: Vec<u8>,
+}
+
+/// An audit record about to be appended to the log of `audit_dir`: written to
+/// the store before the log, so that a crash in between is recognised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendIntent {
+    /// The audit directory's key (its canonical path).
+    pub audit_dir: String,
+    /// The chain head once the record is appended.
+    pub anchor: Anchor,
+    /// The webhook to queue once the record is in the log, if one is configured.
+    pub webhook: Option<NewWebhook>,
+}
+
+/// One queued webhook and what its delivery attempts met so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub webhook_id: String,
+    pub endpoint: String,
+    pub body: Vec<u8>,
+    /// Unix milliseconds when it was queued.
+    pub created_at_ms: i64,
+    /// Attempts made so far, over all runs.
+    pub attempts: u32,
+    /// Unix milliseconds of the next planned attempt, if one was planned.
+    pub next_attempt_at_ms: Option<i64>,
+    /// HTTP status of the last attempt, if it got one.
+    pub last_status: Option<u16>,
+    /// What went wrong on the last attempt.
+    pub last_error: Option<String>,
+    /// Unix milliseconds of delivery; `None` while queued.
+    pub delivered_at_ms: Option<i64>,
+}
+
+/// An endpoint that answered `410 Gone`: nothing more is sent to it until it
+/// is enabled again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisabledEndpoint {
+    pub endpoint: String,
+    /// Unix milliseconds when it was disabled.
+    pub disabled_at_ms: i64,
+    pub reason: String,
+}
+
+/// The state store's interface. Implementations are shared between threads
+/// (`Send + Sync`) and make each method one atomic, durable transaction.
+pub trait StateStore: Send + Sync {
+    /// The anchored head of the chain in `audit_dir`, `None` when the store
+    /// knows no record of it.
+    fn anchor(&self, audit_dir: &str) -> Result<Option<Anchor>, StoreError>;
+
+    /// Sets the anchor without queuing anything: used to adopt a log that
+    /// this store did not write (a new state file beside an old audit dir).
+    fn set_anchor(&self, audit_dir: &str, anchor: &Anchor) -> Result<(), StoreError>;
+
+    /// Records an append about to happen. At most one is in flight per
+    /// audit directory; a new one replaces an old one.
+    fn begin_append(&self, intent: &AppendIntent) -> Result<(), StoreError>;
+
+    /// The append in flight for `audit_dir`, if a crash left one.
+    fn pending_append(&self, audit_dir: &str) -> Result<Option<AppendIntent>, StoreError>;
+
+    /// Completes the append in flight for `audit_dir` in one transaction:
+    /// moves the anchor to it and queues its webhook (once per webhook id).
+    /// Returns `false` when no append with that sequence number was in flight.
+    fn finish_append(&self, audit_dir: &str, seq: u64) -> Result<bool, StoreError>;
+
+    /// Forgets the append in flight for `audit_dir` (its record never reached the log).
+    fn abandon_append(&self, audit_dir: &str) -> Result<(), StoreError>;
+
+    /// Undelivered webhooks for `endpoint`, oldest first.
+    fn pending_webhooks(&self, endpoint: &str) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// One queued webhook by id, delivered or not.
+    fn webhook(&self, webhook_id: &str) -> Result<Option<OutboxEntry>, StoreError>;
+
+    /// Marks a webhook delivered after a 2xx answer.
+    fn mark_delivered(&self, webhook_id: &str, status: u16) -> Result<(), StoreError>;
+
+    /// Counts a failed attempt: its status (if any), what went wrong and when
+    /// the next attempt is planned (unix milliseconds).
+    fn record_failure(
+        &self,
+        webhook_id: &str,
+        status: Option<u16>,
+        error: &str,
+        next_attempt_at_ms: Option<i64>,
+    ) -> Result<(), StoreError>;
+
+    /// Stops deliveries to `endpoint` (it answered `410 Gone`).
+    fn disable_endpoint(&self, endpoint: &str, reason: &str) -> Result<(), StoreError>;
+
+    /// Allows deliveries to `endpoint` again.
+    fn enable_endpoint(&self, endpoint: &str) -> Result<(), StoreError>;
+
+    /// Whether `endpoint` is disabled, and why.
+    fn disabled_endpoint(&self, endpoint: &str) -> Result<Option<DisabledEndpoint>, StoreError>;
+
+    /// How many webhooks are still queued, for all endpoints.
+    fn outbox_depth(&self) -> Result<u64, StoreError>;
+}
+
+/// Why the state store failed. Each message names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "state store {path}: the database is locked by another process; \
+         wait for it to finish or give this run its own --state file"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "state store {path} does not exist; give an existing file with --state, \
+         or run an extraction first to create it"
+    )]
+    Missing { path: PathBuf },
+    #[error(
+        "state store {path} has schema version {found}, newer than this program knows \
+         ({known}); use a newer genesys-compliance or another --state file"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("state store {path}: {action} failed: {source}; check that the file is a genesys-compliance state database, readable and writable, on a disk with free space")]
+    Sqlite {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("state store {path}: cannot set the file's permissions: {source}")]
+    Permissions {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,633 @@
+//! The embedded state store: one SQLite file.
+//!
+//! Durability: WAL journal with `synchronous=FULL`, so a committed
+//! transaction is on disk before the call returns. The file is created
+//! readable and writable by its owner only (SQLite gives its `-wal` and
+//! `-shm` companions the same mode).
+//!
+//! Schema changes go through [`MIGRATIONS`]: the n-th entry brings the file
+//! from `user_version` n to n + 1. To add a table (the next issue's
+//! `checkpoints` and `seen` tables, for instance) append one entry; never edit
+//! an entry that has shipped.
+
+use crate::{
+    now_ms, Anchor, AppendIntent, DisabledEndpoint, NewWebhook, OutboxEntry, StateStore, StoreError,
+};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The schema, one step per entry (see the module documentation).
+const MIGRATIONS: &[&str] = &[
+    // 1: audit chain anchors, appends in flight, webhook outbox, endpoints gone.
+    "CREATE TABLE audit_anchor (
+        audit_dir TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE audit_intent (
+        audit_dir TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        webhook_id TEXT,
+        endpoint TEXT,
+        body BLOB,
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE webhook_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        webhook_id TEXT NOT NULL UNIQUE,
+        endpoint TEXT NOT NULL,
+        body BLOB NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at_ms INTEGER,
+        last_status INTEGER,
+        last_error TEXT,
+        delivered_at_ms INTEGER
+    );
+    CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint, id)
+        WHERE delivered_at_ms IS NULL;
+    CREATE TABLE disabled_endpoint (
+        endpoint TEXT PRIMARY KEY,
+        disabled_at_ms INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );",
+];
+
+/// How long a call waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite state store. Cheap to share: wrap it in an `Arc`.
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating it (mode 0600) if it does not
+    /// exist, and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        create_private(&path)?;
+        Self::connect(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )
+    }
+
+    /// Opens an existing store; a missing file is an error rather than a new,
+    /// empty store (what `audit verify --state` wants).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.is_file() {
+            return Err(StoreError::Missing { path });
+        }
+        Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(path: PathBuf, flags: OpenFlags) -> Result<Self, StoreError> {
+        let fail = |action| {
+            let path = path.clone();
+            move |source| classify(&path, action, source)
+        };
+        let mut conn = Connection::open_with_flags(&path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(fail("opening"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(fail("setting the busy timeout"))?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(fail("switching to WAL"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(fail("setting synchronous=FULL"))?;
+        migrate(&path, &mut conn)?;
+        Ok(SqliteStore {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction half done
+        // (rusqlite rolls back on drop), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn fail(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| classify(&self.path, action, source)
+    }
+}
+
+/// Creates the file with mode 0600 if it does not exist yet, so that SQLite
+/// never creates it with the default, wider mode.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|source| StoreError::Permissions {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+fn classify(path: &Path, action: &'static str, source: rusqlite::Error) -> StoreError {
+    match source.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
+            path: path.to_path_buf(),
+        },
+        _ => StoreError::Sqlite {
+            path: path.to_path_buf(),
+            action,
+            source,
+        },
+    }
+}
+
+fn migrate(path: &Path, conn: &mut Connection) -> Result<(), StoreError> {
+    let fail = |action| move |source| classify(path, action, source);
+    let known = MIGRATIONS.len() as i64;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(fail("starting the schema migration"))?;
+    let found: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(fail("reading the schema version"))?;
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)
+            .map_err(fail("migrating the schema"))?;
+        tx.pragma_update(None, "user_version", version as i64 + 1)
+            .map_err(fail("migrating the schema"))?;
+    }
+    tx.commit().map_err(fail("migrating the schema"))
+}
+
+fn outbox_entry(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    Ok(OutboxEntry {
+        webhook_id: row.get(0)?,
+        endpoint: row.get(1)?,
+        body: row.get(2)?,
+        created_at_ms: row.get(3)?,
+        attempts: row.get(4)?,
+        next_attempt_at_ms: row.get(5)?,
+        last_status: row.get(6)?,
+        last_error: row.get(7)?,
+        delivered_at_ms: row.get(8)?,
+    })
+}
+
+const OUTBOX_COLUMNS: &str = "webhook_id, endpoint, body, created_at_ms, attempts, \
+     next_attempt_at_ms, last_status, last_error, delivered_at_ms";
+
+impl StateStore for SqliteStore {
+    fn anchor(&self, audit_dir: &str) -> Result<Option<Anchor>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT seq, hash FROM audit_anchor WHERE audit_dir = ?1",
+                [audit_dir],
+                |r| {
+                    Ok(Anchor {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        hash: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.fail("reading the audit anchor"))
+    }
+
+    fn set_anchor(&self, audit_dir: &str, anchor: &Anchor) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO audit_anchor (audit_dir, seq, hash, updated_at_ms)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (audit_dir) DO UPDATE
+                 SET seq = excluded.seq, hash = excluded.hash, updated_at_ms = excluded.updated_at_ms",
+                params![audit_dir, anchor.seq as i64, anchor.hash, now_ms()],
+            )
+            .map(drop)
+            .map_err(self.fail("writing the audit anchor"))
+    }
+
+    fn begin_append(&self, intent: &AppendIntent) -> Result<(), StoreError> {
+        let webhook = intent.webhook.as_ref();
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO audit_intent
+                 (audit_dir, seq, hash, webhook_id, endpoint, body, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    intent.audit_dir,
+                    intent.anchor.seq as i64,
+                    intent.anchor.hash,
+                    webhook.map(|w| &w.webhook_id),
+                    webhook.map(|w| &w.endpoint),
+                    webhook.map(|w| &w.body),
+                    now_ms()
+                ],
+            )
+            .map(drop)
+            .map_err(self.fail("recording the append in flight"))
+    }
+
+    fn pending_append(&self, audit_dir: &str) -> Result<Option<AppendIntent>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT seq, hash, webhook_id, endpoint, body FROM audit_intent WHERE audit_dir = ?1",
+                [audit_dir],
+                |r| {
+                    let webhook = match (r.get(2)?, r.get(3)?, r.get(4)?) {
+                        (Some(webhook_id), Some(endpoint), Some(body)) => Some(NewWebhook {
+                            webhook_id,
+                            endpoint,
+                            body,
+                        }),
+                        _ => None,
+                    };
+                    Ok(AppendIntent {
+                        audit_dir: audit_dir.to_owned(),
+                        anchor: Anchor {
+                            seq: r.get::<_, i64>(0)? as u64,
+                            hash: r.get(1)?,
+                        },
+                        webhook,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.fail("reading the append in flight"))
+    }
+
+    fn finish_append(&self, audit_dir: &str, seq: u64) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let fail = self.fail("completing the append");
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&fail)?;
+        let now = now_ms();
+        let anchored = tx
+            .execute(
+                "INSERT INTO audit_anchor (audit_dir, seq, hash, updated_at_ms)
+                 SELECT audit_dir, seq, hash, ?3 FROM audit_intent
+                 WHERE audit_dir = ?1 AND seq = ?2
+                 ON CONFLICT (audit_dir) DO UPDATE
+                 SET seq = excluded.seq, hash = excluded.hash, updated_at_ms = excluded.updated_at_ms",
+                params![audit_dir, seq as i64, now],
+            )
+            .map_err(&fail)?;
+        if anchored == 0 {
+            return Ok(false);
+        }
+        // OR IGNORE: a webhook id is queued once, whatever happens.
+        tx.execute(
+            "INSERT OR IGNORE INTO webhook_outbox (webhook_id, endpoint, body, created_at_ms)
+             SELECT webhook_id, endpoint, body, ?3 FROM audit_intent
+             WHERE audit_dir = ?1 AND seq = ?2 AND webhook_id IS NOT NULL",
+            params![audit_dir, seq as i64, now],
+        )
+        .map_err(&fail)?;
+        tx.execute("DELETE FROM audit_intent WHERE audit_dir = ?1", [audit_dir])
+            .map_err(&fail)?;
+        tx.commit().map_err(&fail)?;
+        Ok(true)
+    }
+
+    fn abandon_append(&self, audit_dir: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM audit_intent WHERE audit_dir = ?1", [audit_dir])
+            .map(drop)
+            .map_err(self.fail("forgetting the append in flight"))
+    }
+
+    fn pending_webhooks(&self, endpoint: &str) -> Result<Vec<OutboxEntry>, StoreError> {
+        let conn = self.conn();
+        let fail = self.fail("reading the webhook outbox");
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM webhook_outbox
+                 WHERE endpoint = ?1 AND delivered_at_ms IS NULL ORDER BY id"
+            ))
+            .map_err(&fail)?;
+        let rows = stmt.query_map([endpoint], outbox_entry).map_err(&fail)?;
+        rows.collect::<Result<_, _>>().map_err(&fail)
+    }
+
+    fn webhook(&self, webhook_id: &str) -> Result<Option<OutboxEntry>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {OUTBOX_COLUMNS} FROM webhook_outbox WHERE webhook_id = ?1"),
+                [webhook_id],
+                outbox_entry,
+            )
+            .optional()
+            .map_err(self.fail("reading the webhook outbox"))
+    }
+
+    fn mark_delivered(&self, webhook_id: &str, status: u16) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE webhook_outbox
+                 SET attempts = attempts + 1, last_status = ?2, last_error = NULL,
+                     next_attempt_at_ms = NULL, delivered_at_ms = ?3
+                 WHERE webhook_id = ?1",
+                params![webhook_id, status, now_ms()],
+            )
+            .map(drop)
+            .map_err(self.fail("marking a webhook delivered"))
+    }
+
+    fn record_failure(
+        &self,
+        webhook_id: &str,
+        status: Option<u16>,
+        error: &str,
+        next_attempt_at_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE webhook_outbox
+                 SET attempts = attempts + 1, last_status = ?2, last_error = ?3,
+                     next_attempt_at_ms = ?4
+                 WHERE webhook_id = ?1",
+                params![webhook_id, status, error, next_attempt_at_ms],
+            )
+            .map(drop)
+            .map_err(self.fail("recording a failed webhook attempt"))
+    }
+
+    fn disable_endpoint(&self, endpoint: &str, reason: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO disabled_endpoint (endpoint, disabled_at_ms, reason)
+                 VALUES (?1, ?2, ?3)",
+                params![endpoint, now_ms(), reason],
+            )
+            .map(drop)
+            .map_err(self.fail("disabling a webhook endpoint"))
+    }
+
+    fn enable_endpoint(&self, endpoint: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "DELETE FROM disabled_endpoint WHERE endpoint = ?1",
+                [endpoint],
+            )
+            .map(drop)
+            .map_err(self.fail("enabling a webhook endpoint"))
+    }
+
+    fn disabled_endpoint(&self, endpoint: &str) -> Result<Option<DisabledEndpoint>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT endpoint, disabled_at_ms, reason FROM disabled_endpoint WHERE endpoint = ?1",
+                [endpoint],
+                |r| {
+                    Ok(DisabledEndpoint {
+                        endpoint: r.get(0)?,
+                        disabled_at_ms: r.get(1)?,
+                        reason: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.fail("reading the disabled endpoints"))
+    }
+
+    fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM webhook_outbox WHERE delivered_at_ms IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(self.fail("counting the webhook outbox"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(dir: &str, seq: u64, webhook: bool) -> AppendIntent {
+        AppendIntent {
+            audit_dir: dir.into(),
+            anchor: Anchor {
+                seq,
+                hash: format!("{seq:064x}"),
+            },
+            webhook: webhook.then(|| NewWebhook {
+                webhook_id: format!("msg_{seq}"),
+                endpoint: "http://127.0.0.1:9/hook".into(),
+                body: format!("{{\"seq\":{seq}}}").into_bytes(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_file_is_private_and_the_schema_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = SqliteStore::open(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let version: i64 = store
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let mode: String = store
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(store);
+        // Reopening runs no migration twice.
+        SqliteStore::open(&path).unwrap();
+    }
+
+    #[test]
+    fn a_missing_file_is_refused_by_open_existing_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope.db");
+        let err = SqliteStore::open_existing(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Missing { .. }));
+        assert!(err.to_string().contains("nope.db"), "{err}");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        drop(SqliteStore::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(
+            &path,
+            "this is not sqlite, just some text that is long enough",
+        )
+        .unwrap();
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(err.to_string().contains("notes.txt"), "{err}");
+    }
+
+    #[test]
+    fn a_held_write_lock_is_reported_as_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .conn()
+            .busy_timeout(Duration::from_millis(10))
+            .unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let err = store
+            .set_anchor(
+                "d",
+                &Anchor {
+                    seq: 1,
+                    hash: "h".into(),
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains("locked by another process"));
+    }
+
+    #[test]
+    fn finishing_an_append_moves_the_anchor_and_queues_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        assert_eq!(store.anchor("a").unwrap(), None);
+        store.begin_append(&intent("a", 1, true)).unwrap();
+        assert_eq!(
+            store.pending_append("a").unwrap(),
+            Some(intent("a", 1, true))
+        );
+        // The anchor moves only when the append is finished.
+        assert_eq!(store.anchor("a").unwrap(), None);
+        assert!(!store.finish_append("a", 2).unwrap());
+        assert!(store.finish_append("a", 1).unwrap());
+        assert_eq!(
+            store.anchor("a").unwrap(),
+            Some(intent("a", 1, true).anchor)
+        );
+        assert_eq!(store.pending_append("a").unwrap(), None);
+        assert!(!store.finish_append("a", 1).unwrap());
+        assert_eq!(store.outbox_depth().unwrap(), 1);
+
+        // The same webhook id again (a replayed reconcile) queues nothing new.
+        store.begin_append(&intent("a", 1, true)).unwrap();
+        assert!(store.finish_append("a", 1).unwrap());
+        assert_eq!(store.outbox_depth().unwrap(), 1);
+
+        // Without a webhook only the anchor moves; other dirs are separate.
+        store.begin_append(&intent("b", 7, false)).unwrap();
+        assert!(store.finish_append("b", 7).unwrap());
+        assert_eq!(store.anchor("b").unwrap().unwrap().seq, 7);
+        assert_eq!(store.anchor("a").unwrap().unwrap().seq, 1);
+        assert_eq!(store.outbox_depth().unwrap(), 1);
+
+        store.begin_append(&intent("a", 2, true)).unwrap();
+        store.abandon_append("a").unwrap();
+        assert_eq!(store.pending_append("a").unwrap(), None);
+        assert_eq!(store.anchor("a").unwrap().unwrap().seq, 1);
+    }
+
+    #[test]
+    fn the_outbox_keeps_order_attempts_and_delivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
+        for seq in 1..=3 {
+            store.begin_append(&intent("a", seq, true)).unwrap();
+            store.finish_append("a", seq).unwrap();
+        }
+        let endpoint = "http://127.0.0.1:9/hook";
+        let ids: Vec<_> = store
+            .pending_webhooks(endpoint)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.webhook_id)
+            .collect();
+        assert_eq!(ids, ["msg_1", "msg_2", "msg_3"]);
+        assert!(store
+            .pending_webhooks("http://elsewhere")
+            .unwrap()
+            .is_empty());
+
+        store
+            .record_failure("msg_1", Some(503), "503 Service Unavailable", Some(42))
+            .unwrap();
+        let e = store.webhook("msg_1").unwrap().unwrap();
+        assert_eq!(
+            (e.attempts, e.last_status, e.next_attempt_at_ms),
+            (1, Some(503), Some(42))
+        );
+        assert_eq!(e.body, b"{\"seq\":1}");
+        store.mark_delivered("msg_1", 204).unwrap();
+        let e = store.webhook("msg_1").unwrap().unwrap();
+        assert_eq!(e.attempts, 2);
+        assert!(e.delivered_at_ms.is_some() && e.last_error.is_none());
+        assert_eq!(store.outbox_depth().unwrap(), 2);
+        assert_eq!(
+            store.pending_webhooks(endpoint).unwrap()[0].webhook_id,
+            "msg_2"
+        );
+    }
+
+    #[test]
+    fn endpoints_are_disabled_and_enabled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.disable_endpoint("https://x/h", "410 Gone").unwrap();
+        drop(store);
+        // Durable across reopening.
+        let store = SqliteStore::open(&path).unwrap();
+        let d = store.disabled_endpoint("https://x/h").unwrap().unwrap();
+        assert_eq!(d.reason, "410 Gone");
+        assert_eq!(store.disabled_endpoint("https://y/h").unwrap(), None);
+        store.enable_endpoint("https://x/h").unwrap();
+        assert_eq!(store.disabled_endpoint("https://x/h").unwrap(), None);
+    }
+}
