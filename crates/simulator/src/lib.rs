@@ -1,3 +1,131 @@
-//! A faithful simulator of the compliance-violations API (`compliance-api.md`).
+//! A faithful simulator of the Agent Assist compliance-violations API
+//! (`shared/spec/compliance-api.md`): the OAuth token endpoint and the
+//! violations query on one loopback port, over a dataset generated from a
+//! seed, with rate limits, token lifetimes and injectable faults.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use compliance_simulator::{SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::default(), "127.0.0.1:0".parse().unwrap()).await?;
+//! println!("token endpoint and API at {}", sim.base_url());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
 
+mod dataset;
 pub mod evidence;
+mod limiter;
+mod query;
+mod server;
+
+pub use dataset::{generate, Dataset, Rule, SimEvidence, SimViolation, RULES};
+pub use server::{FaultStats, Simulator, Stats};
+
+use compliance_api::Timestamp;
+use std::time::Duration;
+
+/// The default client id, accepted unless the configuration says otherwise.
+pub const DEMO_CLIENT_ID: &str = "demo-client";
+/// The default client secret.
+pub const DEMO_CLIENT_SECRET: &str = "demo-secret";
+
+/// How a simulator behaves. [`SimConfig::default`] is a well-behaved server:
+/// seed 42, 5,000 violations on 2023-10-01 (UTC), the demo client with the
+/// permission, 24-hour tokens (86,399 s), 300 requests per minute, no latency
+/// and no faults.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub violations: usize,
+    /// The dataset's violations are detected in `[start, end)`.
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub clients: Vec<SimClient>,
+    /// How long an issued token is accepted (`expires_in`).
+    pub token_lifetime: Duration,
+    /// Requests per client per rolling minute, token endpoint and API together; 0 = unlimited.
+    pub rate_limit_per_minute: u32,
+    /// Added to every query response.
+    pub latency: Duration,
+    pub faults: Faults,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 42,
+            violations: 5_000,
+            start: "2023-10-01T00:00:00Z".parse().expect("a valid timestamp"),
+            end: "2023-10-02T00:00:00Z".parse().expect("a valid timestamp"),
+            clients: vec![SimClient::new(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)],
+            token_lifetime: Duration::from_secs(86_399),
+            rate_limit_per_minute: 300,
+            latency: Duration::ZERO,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// An OAuth client the simulator knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimClient {
+    pub id: String,
+    pub secret: String,
+    /// Whether it holds `agentassist:compliance:read`; without it queries get 403.
+    pub permitted: bool,
+}
+
+impl SimClient {
+    /// A client holding the permission.
+    pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        SimClient {
+            id: id.into(),
+            secret: secret.into(),
+            permitted: true,
+        }
+    }
+    /// A client that gets tokens but lacks the permission.
+    pub fn without_permission(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        SimClient {
+            permitted: false,
+            ..SimClient::new(id, secret)
+        }
+    }
+}
+
+/// Faults to inject; probabilities are per request, from 0 to 1. The default
+/// injects none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    /// A request gets 429 (`Retry-After: 1`) regardless of the rate limit.
+    pub rate_limit_bursts: f64,
+    /// A request gets 500, 502, 503 or 504 with an HTML or empty body (503
+    /// sometimes with `Retry-After`).
+    pub server_errors: f64,
+    /// The connection is closed (reset) with no response.
+    pub resets: f64,
+    /// The response is delayed by `slow_delay`.
+    pub slow: f64,
+    pub slow_delay: Duration,
+    /// A page (other than the first) begins with the last violation of the previous page.
+    pub duplicates: f64,
+    /// Fraction of violations that become visible only some time after `detectedAt`.
+    pub late_arrivals: f64,
+    /// Late violations' delay is uniform in (0, late_max].
+    pub late_max: Duration,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            rate_limit_bursts: 0.0,
+            server_errors: 0.0,
+            resets: 0.0,
+            slow: 0.0,
+            slow_delay: Duration::from_secs(5),
+            duplicates: 0.0,
+            late_arrivals: 0.0,
+            late_max: Duration::from_secs(15 * 60),
+        }
+    }
+}

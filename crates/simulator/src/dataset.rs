@@ -1,0 +1,384 @@
+//! The simulated organisation's violations: generated from a seed (same seed,
+//! same data), realistic enough to exercise a client and a PII detector, and
+//! carrying the ground truth of where the PII sits.
+//!
+//! Violations are held as compact structs and rendered to JSON when served:
+//! a million `serde_json::Value`s would cost gigabytes, these cost a few
+//! hundred bytes each (see docs/benchmarks-simulator.md).
+
+use crate::evidence::{evidence_text, PiiTruth};
+use chrono::Duration as ChronoDuration;
+use compliance_api::{Severity, Timestamp};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A compliance rule of the simulated organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub id: &'static str,
+    pub name: &'static str,
+}
+
+/// The rules violations refer to: the design document's `rule-uuid-001` and
+/// `-002` (mapped to regulations by the default rules file), UUID-shaped ids,
+/// and ids that no rules file maps (so they become false positives).
+pub const RULES: [Rule; 8] = [
+    Rule {
+        id: "rule-uuid-001",
+        name: "Card number read back to customer",
+    },
+    Rule {
+        id: "rule-uuid-002",
+        name: "Payment details requested outside the secure IVR",
+    },
+    Rule {
+        id: "0b6f3c1e-5a2d-4e8f-9c7b-1d2e3f4a5b6c",
+        name: "Identity verified with full SSN",
+    },
+    Rule {
+        id: "7d9e1f2a-3b4c-4d5e-8f6a-7b8c9d0e1f2a",
+        name: "Données personnelles communiquées sans vérification",
+    },
+    Rule {
+        id: "rule-disclosure-missing",
+        name: "Call-recording disclosure missing",
+    },
+    Rule {
+        id: "rule-prohibited-language",
+        name: "Prohibited language",
+    },
+    Rule {
+        id: "rule-consent-not-captured",
+        name: "Marketing consent not captured — Einwilligung fehlt",
+    },
+    Rule {
+        id: "rule-hold-time-exceeded",
+        name: "Customer on hold longer than policy",
+    },
+];
+
+/// One evidence item of a simulated violation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimEvidence {
+    /// `TRANSCRIPT`, `SCREEN`, `METADATA`, or rarely a type newer than the contract.
+    pub kind: &'static str,
+    /// `AGENT` or `CUSTOMER` for transcripts.
+    pub participant: Option<&'static str>,
+    pub value: String,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    /// A field newer than the contract (`confidenceBand`), on a few items.
+    pub confidence_band: Option<&'static str>,
+}
+
+/// One violation as the simulator serves it, with the ground truth of its PII.
+///
+/// The wire object is rendered on demand by [`SimViolation::json`] (or by
+/// serialising the struct), exactly as the server sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimViolation {
+    /// Canonical lowercase UUID.
+    pub id: String,
+    pub detected_at: Timestamp,
+    /// When the violation becomes visible to queries: `detected_at` unless it arrives late.
+    pub visible_at: Timestamp,
+    pub conversation_id: Option<Uuid>,
+    pub communication_id: Option<Uuid>,
+    pub agent_id: Option<Uuid>,
+    pub queue_id: Option<Uuid>,
+    pub policy_id: Option<Uuid>,
+    pub rule: Rule,
+    pub severity: Severity,
+    /// The segment number of `segmentReference` (`conversation/<id>/segment/<n>`).
+    pub segment: Option<u16>,
+    pub confidence: Option<f64>,
+    pub evidence: Option<Vec<SimEvidence>>,
+    /// Ground truth per evidence item: where the generator put PII.
+    pub pii: Vec<Vec<PiiTruth>>,
+    /// Whether missing usually-present fields are sent as `null` (else left out).
+    pub missing_as_null: bool,
+    /// Fields newer than the contract (`sentiment`, `channel`), on a few violations.
+    pub extra: Option<Box<Map<String, Value>>>,
+}
+
+impl SimViolation {
+    /// The wire object exactly as served.
+    pub fn json(&self) -> Value {
+        serde_json::to_value(self).expect("a violation always serialises")
+    }
+}
+
+impl Serialize for SimViolation {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        // Usually-present fields: absent or null when missing, as the violation says.
+        macro_rules! usually {
+            ($key:expr, $value:expr) => {
+                match $value {
+                    Some(v) => m.serialize_entry($key, &v)?,
+                    None if self.missing_as_null => m.serialize_entry($key, &())?,
+                    None => {}
+                }
+            };
+        }
+        m.serialize_entry("id", &self.id)?;
+        usually!("conversationId", self.conversation_id);
+        usually!("communicationId", self.communication_id);
+        usually!("agentId", self.agent_id);
+        usually!("queueId", self.queue_id);
+        usually!("policyId", self.policy_id);
+        m.serialize_entry("ruleId", self.rule.id)?;
+        m.serialize_entry("ruleName", self.rule.name)?;
+        m.serialize_entry("severity", self.severity.as_str())?;
+        m.serialize_entry("detectedAt", &self.detected_at)?;
+        let segment = self
+            .conversation_id
+            .zip(self.segment)
+            .map(|(c, n)| format!("conversation/{c}/segment/{n}"));
+        usually!("segmentReference", segment);
+        if let Some(c) = self.confidence {
+            m.serialize_entry("confidence", &c)?;
+        }
+        usually!("evidence", self.evidence.as_ref());
+        if let Some(extra) = &self.extra {
+            for (k, v) in extra.iter() {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+impl Serialize for SimEvidence {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("type", self.kind)?;
+        if let Some(p) = self.participant {
+            m.serialize_entry("participant", p)?;
+        }
+        m.serialize_entry("value", &self.value)?;
+        if let (Some(a), Some(b)) = (self.start_ms, self.end_ms) {
+            m.serialize_entry("startMs", &a)?;
+            m.serialize_entry("endMs", &b)?;
+        }
+        if let Some(band) = self.confidence_band {
+            m.serialize_entry("confidenceBand", band)?;
+        }
+        m.end()
+    }
+}
+
+/// The simulated organisation: its violations sorted by (`detectedAt`, `id`),
+/// and the agents, queues and policies they refer to (handy for filter tests).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dataset {
+    pub violations: Vec<SimViolation>,
+    pub agents: Vec<Uuid>,
+    pub queues: Vec<Uuid>,
+    pub policies: Vec<Uuid>,
+}
+
+impl Dataset {
+    /// Adds violations, keeping the order by (`detectedAt`, `id`).
+    pub fn extend(&mut self, more: impl IntoIterator<Item = SimViolation>) {
+        self.violations.extend(more);
+        self.violations
+            .sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    }
+
+    /// Index of the first violation at or after `(at, id)` in the serving order.
+    pub(crate) fn position(&self, at: Timestamp, id: &str) -> usize {
+        self.violations
+            .partition_point(|v| (v.detected_at, v.id.as_str()) < (at, id))
+    }
+}
+
+fn order_key(v: &SimViolation) -> (Timestamp, &str) {
+    (v.detected_at, v.id.as_str())
+}
+
+fn uuid_from(rng: &mut ChaCha8Rng) -> Uuid {
+    uuid::Builder::from_random_bytes(rng.gen()).into_uuid()
+}
+
+/// Generates `n` violations detected in `[start, end)` from `seed`: pure and
+/// deterministic. `late = (fraction, late_max)`: that fraction of violations
+/// becomes visible a uniform (0, late_max] after its `detectedAt`.
+///
+/// An empty or inverted interval puts every violation at `start`.
+pub fn generate(
+    seed: u64,
+    n: usize,
+    start: Timestamp,
+    end: Timestamp,
+    late: (f64, Duration),
+) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let agents: Vec<Uuid> = (0..40).map(|_| uuid_from(&mut rng)).collect();
+    let queues: Vec<Uuid> = (0..8).map(|_| uuid_from(&mut rng)).collect();
+    let policies: Vec<Uuid> = (0..6).map(|_| uuid_from(&mut rng)).collect();
+
+    let span_ms = (end.unix_millis() - start.unix_millis()).max(1);
+    let late_max_ms = late.1.as_millis().clamp(1, i64::MAX as u128) as i64;
+    let start_at = start.as_datetime();
+    let mut violations: Vec<SimViolation> = (0..n)
+        .map(|_| {
+            let offset = rng.gen_range(0..span_ms);
+            let detected_at =
+                Timestamp::from_datetime(start_at + ChronoDuration::milliseconds(offset));
+            let visible_at = if late.0 > 0.0 && rng.gen_bool(late.0.min(1.0)) {
+                let delay = rng.gen_range(1..=late_max_ms);
+                Timestamp::from_datetime(
+                    detected_at.as_datetime() + ChronoDuration::milliseconds(delay),
+                )
+            } else {
+                detected_at
+            };
+            one_violation(
+                &mut rng,
+                detected_at,
+                visible_at,
+                &agents,
+                &queues,
+                &policies,
+            )
+        })
+        .collect();
+    violations.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    Dataset {
+        violations,
+        agents,
+        queues,
+        policies,
+    }
+}
+
+fn one_violation(
+    rng: &mut ChaCha8Rng,
+    detected_at: Timestamp,
+    visible_at: Timestamp,
+    agents: &[Uuid],
+    queues: &[Uuid],
+    policies: &[Uuid],
+) -> SimViolation {
+    let id = uuid_from(rng).hyphenated().to_string();
+    // Usually present; each missing now and then.
+    let conversation_id = rng.gen_bool(0.97).then(|| uuid_from(rng));
+    let communication_id = rng.gen_bool(0.9).then(|| uuid_from(rng));
+    let agent_id = rng
+        .gen_bool(0.97)
+        .then(|| *agents.choose(rng).expect("agents"));
+    let queue_id = rng
+        .gen_bool(0.9)
+        .then(|| *queues.choose(rng).expect("queues"));
+    let policy_id = rng
+        .gen_bool(0.97)
+        .then(|| *policies.choose(rng).expect("policies"));
+    let rule = RULES[rng.gen_range(0..RULES.len())];
+    let severity = match rng.gen_range(0..100) {
+        0..=24 => Severity::Low,
+        25..=59 => Severity::Medium,
+        60..=87 => Severity::High,
+        _ => Severity::Critical,
+    };
+    let segment = rng.gen_bool(0.97).then(|| rng.gen_range(1..40));
+    let confidence = rng
+        .gen_bool(0.95)
+        .then(|| (rng.gen_range(0.5..1.0f64) * 100.0).round() / 100.0);
+
+    let (evidence, pii) = if rng.gen_bool(0.05) {
+        (None, Vec::new())
+    } else {
+        let items = rng.gen_range(1..=3);
+        let mut clock = rng.gen_range(0..600_000i64);
+        let (items, pii): (Vec<_>, Vec<_>) =
+            (0..items).map(|_| one_evidence(rng, &mut clock)).unzip();
+        (Some(items), pii)
+    };
+    let extra = rng.gen_bool(0.05).then(|| {
+        let v = json!({
+            "sentiment": {"score": (rng.gen_range(-1.0..1.0f64) * 100.0).round() / 100.0, "label": "négatif"},
+            "channel": if rng.gen_bool(0.8) { "voice" } else { "chat" },
+        });
+        match v {
+            Value::Object(m) => Box::new(m),
+            _ => unreachable!("an object literal"),
+        }
+    });
+    SimViolation {
+        id,
+        detected_at,
+        visible_at,
+        conversation_id,
+        communication_id,
+        agent_id,
+        queue_id,
+        policy_id,
+        rule,
+        severity,
+        segment,
+        confidence,
+        evidence,
+        pii,
+        missing_as_null: rng.gen_bool(0.5),
+        extra,
+    }
+}
+
+/// One evidence item and its PII truth; `clock` is the transcript position in ms.
+fn one_evidence(rng: &mut ChaCha8Rng, clock: &mut i64) -> (SimEvidence, Vec<PiiTruth>) {
+    const METADATA: [&str; 4] = [
+        "holdSeconds=412; transfers=2",
+        "wrapUpCode=PAYMENT_TAKEN; queue=Billing",
+        "recordingPaused=false; ivrSecure=false",
+        "disposition=Rückruf vereinbart",
+    ];
+    let confidence_band = rng.gen_bool(0.03).then_some("high");
+    let roll = rng.gen_range(0..100);
+    let (kind, participant, (value, pii)) = match roll {
+        0..=79 => {
+            let who = if rng.gen_bool(0.5) {
+                "AGENT"
+            } else {
+                "CUSTOMER"
+            };
+            ("TRANSCRIPT", Some(who), evidence_text(rng))
+        }
+        80..=88 => ("SCREEN", None, evidence_text(rng)),
+        89..=97 => {
+            let text = METADATA[rng.gen_range(0..METADATA.len())].to_string();
+            ("METADATA", None, (text, Vec::new()))
+        }
+        // A type newer than the contract: clients must pass it on untouched.
+        _ => ("ANNOTATION", None, evidence_text(rng)),
+    };
+    // Now and then an item with an empty value (speech-to-text heard nothing).
+    let (value, pii) = if rng.gen_bool(0.02) {
+        (String::new(), Vec::new())
+    } else {
+        (value, pii)
+    };
+    let (start_ms, end_ms) = if kind == "TRANSCRIPT" {
+        let start = *clock + rng.gen_range(500..20_000);
+        let end = start + rng.gen_range(1_500..12_000);
+        *clock = end;
+        (Some(start), Some(end))
+    } else {
+        (None, None)
+    };
+    let item = SimEvidence {
+        kind,
+        participant,
+        value,
+        start_ms,
+        end_ms,
+        confidence_band,
+    };
+    (item, pii)
+}
