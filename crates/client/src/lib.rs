@@ -1,1 +1,23 @@
-//! placeholder
+//! Client of the Agent Assist compliance-violations API: gets tokens, paces
+//! and retries requests, plans windows, and streams validated violations.
+//!
+//! Start with [`ViolationExtractor`]; `examples/extract.rs` runs it against
+//! the built-in simulator.
+
+mod endpoint;
+mod error;
+mod extractor;
+mod pacer;
+mod retry;
+mod stats;
+mod transport;
+mod window;
+
+pub use endpoint::{BaseUrl, BaseUrlError, Endpoints};
+pub use error::{Error, ErrorKind};
+pub use extractor::{Batch, ExtractorConfig, Plan, Query, Rejected, Resume, ViolationExtractor};
+pub use pacer::Pacer;
+pub use retry::{RetryCause, RetryPolicy};
+pub use stats::{Stats, StatsSnapshot};
+pub use transport::{Credentials, TransportConfig};
+pub use window::Window;

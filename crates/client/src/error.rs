@@ -1,0 +1,116 @@
+//! What can go wrong talking to the API, sorted by what the caller should do.
+
+use std::time::Duration;
+
+/// A correlation id for messages: the server's, or `none` when no answer came.
+fn cid(c: &Option<String>) -> &str {
+    c.as_deref().unwrap_or("none")
+}
+
+/// An extraction failure. Each variant says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The token endpoint refused the client id and secret.
+    #[error(
+        "the OAuth client credentials were refused ({detail}); check the client id and secret \
+         (correlation id {})",
+        cid(correlation_id)
+    )]
+    CredentialsRefused {
+        detail: String,
+        correlation_id: Option<String>,
+    },
+    /// A fresh token was refused again (401 twice in a row).
+    #[error(
+        "the server refused a freshly issued token (401 {code}); check that the OAuth client \
+         is active and belongs to this region (correlation id {})",
+        cid(correlation_id)
+    )]
+    TokenRefused {
+        code: String,
+        correlation_id: Option<String>,
+    },
+    /// 403: the OAuth client lacks the permission.
+    #[error(
+        "the OAuth client lacks the permission `{}` (403 {code}); grant it to the client's role \
+         (correlation id {})",
+        compliance_api::REQUIRED_PERMISSION,
+        cid(correlation_id)
+    )]
+    PermissionDenied {
+        code: String,
+        correlation_id: Option<String>,
+    },
+    /// Every retry failed (5xx, 429, network, bad bodies).
+    #[error(
+        "the server stayed unavailable after {attempts} attempts over {:.1} s; last: {last} \
+         (correlation id {}); try again later or raise the retry settings",
+        elapsed.as_secs_f64(), cid(correlation_id)
+    )]
+    Unavailable {
+        /// The last failure, such as `HTTP 503 (code service.unavailable)` or `connection reset`.
+        last: String,
+        attempts: u32,
+        elapsed: Duration,
+        correlation_id: Option<String>,
+    },
+    /// 400 or 413: the server refused the request itself; retrying cannot help.
+    #[error(
+        "the server refused the request: HTTP {status} {code}{}: {message} (correlation id {})",
+        field.as_ref().map(|f| format!(" on field `{f}`")).unwrap_or_default(),
+        cid(correlation_id)
+    )]
+    Rejected {
+        status: u16,
+        code: String,
+        field: Option<String>,
+        message: String,
+        correlation_id: Option<String>,
+    },
+    /// A window holds more than the API pages through and is too short to split.
+    #[error(
+        "the window {start} .. {end} holds more than {} violations and cannot be split further",
+        compliance_api::MAX_RESULTS_PER_QUERY
+    )]
+    Unsplittable { start: String, end: String },
+    /// The HTTP client could not be built (TLS backend, ...).
+    #[error("cannot set up the HTTP client: {0}")]
+    Setup(String),
+}
+
+impl Error {
+    /// Which of the interface's failure kinds this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::CredentialsRefused { .. }
+            | Error::TokenRefused { .. }
+            | Error::PermissionDenied { .. } => ErrorKind::Refused,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Rejected { .. } | Error::Unsplittable { .. } | Error::Setup(_) => {
+                ErrorKind::Internal
+            }
+        }
+    }
+    /// The server's correlation id of the failing answer, when there was one.
+    pub fn correlation_id(&self) -> Option<&str> {
+        match self {
+            Error::CredentialsRefused { correlation_id, .. }
+            | Error::TokenRefused { correlation_id, .. }
+            | Error::PermissionDenied { correlation_id, .. }
+            | Error::Unavailable { correlation_id, .. }
+            | Error::Rejected { correlation_id, .. } => correlation_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Failure kinds, one per exit code of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Credentials or permission refused (exit 3).
+    Refused,
+    /// Unavailable after every retry (exit 4).
+    Unavailable,
+    /// A request the server will never accept, or a fault of this program (exit 1).
+    Internal,
+}

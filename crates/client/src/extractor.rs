@@ -1,0 +1,442 @@
+//! The extractor: plans windows, fetches them concurrently within the pacing
+//! budget, and streams per-page batches in a deterministic order.
+
+use crate::error::Error;
+use crate::stats::Stats;
+use crate::transport::{RawPage, Transport, TransportConfig};
+use crate::window::Window;
+use compliance_api::{
+    codes, Filters, PageSize, Timestamp, Violation, ViolationQuery, MAX_RESULTS_PER_QUERY,
+};
+use futures::stream::{self, Stream, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+/// What to extract: an interval, filters and a page size, all already valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Query {
+    pub window: Window,
+    pub filters: Filters,
+    pub page_size: PageSize,
+}
+
+/// The windows an extraction fetches, in output order. Computed once by
+/// [`ViolationExtractor::plan`]; keep it to resume an interrupted run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub query: Query,
+    pub windows: Vec<Window>,
+}
+
+/// Where to start fetching a plan again: the window's index and, when part of
+/// it was already passed on, the `next_cursor` of its last batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub window: usize,
+    pub cursor: Option<String>,
+}
+
+/// One page's worth of results, in output order.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Index of the plan's window this page belongs to.
+    pub window: usize,
+    /// The interval actually queried: the plan's window, or a piece of it when
+    /// the window had to be split while it was fetched.
+    pub interval: Window,
+    /// Page number within the window, from 1.
+    pub page: u32,
+    /// The cursor of the next page. When `interval` is the plan's window,
+    /// `Resume { window, cursor: next_cursor }` continues right after this batch.
+    pub next_cursor: Option<String>,
+    /// Whether this is the window's last batch.
+    pub window_done: bool,
+    /// Valid, unique violations in the API's order (`detectedAt`, then `id`).
+    pub violations: Vec<Violation>,
+    /// Records that are not usable violations; never dropped silently.
+    pub rejects: Vec<Rejected>,
+    /// Violations dropped because the previous page already held their id.
+    pub duplicates_dropped: u32,
+}
+
+/// A record of a page that is not a usable violation, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejected {
+    pub raw: Value,
+    pub reason: String,
+}
+
+/// Tuning of an extractor beyond the transport; the defaults suit the
+/// contract's limits.
+#[derive(Debug, Clone)]
+pub struct ExtractorConfig {
+    pub transport: TransportConfig,
+    /// Windows fetched at the same time (at least 1).
+    pub concurrency: usize,
+    /// A window larger than this many pages is split so that pieces can run
+    /// concurrently.
+    pub pages_per_window: u32,
+    /// Pages a window running ahead of the output may hold before it waits.
+    pub buffered_pages: usize,
+}
+
+impl ExtractorConfig {
+    /// Defaults: 8 windows at a time, 4 pages per window, 2 pages buffered per window.
+    pub fn new(transport: TransportConfig) -> Self {
+        ExtractorConfig {
+            transport,
+            concurrency: 8,
+            pages_per_window: 4,
+            buffered_pages: 2,
+        }
+    }
+}
+
+/// Streams the violations of an interval out of the API: the reusable core
+/// of `genesys-compliance extract`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), compliance_client::Error> {
+/// use compliance_client::*;
+/// use futures::TryStreamExt;
+/// let endpoints = Endpoints::for_region(&compliance_api::Region::parse("eu-west-1").unwrap());
+/// let credentials = Credentials {
+///     client_id: "my-client".into(),
+///     client_secret: "my-secret".to_string().into(),
+/// };
+/// let extractor = ViolationExtractor::new(ExtractorConfig::new(TransportConfig::new(
+///     endpoints,
+///     credentials,
+/// )))?;
+/// let window = Window::new(
+///     "2023-10-01T00:00:00Z".parse().unwrap(),
+///     "2023-10-02T00:00:00Z".parse().unwrap(),
+/// )
+/// .unwrap();
+/// let query = Query { window, filters: Default::default(), page_size: Default::default() };
+/// let mut batches = extractor.extract(&query).await?;
+/// while let Some(batch) = batches.try_next().await? {
+///     for v in batch.violations {
+///         println!("{} {}", v.id, v.severity);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+pub struct ViolationExtractor {
+    transport: Arc<Transport>,
+    config: ExtractorConfig,
+}
+
+impl ViolationExtractor {
+    /// Builds the HTTP client; sends nothing yet.
+    pub fn new(config: ExtractorConfig) -> Result<Self, Error> {
+        let stats = Arc::new(Stats::default());
+        let transport = Arc::new(Transport::new(config.transport.clone(), stats)?);
+        Ok(ViolationExtractor { transport, config })
+    }
+
+    /// Live counters of everything this extractor did.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.transport.stats.clone()
+    }
+
+    /// Plans and fetches in one go.
+    pub async fn extract(
+        &self,
+        query: &Query,
+    ) -> Result<impl Stream<Item = Result<Batch, Error>> + Send + 'static, Error> {
+        let plan = self.plan(query).await?;
+        Ok(self.fetch(plan, Resume::default()))
+    }
+
+    /// Splits the query's interval into windows of at most 31 days, asks each
+    /// for its `total` (one 1-violation page), and splits those holding more
+    /// than `pages_per_window` pages into pieces fetched concurrently.
+    pub async fn plan(&self, query: &Query) -> Result<Plan, Error> {
+        let per_window = (query.page_size.get() as u64 * self.config.pages_per_window as u64)
+            .clamp(1, MAX_RESULTS_PER_QUERY);
+        let probe_size = PageSize::new(1).expect("1 is a page size");
+        let windows: Vec<Vec<Window>> = stream::iter(query.window.by_max_span())
+            .map(|w| async move {
+                let page = self
+                    .transport
+                    .query(&ViolationQuery {
+                        time_interval: w.interval(),
+                        filters: query.filters.clone(),
+                        size: probe_size,
+                        cursor: None,
+                    })
+                    .await?;
+                let pieces = page.total.map_or(1, |t| t.div_ceil(per_window).max(1));
+                Ok::<_, Error>(w.split(pieces))
+            })
+            .buffered(self.config.concurrency.max(1))
+            .try_collect()
+            .await?;
+        let windows: Vec<Window> = windows.into_iter().flatten().collect();
+        Stats::add(&self.transport.stats.windows_planned, windows.len() as u64);
+        Ok(Plan {
+            query: query.clone(),
+            windows,
+        })
+    }
+
+    /// Fetches the plan's windows from `resume` on. Up to `concurrency`
+    /// windows are fetched at once, but batches come out in window order and
+    /// page order; a window running ahead holds at most `buffered_pages`
+    /// pages before it waits. The stream ends after the first error.
+    pub fn fetch(
+        &self,
+        plan: Plan,
+        resume: Resume,
+    ) -> impl Stream<Item = Result<Batch, Error>> + Send + 'static {
+        let concurrency = self.config.concurrency.max(1);
+        let (windows_tx, windows_rx) = mpsc::channel(concurrency);
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let fetcher = WindowFetcher {
+            transport: self.transport.clone(),
+            filters: plan.query.filters.clone(),
+            page_size: plan.query.page_size,
+        };
+        let buffered = self.config.buffered_pages.max(1);
+        tokio::spawn(async move {
+            for (index, window) in plan.windows.into_iter().enumerate().skip(resume.window) {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let (tx, rx) = mpsc::channel(buffered);
+                if windows_tx.send(rx).await.is_err() {
+                    return; // nobody listens any more
+                }
+                let cursor = (index == resume.window)
+                    .then(|| resume.cursor.clone())
+                    .flatten();
+                tokio::spawn(fetcher.clone().run(index, window, cursor, tx, permit));
+            }
+        });
+        ordered(windows_rx)
+    }
+}
+
+/// Drains the windows' channels one after the other, stopping after an error.
+fn ordered(
+    windows: mpsc::Receiver<mpsc::Receiver<Result<Batch, Error>>>,
+) -> impl Stream<Item = Result<Batch, Error>> + Send + 'static {
+    let state = (windows, None::<mpsc::Receiver<Result<Batch, Error>>>, false);
+    stream::unfold(state, |(mut windows, mut current, failed)| async move {
+        if failed {
+            return None;
+        }
+        loop {
+            if current.is_none() {
+                current = Some(windows.recv().await?);
+            }
+            match current.as_mut().expect("set above").recv().await {
+                Some(item) => {
+                    let failed = item.is_err();
+                    return Some((item, (windows, current, failed)));
+                }
+                None => current = None,
+            }
+        }
+    })
+}
+
+/// Fetches the pages of one window, in order.
+#[derive(Clone)]
+struct WindowFetcher {
+    transport: Arc<Transport>,
+    filters: Filters,
+    page_size: PageSize,
+}
+
+impl WindowFetcher {
+    async fn run(
+        self,
+        index: usize,
+        window: Window,
+        cursor: Option<String>,
+        tx: mpsc::Sender<Result<Batch, Error>>,
+        _permit: OwnedSemaphorePermit,
+    ) {
+        if let Err(e) = self.pages(index, window, cursor, &tx).await {
+            let _ = tx.send(Err(e)).await;
+        }
+    }
+
+    async fn pages(
+        &self,
+        index: usize,
+        window: Window,
+        mut cursor: Option<String>,
+        tx: &mpsc::Sender<Result<Batch, Error>>,
+    ) -> Result<(), Error> {
+        let stats = &self.transport.stats;
+        // Pieces still to fetch, the next one last. A window holding more than
+        // one query may page through is replaced by pieces of what remains.
+        let mut todo = vec![window];
+        let mut page_no = 0;
+        let mut previous_ids: HashSet<String> = HashSet::new();
+        // After such a split, everything up to here was already passed on.
+        let mut last_sent: Option<(Timestamp, String)> = None;
+        let mut skip_through: Option<(Timestamp, String)> = None;
+        while let Some(interval) = todo.pop() {
+            loop {
+                let query = ViolationQuery {
+                    time_interval: interval.interval(),
+                    filters: self.filters.clone(),
+                    size: self.page_size,
+                    cursor: cursor.clone(),
+                };
+                let first = cursor.is_none();
+                let page = match self.transport.query(&query).await {
+                    Ok(page) if first && page.total.is_some_and(|t| t > MAX_RESULTS_PER_QUERY) => {
+                        None
+                    }
+                    Ok(page) => Some(page),
+                    Err(Error::Rejected { code, .. })
+                        if code == codes::PAGINATION_LIMIT_EXCEEDED =>
+                    {
+                        None
+                    }
+                    Err(e) => return Err(e),
+                };
+                let Some(page) = page else {
+                    // Too much for one query: split what remains in two, restart.
+                    let from = last_sent
+                        .as_ref()
+                        .map_or(interval.start, |k| k.0.max(interval.start));
+                    let rest = Window::new(from, interval.end)
+                        .map(|w| w.split(2))
+                        .unwrap_or_default();
+                    if rest.len() < 2 {
+                        return Err(Error::Unsplittable {
+                            start: interval.start.to_string(),
+                            end: interval.end.to_string(),
+                        });
+                    }
+                    tracing::info!(window = %interval, "window holds too much for one query; splitting");
+                    Stats::add(&stats.window_splits, 1);
+                    Stats::add(&stats.windows_planned, 1);
+                    todo.extend(rest.into_iter().rev());
+                    skip_through = last_sent.clone();
+                    cursor = None;
+                    break;
+                };
+                page_no += 1;
+                cursor = page.next_page_cursor.clone();
+                let mut batch = self.check(page, &mut previous_ids, skip_through.as_ref());
+                if let Some(v) = batch.violations.last() {
+                    last_sent = Some((v.detected_at, v.id.clone()));
+                }
+                batch.window = index;
+                batch.interval = interval;
+                batch.page = page_no;
+                batch.window_done = cursor.is_none() && todo.is_empty();
+                Stats::add(&stats.pages, 1);
+                Stats::add(&stats.violations, batch.violations.len() as u64);
+                Stats::add(&stats.duplicates_dropped, batch.duplicates_dropped as u64);
+                Stats::add(&stats.rejects, batch.rejects.len() as u64);
+                if batch.window_done {
+                    Stats::add(&stats.windows_done, 1);
+                }
+                if tx.send(Ok(batch)).await.is_err() {
+                    return Ok(()); // the consumer went away
+                }
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sorts a page's records into violations, rejects and duplicates.
+    fn check(
+        &self,
+        page: RawPage,
+        previous_ids: &mut HashSet<String>,
+        skip_through: Option<&(Timestamp, String)>,
+    ) -> Batch {
+        let mut batch = Batch {
+            window: 0,
+            interval: Window {
+                start: Timestamp::now(),
+                end: Timestamp::now(),
+            },
+            page: 0,
+            next_cursor: page.next_page_cursor,
+            window_done: false,
+            violations: Vec::with_capacity(page.violations.len()),
+            rejects: Vec::new(),
+            duplicates_dropped: 0,
+        };
+        let mut ids = HashSet::with_capacity(page.violations.len());
+        for raw in page.violations {
+            let violation = match parse(&raw) {
+                Ok(v) => v,
+                Err(reason) => {
+                    tracing::warn!(%reason, "rejected a record that is not a usable violation");
+                    batch.rejects.push(Rejected { raw, reason });
+                    continue;
+                }
+            };
+            if previous_ids.contains(&violation.id) || ids.contains(&violation.id) {
+                batch.duplicates_dropped += 1;
+                continue;
+            }
+            ids.insert(violation.id.clone());
+            if skip_through.is_some_and(|k| (violation.detected_at, &violation.id) <= (k.0, &k.1)) {
+                continue; // passed on before the window was split
+            }
+            if violation.evidence.is_none() {
+                Stats::add(&self.transport.stats.missing_evidence, 1);
+                tracing::warn!(id = %violation.id, "violation has no evidence; kept");
+            }
+            batch.violations.push(violation);
+        }
+        *previous_ids = ids;
+        batch
+    }
+}
+
+/// A violation, or why the record is not one.
+fn parse(raw: &Value) -> Result<Violation, String> {
+    let Some(object) = raw.as_object() else {
+        return Err("not a JSON object".into());
+    };
+    let missing: Vec<&str> = ["id", "ruleId", "severity", "detectedAt"]
+        .into_iter()
+        .filter(|k| object.get(*k).is_none_or(Value::is_null))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("missing {}", missing.join(", ")));
+    }
+    Violation::deserialize(raw).map_err(|e| format!("malformed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_without_required_fields_are_named() {
+        let ok = json!({"id": "a", "ruleId": "r", "severity": "LOW",
+                        "detectedAt": "2023-10-01T00:00:00Z", "newField": 1});
+        assert_eq!(parse(&ok).unwrap().extra["newField"], 1);
+        let reason = parse(&json!({"id": "a", "ruleId": null, "severity": "LOW"})).unwrap_err();
+        assert_eq!(reason, "missing ruleId, detectedAt");
+        let reason = parse(&json!({"id": "a", "ruleId": "r", "severity": "SEVERE",
+                                   "detectedAt": "2023-10-01T00:00:00Z"}))
+        .unwrap_err();
+        assert!(
+            reason.starts_with("malformed:") && reason.contains("SEVERE"),
+            "{reason}"
+        );
+        assert_eq!(parse(&json!([1])).unwrap_err(), "not a JSON object");
+    }
+}

@@ -1,0 +1,423 @@
+//! HTTP to the token endpoint and the API: pacing, retries, token renewal,
+//! correlation ids. Knows nothing of windows or violations.
+
+use crate::endpoint::Endpoints;
+use crate::error::Error;
+use crate::pacer::Pacer;
+use crate::retry::{RetryCause, RetryPolicy};
+use crate::stats::Stats;
+use compliance_api::{
+    codes, ApiError, OAuthError, Page, TokenResponse, ViolationQuery, CORRELATION_HEADER,
+    QUERY_PATH, TOKEN_PATH,
+};
+use reqwest::{StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// An OAuth client's id and secret. The secret never reaches a log or an error.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+/// How the transport behaves; every field has a sane default except where to
+/// go and who to be.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    pub endpoints: Endpoints,
+    pub credentials: Credentials,
+    /// The server's limit per rolling minute, token requests included (0: no pacing).
+    pub rate_limit_per_minute: u32,
+    pub retry: RetryPolicy,
+    /// One request (connect, send, read the whole body) must finish within this.
+    pub request_timeout: Duration,
+}
+
+impl TransportConfig {
+    /// Defaults: 300 requests per minute, [`RetryPolicy::default`], 30 s per request.
+    pub fn new(endpoints: Endpoints, credentials: Credentials) -> Self {
+        TransportConfig {
+            endpoints,
+            credentials,
+            rate_limit_per_minute: 300,
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One page as received: the violations still raw, so that one bad record
+/// cannot sink the page.
+pub(crate) type RawPage = Page<serde_json::Value>;
+
+/// What one attempt came to.
+enum Attempt<T> {
+    Done(T),
+    Retry {
+        cause: RetryCause,
+        retry_after: Option<Duration>,
+        last: String,
+        correlation_id: String,
+    },
+    Fail(Error),
+}
+
+/// Paced, retrying HTTP with a shared token. Cheap to share behind an `Arc`.
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    token_url: Url,
+    query_url: Url,
+    credentials: Credentials,
+    retry: RetryPolicy,
+    pacer: Pacer,
+    pub(crate) stats: Arc<Stats>,
+    token: tokio::sync::Mutex<Option<CachedToken>>,
+}
+
+struct CachedToken {
+    token: Arc<SecretString>,
+    renew_at: Instant,
+    generation: u64,
+}
+
+impl Transport {
+    pub(crate) fn new(config: TransportConfig, stats: Arc<Stats>) -> Result<Transport, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .user_agent(concat!("genesys-compliance/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Setup(e.to_string()))?;
+        Ok(Transport {
+            http,
+            token_url: config.endpoints.login.join(TOKEN_PATH),
+            query_url: config.endpoints.api.join(QUERY_PATH),
+            credentials: config.credentials,
+            retry: config.retry,
+            pacer: Pacer::per_minute(config.rate_limit_per_minute),
+            stats,
+            token: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Fetches one page, retrying what the contract says to retry.
+    pub(crate) async fn query(&self, query: &ViolationQuery) -> Result<RawPage, Error> {
+        let body = serde_json::to_vec(query).expect("queries serialise");
+        let renewed = AtomicBool::new(false);
+        self.with_retries(|| async {
+            let (token, generation) = match self.token().await {
+                Ok(t) => t,
+                Err(e) => return Attempt::Fail(e),
+            };
+            let started = std::time::Instant::now();
+            let sent = self
+                .send(
+                    self.http
+                        .post(self.query_url.clone())
+                        .bearer_auth(token.expose_secret())
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone()),
+                )
+                .await;
+            let (status, cid, bytes, retry_after) = match sent {
+                Ok(answer) => answer,
+                Err(retry) => return retry,
+            };
+            match status {
+                StatusCode::OK => match serde_json::from_slice::<RawPage>(&bytes) {
+                    Ok(page) => {
+                        self.stats.page_latency(started.elapsed());
+                        Attempt::Done(page)
+                    }
+                    Err(e) => Attempt::Retry {
+                        cause: RetryCause::BadBody,
+                        retry_after: None,
+                        last: format!("HTTP 200 with a body that is not a page ({e})"),
+                        correlation_id: cid,
+                    },
+                },
+                StatusCode::UNAUTHORIZED if !renewed.swap(true, Ordering::Relaxed) => {
+                    // The token expired or was revoked early: one new token, one retry.
+                    self.forget_token(generation).await;
+                    Attempt::Retry {
+                        cause: RetryCause::TokenExpired,
+                        retry_after: Some(Duration::ZERO),
+                        last: "HTTP 401".into(),
+                        correlation_id: cid,
+                    }
+                }
+                StatusCode::UNAUTHORIZED => Attempt::Fail(Error::TokenRefused {
+                    code: api_error(&bytes)
+                        .code
+                        .unwrap_or_else(|| codes::BAD_CREDENTIALS.into()),
+                    correlation_id: Some(cid),
+                }),
+                StatusCode::FORBIDDEN => Attempt::Fail(Error::PermissionDenied {
+                    code: api_error(&bytes)
+                        .code
+                        .unwrap_or_else(|| codes::MISSING_PERMISSIONS.into()),
+                    correlation_id: Some(cid),
+                }),
+                s => transient(s, cid, retry_after, &bytes).unwrap_or_else(|cid| {
+                    let e = api_error(&bytes);
+                    Attempt::Fail(Error::Rejected {
+                        status: s.as_u16(),
+                        code: e.code.unwrap_or_else(|| "none".into()),
+                        field: e.details.iter().find_map(|d| d.field_name.clone()),
+                        message: e.message.unwrap_or_else(|| "no message".into()),
+                        correlation_id: Some(cid),
+                    })
+                }),
+            }
+        })
+        .await
+    }
+
+    /// A token that is valid now, and its generation (to forget exactly it
+    /// on a 401). Renewals happen one at a time: concurrent callers wait for
+    /// the one in flight and share its result.
+    async fn token(&self) -> Result<(Arc<SecretString>, u64), Error> {
+        let mut cached = self.token.lock().await;
+        if let Some(c) = cached.as_ref() {
+            if Instant::now() < c.renew_at {
+                return Ok((c.token.clone(), c.generation));
+            }
+        }
+        let answer = self.fetch_token().await?;
+        let lifetime = Duration::from_secs(answer.expires_in);
+        // Renew ahead of expiry: a fifth of the lifetime, at most a minute.
+        let margin = (lifetime / 5).min(Duration::from_secs(60));
+        let generation = cached.as_ref().map_or(1, |c| c.generation + 1);
+        let fresh = CachedToken {
+            token: Arc::new(SecretString::from(answer.access_token)),
+            renew_at: Instant::now() + lifetime - margin,
+            generation,
+        };
+        let out = (fresh.token.clone(), generation);
+        *cached = Some(fresh);
+        Stats::add(&self.stats.token_renewals, 1);
+        Ok(out)
+    }
+
+    async fn forget_token(&self, generation: u64) {
+        let mut cached = self.token.lock().await;
+        if cached.as_ref().is_some_and(|c| c.generation == generation) {
+            if let Some(c) = cached.as_mut() {
+                c.renew_at = Instant::now();
+            }
+        }
+    }
+
+    async fn fetch_token(&self) -> Result<TokenResponse, Error> {
+        let creds = &self.credentials;
+        self.with_retries(|| async {
+            let sent = self
+                .send(
+                    self.http
+                        .post(self.token_url.clone())
+                        .basic_auth(&creds.client_id, Some(creds.client_secret.expose_secret()))
+                        .header(
+                            reqwest::header::CONTENT_TYPE,
+                            "application/x-www-form-urlencoded",
+                        )
+                        .body("grant_type=client_credentials"),
+                )
+                .await;
+            let (status, cid, bytes, retry_after) = match sent {
+                Ok(answer) => answer,
+                Err(retry) => return retry,
+            };
+            match status {
+                StatusCode::OK => match serde_json::from_slice::<TokenResponse>(&bytes) {
+                    Ok(t) => Attempt::Done(t),
+                    Err(e) => Attempt::Retry {
+                        cause: RetryCause::BadBody,
+                        retry_after: None,
+                        last: format!(
+                            "token endpoint: HTTP 200 with a body that is not a token ({e})"
+                        ),
+                        correlation_id: cid,
+                    },
+                },
+                StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED => {
+                    let e: OAuthError = serde_json::from_slice(&bytes).unwrap_or_default();
+                    let detail = [Some(e.error), e.error_description.or(e.description)]
+                        .into_iter()
+                        .flatten()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(": ");
+                    Attempt::Fail(Error::CredentialsRefused {
+                        detail: format!("HTTP {} {}", status.as_u16(), detail),
+                        correlation_id: Some(cid),
+                    })
+                }
+                StatusCode::FORBIDDEN => Attempt::Fail(Error::PermissionDenied {
+                    code: "token endpoint".into(),
+                    correlation_id: Some(cid),
+                }),
+                s => transient(s, cid, retry_after, &bytes).unwrap_or_else(|cid| {
+                    Attempt::Fail(Error::Rejected {
+                        status: s.as_u16(),
+                        code: "none".into(),
+                        field: None,
+                        message: "the token endpoint refused the request".into(),
+                        correlation_id: Some(cid),
+                    })
+                }),
+            }
+        })
+        .await
+    }
+
+    /// Sends one paced request and reads its whole body. A network failure
+    /// comes back as the retry it calls for.
+    #[allow(clippy::type_complexity)]
+    async fn send<T>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, String, bytes::Bytes, Option<Duration>), Attempt<T>> {
+        self.pacer.acquire().await;
+        Stats::add(&self.stats.requests, 1);
+        let ours = uuid::Uuid::new_v4().to_string();
+        let network = |e: reqwest::Error, cid: &str| {
+            let cause = if e.is_timeout() {
+                RetryCause::Timeout
+            } else {
+                RetryCause::Connection
+            };
+            Attempt::Retry {
+                cause,
+                retry_after: None,
+                last: describe(&e),
+                correlation_id: cid.to_string(),
+            }
+        };
+        let response = request
+            .header(CORRELATION_HEADER, &ours)
+            .send()
+            .await
+            .map_err(|e| network(e, &ours))?;
+        let status = response.status();
+        let cid = response
+            .headers()
+            .get(CORRELATION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map_or(ours, str::to_string);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            Stats::add(&self.stats.rate_limited_received, 1);
+            let wait = retry_after.unwrap_or(Duration::from_secs(1));
+            self.pacer.pause_until(Instant::now() + wait);
+        }
+        let bytes = response.bytes().await.map_err(|e| network(e, &cid))?;
+        Ok((status, cid, bytes, retry_after))
+    }
+
+    /// Runs `attempt` until it is done, fails, or the retry budget is spent.
+    async fn with_retries<T, F, Fut>(&self, mut attempt: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
+        let started = Instant::now();
+        let mut n = 0;
+        loop {
+            n += 1;
+            match attempt().await {
+                Attempt::Done(t) => return Ok(t),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry {
+                    cause,
+                    retry_after,
+                    last,
+                    correlation_id,
+                } => {
+                    let wait = self.retry.backoff(n, retry_after);
+                    let too_late = started.elapsed() + wait > self.retry.max_elapsed;
+                    if n >= self.retry.max_attempts || too_late {
+                        return Err(Error::Unavailable {
+                            last,
+                            attempts: n,
+                            elapsed: started.elapsed(),
+                            correlation_id: Some(correlation_id),
+                        });
+                    }
+                    self.stats.retried(cause);
+                    tracing::warn!(
+                        correlation_id = %correlation_id,
+                        cause = cause.as_str(),
+                        attempt = n,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying after {last}"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+/// A 429 or 5xx becomes a retry; any other status is handed back (with the
+/// correlation id) for the caller to turn into a failure.
+fn transient<T>(
+    status: StatusCode,
+    cid: String,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> Result<Attempt<T>, String> {
+    let cause = match status.as_u16() {
+        429 => RetryCause::RateLimited,
+        500 | 502 | 503 | 504 => RetryCause::ServerError,
+        _ => return Err(cid),
+    };
+    Ok(Attempt::Retry {
+        cause,
+        retry_after: if cause == RetryCause::RateLimited {
+            Some(retry_after.unwrap_or(Duration::from_secs(1)))
+        } else {
+            retry_after
+        },
+        last: format!(
+            "HTTP {} (code {})",
+            status.as_u16(),
+            api_error(body).code.as_deref().unwrap_or("none")
+        ),
+        correlation_id: cid,
+    })
+}
+
+/// The error body of the API, or an empty one when the body is not JSON.
+fn api_error(bytes: &[u8]) -> ApiError {
+    serde_json::from_slice(bytes).unwrap_or_default()
+}
+
+/// A network error without the URL (which is harmless) or anything secret.
+fn describe(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what} ({detail})")
+    }
+}
