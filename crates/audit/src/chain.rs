@@ -1,0 +1,530 @@
+//! The hash chain of `audit.jsonl` and its verification.
+//!
+//! Each line is the canonical JSON ([`crate::canonical_json`]) of
+//! `{"hash":..,"prev_hash":..,"record":{..},"seq":N}` where `seq` counts from
+//! 1, `prev_hash` is the previous line's `hash` ([`GENESIS_HASH`] for the
+//! first) and `hash` is the SHA-256 (lowercase hex) of the canonical JSON of
+//! `{"prev_hash":..,"record":{..},"seq":N}`.
+//!
+//! The chain alone shows that no record was altered, removed, added or moved
+//! *inside* the log; whoever rewrites the whole chain, or cuts its newest
+//! records, is caught by the anchor: the head `(seq, hash)` kept outside the
+//! log, in the state store and in every webhook.
+
+use crate::canonical::canonical_json;
+use compliance_store::Anchor;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+/// `prev_hash` of the first record.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The chained log in an audit directory.
+pub const LOG_FILE: &str = "audit.jsonl";
+
+/// The file of one extraction's record in an audit directory.
+pub fn extraction_file_name(extraction_id: &str) -> String {
+    format!("extraction_{extraction_id}.json")
+}
+
+/// One line of `audit.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainEntry {
+    pub seq: u64,
+    pub prev_hash: String,
+    pub hash: String,
+    pub record: Value,
+}
+
+impl ChainEntry {
+    /// The entry that follows `prev_hash` at `seq`, with its hash computed.
+    pub fn new(seq: u64, prev_hash: &str, record: Value) -> Self {
+        let hash = entry_hash(seq, prev_hash, &record);
+        ChainEntry {
+            seq,
+            prev_hash: prev_hash.to_owned(),
+            hash,
+            record,
+        }
+    }
+
+    /// The line as written to the log, without its newline.
+    pub fn to_line(&self) -> String {
+        canonical_json(&json!({
+            "seq": self.seq, "prev_hash": self.prev_hash, "hash": self.hash, "record": self.record,
+        }))
+    }
+
+    /// The record's `extraction_id`, if it has a string one.
+    pub fn extraction_id(&self) -> Option<&str> {
+        self.record.get("extraction_id").and_then(Value::as_str)
+    }
+}
+
+/// The chain hash of a record at `seq` after `prev_hash` (see the module documentation).
+pub fn entry_hash(seq: u64, prev_hash: &str, record: &Value) -> String {
+    let text = canonical_json(&json!({"seq": seq, "prev_hash": prev_hash, "record": record}));
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// SHA-256 of a record's canonical form: compares a log line with an extraction file.
+pub(crate) fn record_digest(record: &Value) -> [u8; 32] {
+    Sha256::digest(canonical_json(record).as_bytes()).into()
+}
+
+/// What is wrong with an audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TamperKind {
+    /// A line is not a chain entry at all (unparseable, or cut short).
+    Malformed,
+    /// A record's content no longer matches its hash, or its link.
+    Modified,
+    /// Records are missing from the middle or the start of the log.
+    Deleted,
+    /// A record that the chain does not hold was added.
+    Inserted,
+    /// Records are out of order.
+    Reordered,
+    /// The newest records are gone: the log ends before the anchored head.
+    Truncated,
+    /// The record at the anchored sequence number is not the anchored one:
+    /// the chain was rewritten from there or earlier.
+    AnchorMismatch,
+    /// A record's `extraction_<id>.json` is missing.
+    ExtractionMissing,
+    /// A record's `extraction_<id>.json` differs from the logged record.
+    ExtractionMismatch,
+    /// An `extraction_<id>.json` exists that no record in the log lists.
+    ExtractionUnlisted,
+}
+
+impl fmt::Display for TamperKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TamperKind::Malformed => "malformed",
+            TamperKind::Modified => "modified",
+            TamperKind::Deleted => "deleted",
+            TamperKind::Inserted => "inserted",
+            TamperKind::Reordered => "reordered",
+            TamperKind::Truncated => "truncated",
+            TamperKind::AnchorMismatch => "anchor mismatch",
+            TamperKind::ExtractionMissing => "extraction file missing",
+            TamperKind::ExtractionMismatch => "extraction file modified",
+            TamperKind::ExtractionUnlisted => "extraction file not in the log",
+        })
+    }
+}
+
+/// The first problem found in an audit trail: its kind, the record (by
+/// sequence number and extraction id, where known), the line of
+/// `audit.jsonl` and a sentence saying what was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tampering {
+    pub kind: TamperKind,
+    pub seq: Option<u64>,
+    pub extraction_id: Option<String>,
+    /// 1-based line of `audit.jsonl`, when the problem is on a line.
+    pub line: Option<usize>,
+    pub detail: String,
+}
+
+impl fmt::Display for Tampering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(seq) = self.seq {
+            write!(f, ": record seq {seq}")?;
+        }
+        if let Some(id) = &self.extraction_id {
+            write!(f, " (extraction {id})")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, " at {LOG_FILE} line {line}")?;
+        }
+        write!(f, ": {}", self.detail)
+    }
+}
+
+/// Why an audit directory did not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("cannot read the audit directory {path}: {source}; give the directory that holds {LOG_FILE}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the audit trail in {dir} is not intact: {tampering}")]
+    Tampered { dir: PathBuf, tampering: Tampering },
+}
+
+/// What a successful verification established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Records in the log.
+    pub records: u64,
+    /// The log's head, `None` for an empty log.
+    pub head: Option<Anchor>,
+    /// The anchor the log was checked against; `None` means that truncation
+    /// of the newest records could not be ruled out.
+    pub anchor: Option<Anchor>,
+}
+
+/// What one line of the log told, kept small so that long logs verify in
+/// little memory.
+#[derive(Debug)]
+pub(crate) struct LineInfo {
+    pub line: usize,
+    pub parsed: Result<LineSummary, String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct LineSummary {
+    pub seq: u64,
+    pub prev_hash: String,
+    pub hash: String,
+    /// The hash matches the content.
+    pub self_consistent: bool,
+    pub extraction_id: Option<String>,
+    pub record_digest: [u8; 32],
+}
+
+/// The log read line by line. `torn_tail` is the byte offset where a last
+/// line without its newline starts (an append cut short by a crash).
+#[derive(Debug, Default)]
+pub(crate) struct ScannedLog {
+    pub lines: Vec<LineInfo>,
+    pub complete_len: u64,
+    pub torn_tail: bool,
+}
+
+pub(crate) fn scan_log(path: &Path) -> std::io::Result<ScannedLog> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ScannedLog::default()),
+        Err(e) => return Err(e),
+    };
+    let mut reader = BufReader::new(file);
+    let mut scanned = ScannedLog::default();
+    let mut buf = Vec::new();
+    let mut line = 0;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        if buf.last() != Some(&b'\n') {
+            scanned.torn_tail = true;
+            scanned.lines.push(LineInfo {
+                line,
+                parsed: Err("the last line is cut short (no newline at its end)".into()),
+            });
+            break;
+        }
+        scanned.complete_len += n as u64;
+        scanned.lines.push(LineInfo {
+            line,
+            parsed: summarise(&buf),
+        });
+    }
+    Ok(scanned)
+}
+
+fn summarise(bytes: &[u8]) -> Result<LineSummary, String> {
+    let entry: ChainEntry = serde_json::from_slice(bytes)
+        .map_err(|e| format!("the line is not a chain entry ({e})"))?;
+    Ok(LineSummary {
+        self_consistent: entry_hash(entry.seq, &entry.prev_hash, &entry.record) == entry.hash,
+        extraction_id: entry.extraction_id().map(str::to_owned),
+        record_digest: record_digest(&entry.record),
+        seq: entry.seq,
+        prev_hash: entry.prev_hash,
+        hash: entry.hash,
+    })
+}
+
+/// Checks the links of the chain and returns the index of the last line.
+/// Detects, at the first line where the chain breaks, which kind of change
+/// explains it.
+pub(crate) fn check_chain(lines: &[LineInfo]) -> Result<(), Tampering> {
+    let at = |i: usize, kind, detail: String| {
+        let info = &lines[i];
+        let (seq, extraction_id) = match &info.parsed {
+            Ok(s) => (Some(s.seq), s.extraction_id.clone()),
+            Err(_) => (None, None),
+        };
+        Tampering {
+            kind,
+            seq,
+            extraction_id,
+            line: Some(info.line),
+            detail,
+        }
+    };
+    let summary = |i: usize| lines.get(i).and_then(|l| l.parsed.as_ref().ok());
+    let mut expected_seq = 1u64;
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    // Hash of each accepted line, by seq, to find where an insertion began.
+    let mut accepted: HashMap<String, usize> = HashMap::new();
+    for i in 0..lines.len() {
+        let s = match &lines[i].parsed {
+            Ok(s) => s,
+            Err(why) => return Err(at(i, TamperKind::Malformed, why.clone())),
+        };
+        if !s.self_consistent {
+            return Err(at(
+                i,
+                TamperKind::Modified,
+                "its content no longer matches its hash".into(),
+            ));
+        }
+        if s.seq == expected_seq && s.prev_hash == prev_hash {
+            accepted.insert(s.hash.clone(), i);
+            prev_hash = s.hash.clone();
+            expected_seq += 1;
+            continue;
+        }
+        // The chain breaks here. A foreign line followed by the chain's continuation:
+        if let Some(next) = summary(i + 1) {
+            if next.seq == expected_seq && next.prev_hash == prev_hash {
+                return Err(at(
+                    i,
+                    TamperKind::Inserted,
+                    format!("the line does not belong to the chain, which continues with seq {expected_seq} on the next line"),
+                ));
+            }
+        }
+        if s.seq < expected_seq {
+            // The chain resumes here after foreign lines that were accepted
+            // because they imitated the next link: the first of them is the insertion.
+            if let Some(&j) = accepted.get(&s.prev_hash) {
+                if j + 1 < i {
+                    return Err(at(
+                        j + 1,
+                        TamperKind::Inserted,
+                        format!(
+                            "the line does not belong to the chain: line {} continues from line {}",
+                            lines[i].line, lines[j].line
+                        ),
+                    ));
+                }
+            } else if s.seq == 1 && s.prev_hash == GENESIS_HASH && i > 0 {
+                return Err(at(
+                    0,
+                    TamperKind::Inserted,
+                    format!(
+                        "the line does not belong to the chain, which starts at line {}",
+                        lines[i].line
+                    ),
+                ));
+            }
+            return Err(at(
+                i,
+                TamperKind::Inserted,
+                format!(
+                    "seq {} was already used; the chain expects seq {expected_seq} here",
+                    s.seq
+                ),
+            ));
+        }
+        if s.seq > expected_seq {
+            let later = lines[i + 1..]
+                .iter()
+                .find(|l| matches!(&l.parsed, Ok(t) if t.seq == expected_seq));
+            return Err(match later {
+                Some(l) => at(
+                    i,
+                    TamperKind::Reordered,
+                    format!(
+                        "the chain expects seq {expected_seq} here, which is at line {}",
+                        l.line
+                    ),
+                ),
+                None => at(
+                    i,
+                    TamperKind::Deleted,
+                    if s.seq == expected_seq + 1 {
+                        format!("record seq {expected_seq} before it is missing")
+                    } else {
+                        format!(
+                            "records seq {expected_seq} to {} before it are missing",
+                            s.seq - 1
+                        )
+                    },
+                ),
+            });
+        }
+        // Right seq, wrong link: the record before it was replaced (with a
+        // recomputed hash) or this record's link was edited.
+        let culprit = if i > 0 { i - 1 } else { i };
+        return Err(at(
+            culprit,
+            TamperKind::Modified,
+            format!(
+                "the record's hash is not the prev_hash that line {} holds: one of the two was altered",
+                lines[i].line
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the head against an anchor kept outside the log.
+pub(crate) fn check_anchor(lines: &[LineInfo], anchor: &Anchor) -> Result<(), Tampering> {
+    let records = lines.len() as u64;
+    if anchor.seq > records {
+        let first = records + 1;
+        return Err(Tampering {
+            kind: TamperKind::Truncated,
+            seq: Some(first),
+            extraction_id: None,
+            line: None,
+            detail: format!(
+                "the log ends at seq {records} but the anchored head is seq {} ({}): records seq {first} to {} were removed",
+                anchor.seq, anchor.hash, anchor.seq
+            ),
+        });
+    }
+    if anchor.seq == 0 {
+        return Ok(());
+    }
+    let info = &lines[(anchor.seq - 1) as usize];
+    let s = info.parsed.as_ref().expect("checked by check_chain");
+    if s.hash != anchor.hash {
+        return Err(Tampering {
+            kind: TamperKind::AnchorMismatch,
+            seq: Some(anchor.seq),
+            extraction_id: s.extraction_id.clone(),
+            line: Some(info.line),
+            detail: format!(
+                "its hash {} is not the anchored {}: the chain was rewritten at or before this record",
+                s.hash, anchor.hash
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that every record has its extraction file, equal to the logged
+/// record, and that no other extraction file exists.
+fn check_extraction_files(dir: &Path, lines: &[LineInfo]) -> Result<(), ChainError> {
+    let tampered = |tampering| ChainError::Tampered {
+        dir: dir.to_path_buf(),
+        tampering,
+    };
+    let mut listed = HashSet::new();
+    for info in lines {
+        let s = info.parsed.as_ref().expect("checked by check_chain");
+        let Some(id) = &s.extraction_id else { continue };
+        let name = extraction_file_name(id);
+        let problem = |kind, detail| {
+            tampered(Tampering {
+                kind,
+                seq: Some(s.seq),
+                extraction_id: Some(id.clone()),
+                line: Some(info.line),
+                detail,
+            })
+        };
+        let bytes = match std::fs::read(dir.join(&name)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(problem(
+                    TamperKind::ExtractionMissing,
+                    format!("{name} is missing"),
+                ))
+            }
+            Err(source) => {
+                return Err(ChainError::Unreadable {
+                    path: dir.join(&name),
+                    source,
+                })
+            }
+        };
+        let same = serde_json::from_slice::<Value>(&bytes)
+            .is_ok_and(|v| record_digest(&v) == s.record_digest);
+        if !same {
+            return Err(problem(
+                TamperKind::ExtractionMismatch,
+                format!("{name} differs from the record in {LOG_FILE}"),
+            ));
+        }
+        listed.insert(name);
+    }
+    let unreadable = |source| ChainError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut unlisted: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let name = entry
+            .map_err(unreadable)?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if name.starts_with("extraction_") && name.ends_with(".json") && !listed.contains(&name) {
+            unlisted.push(name);
+        }
+    }
+    unlisted.sort();
+    if let Some(name) = unlisted.into_iter().next() {
+        return Err(tampered(Tampering {
+            kind: TamperKind::ExtractionUnlisted,
+            seq: None,
+            extraction_id: None,
+            line: None,
+            detail: format!("{name} is not the record of any line of {LOG_FILE}"),
+        }));
+    }
+    Ok(())
+}
+
+/// Verifies the audit directory `dir`: the chain of `audit.jsonl`, its head
+/// against `anchor` when one is given, and the extraction files.
+///
+/// Returns the first problem found, naming the record. Without an anchor,
+/// the cut of the newest records cannot be detected: [`ChainReport::anchor`]
+/// is then `None` and callers should say so.
+pub fn verify_dir(dir: &Path, anchor: Option<&Anchor>) -> Result<ChainReport, ChainError> {
+    let meta = std::fs::metadata(dir).map_err(|source| ChainError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(ChainError::Unreadable {
+            path: dir.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
+        });
+    }
+    let scanned = scan_log(&dir.join(LOG_FILE)).map_err(|source| ChainError::Unreadable {
+        path: dir.join(LOG_FILE),
+        source,
+    })?;
+    let tampered = |tampering| ChainError::Tampered {
+        dir: dir.to_path_buf(),
+        tampering,
+    };
+    check_chain(&scanned.lines).map_err(tampered)?;
+    if let Some(anchor) = anchor {
+        check_anchor(&scanned.lines, anchor).map_err(tampered)?;
+    }
+    check_extraction_files(dir, &scanned.lines)?;
+    Ok(ChainReport {
+        records: scanned.lines.len() as u64,
+        head: head_of(&scanned.lines),
+        anchor: anchor.cloned(),
+    })
+}
+
+pub(crate) fn head_of(lines: &[LineInfo]) -> Option<Anchor> {
+    let s = lines.last()?.parsed.as_ref().ok()?;
+    Some(Anchor {
+        seq: s.seq,
+        hash: s.hash.clone(),
+    })
+}
