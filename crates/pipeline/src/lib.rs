@@ -1,5 +1,6 @@
 //! The extraction pipeline: extracted violations → verification → output,
 //! audit record → hash-chained log → webhook outbox.
 
+pub mod health;
 pub mod metrics;
 pub mod output;
