@@ -248,9 +248,9 @@ fn summarise(bytes: &[u8]) -> Result<LineSummary, String> {
     })
 }
 
-/// Checks the links of the chain and returns the index of the last line.
-/// Detects, at the first line where the chain breaks, which kind of change
-/// explains it.
+/// Checks the links of the chain. At the first line where it breaks, tells
+/// which kind of change explains it (for `Deleted`, `seq` names the first
+/// missing record and `line` the line where it should be).
 pub(crate) fn check_chain(lines: &[LineInfo]) -> Result<(), Tampering> {
     let at = |i: usize, kind, detail: String| {
         let info = &lines[i];
@@ -289,7 +289,23 @@ pub(crate) fn check_chain(lines: &[LineInfo]) -> Result<(), Tampering> {
             expected_seq += 1;
             continue;
         }
-        // The chain breaks here. A foreign line followed by the chain's continuation:
+        // The chain breaks here. A line whose predecessor comes later was moved:
+        if s.seq > expected_seq {
+            let predecessor = lines[i + 1..]
+                .iter()
+                .find(|l| matches!(&l.parsed, Ok(t) if t.hash == s.prev_hash));
+            if let Some(p) = predecessor {
+                return Err(at(
+                    i,
+                    TamperKind::Reordered,
+                    format!(
+                        "the record it follows in the chain is at line {}, after it",
+                        p.line
+                    ),
+                ));
+            }
+        }
+        // A foreign line followed by the chain's continuation:
         if let Some(next) = summary(i + 1) {
             if next.seq == expected_seq && next.prev_hash == prev_hash {
                 return Err(at(
@@ -345,18 +361,22 @@ pub(crate) fn check_chain(lines: &[LineInfo]) -> Result<(), Tampering> {
                         l.line
                     ),
                 ),
-                None => at(
-                    i,
-                    TamperKind::Deleted,
-                    if s.seq == expected_seq + 1 {
-                        format!("record seq {expected_seq} before it is missing")
-                    } else {
-                        format!(
-                            "records seq {expected_seq} to {} before it are missing",
-                            s.seq - 1
-                        )
-                    },
-                ),
+                None => Tampering {
+                    seq: Some(expected_seq),
+                    extraction_id: None,
+                    ..at(
+                        i,
+                        TamperKind::Deleted,
+                        if s.seq == expected_seq + 1 {
+                            format!("record seq {expected_seq} before it is missing")
+                        } else {
+                            format!(
+                                "records seq {expected_seq} to {} before it are missing",
+                                s.seq - 1
+                            )
+                        },
+                    )
+                },
             });
         }
         // Right seq, wrong link: the record before it was replaced (with a
