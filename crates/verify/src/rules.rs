@@ -1,0 +1,170 @@
+//! The rule matrix: which regulations each Agent Assist rule maps to, read
+//! from a TOML file (interface.md, "The rules file").
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The tag that lets a rule's `LOW` violations count as validated.
+pub const LOW_TOLERANCE: &str = "low_tolerance";
+
+/// Regulations per rule id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleMatrix {
+    rules: HashMap<String, Vec<String>>,
+}
+
+/// Why a rules file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("cannot read the rules file {path}: {source}; pass a readable TOML file with --rules, or omit it for the default rules")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the rules file {path} is not a valid rule matrix: {message}\n\
+         allowed: only tables [rules.\"<rule id>\"], each with exactly one key, \
+         regulations = [\"<regulation>\", ...] (strings; the tag \"low_tolerance\" lets LOW violations pass)"
+    )]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    rules: HashMap<String, RuleEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleEntry {
+    regulations: Vec<String>,
+}
+
+impl RuleMatrix {
+    /// Reads a rules file. Unknown keys are refused (a typo such as
+    /// `regulation =` would otherwise silently turn every violation of the
+    /// rule into a false positive).
+    pub fn from_path(path: &Path) -> Result<RuleMatrix, RulesError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        RuleMatrix::from_toml(&text).map_err(|message| RulesError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses the TOML text of a rules file; the error says what is wrong.
+    pub fn from_toml(text: &str) -> Result<RuleMatrix, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        let mut rules = HashMap::with_capacity(file.rules.len());
+        for (id, entry) in file.rules {
+            if let Some(bad) = entry.regulations.iter().find(|r| r.trim().is_empty()) {
+                return Err(format!(
+                    "rule {id:?} lists an empty regulation name {bad:?}"
+                ));
+            }
+            rules.insert(id, entry.regulations);
+        }
+        Ok(RuleMatrix { rules })
+    }
+
+    /// The rules used when no `--rules` file is given: the design document's
+    /// defaults (`rule-uuid-001` maps to GDPR article 5 and HIPAA 164,
+    /// `rule-uuid-002` to PCI DSS requirement 6).
+    pub fn design_default() -> RuleMatrix {
+        let rules = [
+            ("rule-uuid-001", vec!["gdpr_art5", "hipaa_164"]),
+            ("rule-uuid-002", vec!["pci_dss_req6"]),
+        ];
+        RuleMatrix {
+            rules: rules
+                .into_iter()
+                .map(|(id, regs)| (id.to_owned(), regs.into_iter().map(str::to_owned).collect()))
+                .collect(),
+        }
+    }
+
+    /// The regulations (and tags) listed for a rule; empty when it has none.
+    pub fn regulations(&self, rule_id: &str) -> &[String] {
+        self.rules.get(rule_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// How many rules the matrix maps.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether the matrix maps no rule at all.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn reads_the_interface_example() {
+        let f = file(
+            "[rules.\"rule-uuid-001\"]\nregulations = [\"gdpr_art5\", \"hipaa_164\"]\n\n\
+             [rules.\"rule-uuid-002\"]\nregulations = [\"pci_dss_req6\", \"low_tolerance\"]\n",
+        );
+        let m = RuleMatrix::from_path(f.path()).unwrap();
+        assert_eq!(m.regulations("rule-uuid-001"), ["gdpr_art5", "hipaa_164"]);
+        assert_eq!(
+            m.regulations("rule-uuid-002"),
+            ["pci_dss_req6", "low_tolerance"]
+        );
+        assert!(m.regulations("other").is_empty());
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn an_empty_file_maps_nothing() {
+        let f = file("");
+        assert!(RuleMatrix::from_path(f.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn refuses_unknown_keys_naming_the_file_and_what_is_allowed() {
+        for bad in [
+            "[rules.\"r\"]\nregulation = [\"gdpr_art5\"]\n",
+            "[rulez.\"r\"]\nregulations = []\n",
+            "[rules.\"r\"]\nregulations = \"gdpr_art5\"\n",
+            "[rules.\"r\"]\nregulations = [\"\"]\n",
+            "[rules.\"r\"\nregulations = [\n",
+        ] {
+            let f = file(bad);
+            let e = RuleMatrix::from_path(f.path()).unwrap_err().to_string();
+            assert!(e.contains(&f.path().display().to_string()), "{e}");
+            assert!(e.contains("allowed: only tables [rules."), "{e}");
+        }
+    }
+
+    #[test]
+    fn refuses_an_unreadable_file() {
+        let e = RuleMatrix::from_path(Path::new("/nonexistent/rules.toml")).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/rules.toml"), "{e}");
+        assert!(e.to_string().contains("--rules"), "{e}");
+    }
+
+    #[test]
+    fn design_default() {
+        let m = RuleMatrix::design_default();
+        assert_eq!(m.regulations("rule-uuid-001"), ["gdpr_art5", "hipaa_164"]);
+        assert_eq!(m.regulations("rule-uuid-002"), ["pci_dss_req6"]);
+    }
+}

@@ -1,0 +1,220 @@
+//! The verification stage proper: scan each evidence value, redact it, judge
+//! the violation against the rule matrix, and count what was seen.
+
+use crate::pii::{Finding, PiiType};
+use crate::redact::redact_into;
+use crate::rules::{RuleMatrix, LOW_TOLERANCE};
+use crate::scan::Scanner;
+use compliance_api::{Severity, Violation};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// One line of the output: the violation as received (evidence redacted
+/// unless PII is kept) and the verdict on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    pub violation: Violation,
+    pub verdict: Verdict,
+}
+
+/// What the verifier concluded about one violation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub status: Status,
+    /// Why it is a false positive; `null` when validated.
+    pub reason: Option<Reason>,
+    /// The regulations the rules file maps the violation's rule to, as listed.
+    pub regulations: Vec<String>,
+    /// Every PII finding in the evidence, in evidence order then by position.
+    pub pii: Vec<PiiFinding>,
+}
+
+/// `validated` or `false_positive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Validated,
+    FalsePositive,
+}
+
+/// Why a violation is a false positive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Its rule maps to no regulation.
+    NoRegulatoryMapping,
+    /// It is `LOW` and its rule carries no `low_tolerance` tag.
+    BelowSeverityThreshold,
+}
+
+impl Reason {
+    /// The snake_case name written in output records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reason::NoRegulatoryMapping => "no_regulatory_mapping",
+            Reason::BelowSeverityThreshold => "below_severity_threshold",
+        }
+    }
+}
+
+/// One finding in one evidence value: `value[start..end]` in UTF-8 bytes of
+/// the original (unredacted) value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PiiFinding {
+    #[serde(rename = "type")]
+    pub kind: PiiType,
+    pub evidence_index: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The verification stage: PII scan, redaction, rule matrix, verdict.
+/// Holds no I/O; `Send + Sync`, so one verifier can serve many tasks.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    rules: RuleMatrix,
+    keep_pii: bool,
+}
+
+thread_local! {
+    // Scan and redaction buffers, reused across violations on each thread.
+    static BUFFERS: RefCell<(Scanner, Vec<Finding>, String)> = RefCell::default();
+}
+
+impl Verifier {
+    /// A verifier judging by `rules`; with `keep_pii`, evidence is left as
+    /// received (findings are still reported).
+    pub fn new(rules: RuleMatrix, keep_pii: bool) -> Verifier {
+        Verifier { rules, keep_pii }
+    }
+
+    /// The rule matrix in use.
+    pub fn rules(&self) -> &RuleMatrix {
+        &self.rules
+    }
+
+    /// Verifies one violation.
+    pub fn verify(&self, mut violation: Violation) -> OutputRecord {
+        let mut pii = Vec::new();
+        if let Some(evidence) = violation.evidence.as_mut() {
+            BUFFERS.with_borrow_mut(|(scanner, findings, redacted)| {
+                for (index, item) in evidence.iter_mut().enumerate() {
+                    let Some(value) = item.value.as_mut() else {
+                        continue;
+                    };
+                    scanner.scan_into(value, findings);
+                    if findings.is_empty() {
+                        continue;
+                    }
+                    pii.extend(findings.iter().map(|f| PiiFinding {
+                        kind: f.kind,
+                        evidence_index: index,
+                        start: f.start,
+                        end: f.end,
+                    }));
+                    if !self.keep_pii {
+                        redact_into(value, findings, redacted);
+                        std::mem::swap(value, redacted);
+                    }
+                }
+            });
+        }
+        let regulations = self.rules.regulations(&violation.rule_id);
+        let reason = if regulations.is_empty() {
+            Some(Reason::NoRegulatoryMapping)
+        } else if violation.severity == Severity::Low
+            && !regulations.iter().any(|r| r == LOW_TOLERANCE)
+        {
+            Some(Reason::BelowSeverityThreshold)
+        } else {
+            None
+        };
+        let verdict = Verdict {
+            status: if reason.is_some() {
+                Status::FalsePositive
+            } else {
+                Status::Validated
+            },
+            reason,
+            regulations: regulations.to_vec(),
+            pii,
+        };
+        OutputRecord { violation, verdict }
+    }
+}
+
+/// Running counts over verified violations, for summaries and audit records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub violations: u64,
+    pub validated: u64,
+    pub false_positives: u64,
+    pub by_reason: BTreeMap<Reason, u64>,
+    pub by_severity: BTreeMap<Severity, u64>,
+    /// Findings per PII type.
+    pub pii_by_type: BTreeMap<PiiType, u64>,
+    /// All findings: each piece of PII found counts once.
+    pub pii_exposures: u64,
+    /// Violations with no evidence value to scan.
+    pub missing_evidence: u64,
+}
+
+impl Tally {
+    /// Counts one output record.
+    pub fn add(&mut self, record: &OutputRecord) {
+        self.violations += 1;
+        match record.verdict.reason {
+            None => self.validated += 1,
+            Some(reason) => {
+                self.false_positives += 1;
+                *self.by_reason.entry(reason).or_default() += 1;
+            }
+        }
+        *self
+            .by_severity
+            .entry(record.violation.severity)
+            .or_default() += 1;
+        for f in &record.verdict.pii {
+            *self.pii_by_type.entry(f.kind).or_default() += 1;
+        }
+        self.pii_exposures += record.verdict.pii.len() as u64;
+        let has_value = record
+            .violation
+            .evidence
+            .iter()
+            .flatten()
+            .any(|e| e.value.as_deref().is_some_and(|v| !v.is_empty()));
+        if !has_value {
+            self.missing_evidence += 1;
+        }
+    }
+
+    /// Adds another tally's counts to this one.
+    pub fn merge(&mut self, other: &Tally) {
+        self.violations += other.violations;
+        self.validated += other.validated;
+        self.false_positives += other.false_positives;
+        for (k, n) in &other.by_reason {
+            *self.by_reason.entry(*k).or_default() += n;
+        }
+        for (k, n) in &other.by_severity {
+            *self.by_severity.entry(*k).or_default() += n;
+        }
+        for (k, n) in &other.pii_by_type {
+            *self.pii_by_type.entry(*k).or_default() += n;
+        }
+        self.pii_exposures += other.pii_exposures;
+        self.missing_evidence += other.missing_evidence;
+    }
+
+    /// Validated violations divided by all violations; 0 when there are none
+    /// (the design document's accuracy rate).
+    pub fn accuracy_rate(&self) -> f64 {
+        if self.violations == 0 {
+            0.0
+        } else {
+            self.validated as f64 / self.violations as f64
+        }
+    }
+}
