@@ -201,7 +201,10 @@ fn an_edited_missing_or_extra_extraction_file_is_named() {
     std::fs::write(&file, text.replace("\"pages\": 3", "\"pages\": 2")).unwrap();
     let found = tampering(&t.dir, Some(&t.anchor));
     assert_eq!(found.kind, TamperKind::ExtractionMismatch);
-    assert_eq!((found.seq, found.extraction_id.clone()), (Some(4), Some(id(4))));
+    assert_eq!(
+        (found.seq, found.extraction_id.clone()),
+        (Some(4), Some(id(4)))
+    );
 
     std::fs::remove_file(&file).unwrap();
     let found = tampering(&t.dir, Some(&t.anchor));
