@@ -77,7 +77,8 @@ struct Shared {
     clients: Vec<SimClient>,
     token_lifetime: Duration,
     latency: Duration,
-    faults: Faults,
+    /// Changeable while running ([`Simulator::set_faults`]).
+    faults: RwLock<Faults>,
     dataset: RwLock<Arc<Dataset>>,
     tokens: Mutex<HashMap<String, Issued>>,
     limiter: RateLimiter,
@@ -118,7 +119,7 @@ impl Simulator {
             clients: config.clients,
             token_lifetime: config.token_lifetime,
             latency: config.latency,
-            faults: config.faults,
+            faults: RwLock::new(config.faults),
             dataset: RwLock::new(Arc::new(dataset)),
             tokens: Mutex::new(HashMap::new()),
             limiter: RateLimiter::new(config.rate_limit_per_minute),
@@ -162,6 +163,13 @@ impl Simulator {
         let mut next = Dataset::clone(&dataset);
         next.extend(more);
         *dataset = Arc::new(next);
+    }
+
+    /// Changes the faults injected from now on (for tests that need a token
+    /// first, then trouble). `late_arrivals` and `late_max` shape the dataset
+    /// and only take effect at [`Simulator::start`].
+    pub fn set_faults(&self, faults: Faults) {
+        *self.shared.faults.write().expect("faults lock") = faults;
     }
 
     /// Stops serving and closes every connection.
@@ -236,6 +244,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(TOKEN_PATH, post(token))
         .route(QUERY_PATH, post(query_violations))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             shared.clone(),
             around_every_request,
@@ -284,6 +293,10 @@ async fn around_every_request(
 }
 
 impl Shared {
+    fn faults(&self) -> Faults {
+        self.faults.read().expect("faults lock").clone()
+    }
+
     fn roll(&self, p: f64) -> bool {
         p > 0.0 && self.dice.lock().expect("dice lock").gen_bool(p.min(1.0))
     }
@@ -294,7 +307,7 @@ impl Shared {
 
     /// Rolls each fault in turn; the first that hits answers the request.
     async fn inject_fault(&self, correlation: &str) -> Option<Response> {
-        let f = &self.faults;
+        let f = self.faults();
         if self.roll(f.resets) {
             self.count_fault(|s| s.resets += 1);
             let mut response = Response::new(Body::empty());
@@ -394,6 +407,16 @@ async fn not_found(Extension(CorrelationId(id)): Extension<CorrelationId>) -> Re
         StatusCode::NOT_FOUND,
         "not.found",
         &format!("No resource here; the API serves POST {TOKEN_PATH} and POST {QUERY_PATH}."),
+        &[],
+        &id,
+    )
+}
+
+async fn method_not_allowed(Extension(CorrelationId(id)): Extension<CorrelationId>) -> Response {
+    api_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method.not.allowed",
+        "Only POST is served here.",
         &[],
         &id,
     )
@@ -562,7 +585,7 @@ async fn query_violations(
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
     }
-    let repeat_last = query.cursor.is_some() && shared.roll(shared.faults.duplicates);
+    let repeat_last = query.cursor.is_some() && shared.roll(shared.faults().duplicates);
     let dataset = shared.dataset.read().expect("dataset lock").clone();
     let page = match query::page(&dataset, &query, Timestamp::now(), repeat_last) {
         Ok(page) => page,

@@ -8,3 +8,6 @@ mod harness;
 mod s2_token;
 mod s3_constraints;
 mod s3_pages;
+mod s4_correlation;
+mod s5_errors;
+mod s6_rate_limits;

@@ -1,7 +1,18 @@
-//! Section 3: the 200 response and its paging.
+//! Section 3, "200 response": order, page size, cursors, total, repeated and
+//! late violations, and the 100,000-result cap.
 
 use crate::harness::*;
-use serde_json::Value;
+use compliance_simulator::{generate, SimConfig};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn ids(pages: &[Value]) -> Vec<String> {
+    pages
+        .iter()
+        .flat_map(|p| p["violations"].as_array().unwrap())
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
+}
 
 #[tokio::test]
 async fn cursor_paging_returns_every_violation_exactly_once_in_order() {
@@ -28,4 +39,196 @@ async fn cursor_paging_returns_every_violation_exactly_once_in_order() {
         assert_eq!(page["pageSize"], 100);
         assert_eq!(page["total"], 1_234);
     }
+    assert_eq!(
+        pages.last().unwrap()["violations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        34
+    );
+}
+
+#[tokio::test]
+async fn violations_are_ordered_by_detected_at_then_id() {
+    let s = start(small(200)).await;
+    // Violations sharing one detectedAt, added out of order: the id breaks the tie.
+    let twin = s.sim.dataset().violations[50].clone();
+    let mut extra = Vec::new();
+    for id in [
+        "ffffffff-0000-4000-8000-000000000000",
+        "00000000-0000-4000-8000-000000000000",
+        "88888888-0000-4000-8000-000000000000",
+    ] {
+        let mut v = twin.clone();
+        v.id = id.to_string();
+        extra.push(v);
+    }
+    s.sim.add_violations(extra);
+    let token = s.token().await;
+    let pages = s.all_pages(&token, day_query(7)).await;
+    let served: Vec<(String, String)> = pages
+        .iter()
+        .flat_map(|p| p["violations"].as_array().unwrap())
+        .map(|v| {
+            (
+                v["detectedAt"].as_str().unwrap().to_string(),
+                v["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(served.len(), 203);
+    let mut sorted = served.clone();
+    sorted.sort();
+    assert_eq!(served, sorted);
+    let tied: Vec<&str> = served
+        .iter()
+        .filter(|(at, _)| *at == twin.detected_at.to_string())
+        .map(|(_, id)| id.as_str())
+        .collect();
+    assert_eq!(tied.len(), 4);
+    assert_eq!(tied[0], "00000000-0000-4000-8000-000000000000");
+    assert_eq!(tied[3], "ffffffff-0000-4000-8000-000000000000");
+}
+
+#[tokio::test]
+async fn page_size_echoes_the_size_and_next_page_cursor_is_always_present() {
+    let s = start(small(25)).await;
+    let token = s.token().await;
+    for size in [1u64, 10, 25, 1000] {
+        let pages = s.all_pages(&token, day_query(size)).await;
+        assert_eq!(pages.len(), 25usize.div_ceil(size as usize));
+        for (i, page) in pages.iter().enumerate() {
+            assert_eq!(page["pageSize"], size);
+            let object = page.as_object().unwrap();
+            assert!(
+                object.contains_key("nextPageCursor"),
+                "key present on every page"
+            );
+            assert_eq!(object["nextPageCursor"].is_null(), i == pages.len() - 1);
+        }
+        assert_eq!(ids(&pages).len(), 25);
+    }
+    // An empty result is one last page.
+    let q = json!({"time_interval": {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"}, "size": 10});
+    let page: Value = s.query(&token, &q).await.json().await.unwrap();
+    assert_eq!(
+        page,
+        json!({"violations": [], "pageSize": 10, "nextPageCursor": null, "total": 0})
+    );
+}
+
+#[tokio::test]
+async fn total_is_the_count_when_the_first_page_was_served() {
+    let s = start(small(40)).await;
+    let token = s.token().await;
+    let first: Value = s.query(&token, &day_query(10)).await.json().await.unwrap();
+    assert_eq!(first["total"], 40);
+    // Data arrives while the query is paged: later pages keep the first count.
+    let mut late = s.sim.dataset().violations[39].clone();
+    late.id = "ffffffff-ffff-4fff-bfff-ffffffffffff".into();
+    s.sim.add_violations([late]);
+    let mut q = day_query(10);
+    q["cursor"] = first["nextPageCursor"].clone();
+    let rest = s.all_pages(&token, q).await;
+    assert!(rest.iter().all(|p| p["total"] == 40));
+    // Keyset paging still serves the newcomer once, after its place in the order.
+    assert_eq!(ids(&rest).len(), 31);
+    let fresh: Value = s.query(&token, &day_query(10)).await.json().await.unwrap();
+    assert_eq!(fresh["total"], 41);
+}
+
+#[tokio::test]
+async fn a_late_violation_appears_in_an_extracted_window_after_its_detected_at() {
+    let now = chrono::Utc::now();
+    let at = |ms: i64| {
+        compliance_api::Timestamp::from_datetime(now + chrono::Duration::milliseconds(ms))
+    };
+    let config = SimConfig {
+        violations: 300,
+        start: at(-500),
+        end: at(0),
+        faults: compliance_simulator::Faults {
+            late_arrivals: 0.5,
+            late_max: Duration::from_secs(2),
+            ..Default::default()
+        },
+        ..SimConfig::default()
+    };
+    let s = start(config).await;
+    let data = s.sim.dataset();
+    let late = data
+        .violations
+        .iter()
+        .filter(|v| v.visible_at > v.detected_at)
+        .count();
+    assert!(late > 100, "about half arrive late: {late}");
+    let token = s.token().await;
+    let q = json!({"time_interval": {"start": at(-60_000), "end": at(60_000)}, "size": 1000});
+    let before = ids(&s.all_pages(&token, q.clone()).await);
+    let visible_then = compliance_api::Timestamp::now();
+    assert!(before.len() < 300);
+    tokio::time::sleep(Duration::from_millis(2_600)).await;
+    let after = ids(&s.all_pages(&token, q).await);
+    assert_eq!(after.len(), 300);
+    // Everything served before is still there; the newcomers are the late ones.
+    assert!(before.iter().all(|id| after.contains(id)));
+    for v in &data.violations {
+        if !before.contains(&v.id) {
+            assert!(v.visible_at > v.detected_at);
+            assert!(
+                v.visible_at.as_datetime()
+                    >= visible_then.as_datetime() - chrono::Duration::seconds(1)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_query_pages_through_at_most_100000_violations() {
+    let s = start(small(100_400)).await;
+    let token = s.token().await;
+    let mut q = day_query(999);
+    let mut served = 0u64;
+    let refusal = loop {
+        let r = s.query(&token, &q).await;
+        if r.status() != 200 {
+            break r;
+        }
+        let page: Value = r.json().await.unwrap();
+        assert_eq!(page["total"], 100_400);
+        let n = page["violations"].as_array().unwrap().len() as u64;
+        served += n;
+        // The page that would cross the cap is cut short at it.
+        assert!(
+            n == 999 || (served == 100_000 && n == 100),
+            "{n} after {served}"
+        );
+        q["cursor"] = page["nextPageCursor"].clone();
+        assert!(q["cursor"].is_string());
+    };
+    assert_eq!(served, 100_000);
+    let body = api_error(refusal, 400, "pagination.limit.exceeded").await;
+    assert!(body["message"].as_str().unwrap().contains("split"));
+    // A narrower interval of the same data pages through to the end.
+    let data = s.sim.dataset();
+    let mid = data.violations[50_000].detected_at;
+    let half =
+        json!({"time_interval": {"start": mid, "end": "2023-10-02T00:00:00Z"}, "size": 1000});
+    let expected = data
+        .violations
+        .iter()
+        .filter(|v| v.detected_at >= mid)
+        .count();
+    assert_eq!(ids(&s.all_pages(&token, half).await).len(), expected);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_data() {
+    let start = "2023-10-01T00:00:00Z".parse().unwrap();
+    let end = "2023-10-02T00:00:00Z".parse().unwrap();
+    let a = generate(7, 500, start, end, (0.1, Duration::from_secs(900)));
+    let b = generate(7, 500, start, end, (0.1, Duration::from_secs(900)));
+    let c = generate(8, 500, start, end, (0.1, Duration::from_secs(900)));
+    assert_eq!(a, b);
+    assert_ne!(a.violations[0].id, c.violations[0].id);
 }
