@@ -164,12 +164,19 @@ fn classify(path: &Path, action: &'static str, source: rusqlite::Error) -> Store
 fn migrate(path: &Path, conn: &mut Connection) -> Result<(), StoreError> {
     let fail = |action| move |source| classify(path, action, source);
     let known = MIGRATIONS.len() as i64;
+    let version = |conn: &Connection| -> Result<i64, StoreError> {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(fail("reading the schema version"))
+    };
+    // Only a migration takes the write lock: a reader (`audit verify`) must
+    // not wait for a running `serve`.
+    if version(conn)? == known {
+        return Ok(());
+    }
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(fail("starting the schema migration"))?;
-    let found: i64 = tx
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(fail("reading the schema version"))?;
+    let found = version(&tx)?;
     if found > known {
         return Err(StoreError::TooNew {
             path: path.to_path_buf(),
