@@ -382,3 +382,128 @@ fn one_evidence(rng: &mut ChaCha8Rng, clock: &mut i64) -> (SimEvidence, Vec<PiiT
     };
     (item, pii)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn day(n: usize, late: (f64, Duration)) -> Dataset {
+        let start = "2023-10-01T00:00:00Z".parse().unwrap();
+        let end = "2023-10-02T00:00:00Z".parse().unwrap();
+        generate(42, n, start, end, late)
+    }
+
+    #[test]
+    fn violations_are_sorted_within_the_window_with_unique_ids() {
+        let data = day(2_000, (0.0, Duration::ZERO));
+        assert_eq!(data.violations.len(), 2_000);
+        assert!(data
+            .violations
+            .windows(2)
+            .all(|w| order_key(&w[0]) < order_key(&w[1])));
+        let (start, end) = ("2023-10-01T00:00:00Z", "2023-10-02T00:00:00Z");
+        let (start, end): (Timestamp, Timestamp) = (start.parse().unwrap(), end.parse().unwrap());
+        assert!(data.violations.iter().all(|v| v.detected_at >= start
+            && v.detected_at < end
+            && v.visible_at == v.detected_at));
+        let ids: HashSet<&str> = data.violations.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids.len(), 2_000);
+        assert!(ids
+            .iter()
+            .all(|id| compliance_api::CanonicalUuid::is_canonical(id)));
+    }
+
+    #[test]
+    fn the_data_is_as_varied_as_a_real_organisation() {
+        let data = day(2_000, (0.0, Duration::ZERO));
+        let n = data.violations.len() as f64;
+        let share = |f: &dyn Fn(&SimViolation) -> bool| {
+            data.violations.iter().filter(|v| f(v)).count() as f64 / n
+        };
+        for severity in Severity::ALL {
+            assert!(share(&|v| v.severity == severity) > 0.05, "{severity}");
+        }
+        for rule in RULES {
+            assert!(share(&|v| v.rule == rule) > 0.05, "{}", rule.id);
+        }
+        let no_evidence = share(&|v| v.evidence.is_none());
+        assert!((0.02..0.09).contains(&no_evidence), "{no_evidence}");
+        let extra = share(&|v| v.extra.is_some());
+        assert!((0.02..0.09).contains(&extra), "{extra}");
+        assert!(share(&|v| v.agent_id.is_none() && v.missing_as_null) > 0.0);
+        assert!(share(&|v| v.agent_id.is_none() && !v.missing_as_null) > 0.0);
+        let items: Vec<&SimEvidence> = data
+            .violations
+            .iter()
+            .flat_map(|v| v.evidence.iter().flatten())
+            .collect();
+        for kind in ["TRANSCRIPT", "SCREEN", "METADATA", "ANNOTATION"] {
+            assert!(items.iter().any(|e| e.kind == kind), "{kind}");
+        }
+        let transcripts = items.iter().filter(|e| e.kind == "TRANSCRIPT");
+        assert!(transcripts
+            .clone()
+            .all(|e| e.start_ms < e.end_ms && matches!(e.participant, Some("AGENT" | "CUSTOMER"))));
+        assert!(items.iter().any(|e| e.value.is_empty()));
+        assert!(items.iter().any(|e| !e.value.is_ascii()));
+        assert!(data
+            .violations
+            .iter()
+            .any(|v| v.pii.iter().any(|p| !p.is_empty())));
+    }
+
+    #[test]
+    fn pii_truth_points_into_each_evidence_value() {
+        let data = day(2_000, (0.0, Duration::ZERO));
+        for v in &data.violations {
+            let items = v.evidence.as_deref().unwrap_or_default();
+            assert_eq!(v.pii.len(), items.len());
+            for (item, truths) in items.iter().zip(&v.pii) {
+                for t in truths {
+                    assert!(
+                        t.start < t.end && t.end <= item.value.len(),
+                        "{t:?} in {:?}",
+                        item.value
+                    );
+                    assert!(
+                        item.value.is_char_boundary(t.start) && item.value.is_char_boundary(t.end)
+                    );
+                    assert!(["ssn", "credit_card", "email", "phone", "iban"].contains(&t.kind));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_wire_object_is_a_contract_violation() {
+        let data = day(1_000, (0.0, Duration::ZERO));
+        for v in &data.violations {
+            let json = v.json();
+            for key in ["id", "ruleId", "severity", "detectedAt"] {
+                assert!(json[key].is_string(), "{key} in {json}");
+            }
+            let typed: compliance_api::Violation = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(typed.id, v.id);
+            assert_eq!(typed.detected_at, v.detected_at);
+            let text = serde_json::to_string(&json).unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), json);
+        }
+    }
+
+    #[test]
+    fn late_violations_become_visible_within_late_max() {
+        let late_max = Duration::from_secs(900);
+        let data = day(2_000, (0.2, late_max));
+        let late: Vec<&SimViolation> = data
+            .violations
+            .iter()
+            .filter(|v| v.visible_at != v.detected_at)
+            .collect();
+        assert!((300..500).contains(&late.len()), "{}", late.len());
+        for v in late {
+            let delay = v.visible_at.as_datetime() - v.detected_at.as_datetime();
+            assert!(delay > chrono::Duration::zero() && delay <= chrono::Duration::seconds(900));
+        }
+    }
+}

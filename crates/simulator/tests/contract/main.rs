@@ -11,3 +11,5 @@ mod s3_pages;
 mod s4_correlation;
 mod s5_errors;
 mod s6_rate_limits;
+
+mod faults;
