@@ -226,7 +226,8 @@ fn pii_sentence<R: Rng>(rng: &mut R, text: &mut String, truth: &mut Vec<PiiTruth
         }
         "phone" => {
             let value = if say {
-                spoken(rng, &nanp(rng), 3)
+                let n = nanp(rng);
+                spoken(rng, &n, 3)
             } else if rng.gen_bool(0.3) {
                 international(rng)
             } else {

@@ -48,9 +48,14 @@ fn token(t: &[u8]) -> Token {
 }
 
 /// Whether the bytes between two tokens keep them in one spoken number:
-/// spaces, commas, periods or hyphens, a few at most ("four, one-one").
+/// spaces, commas, periods or hyphens, a few at most ("four, one-one"), but
+/// not the end of a sentence.
 fn joins(gap: &[u8]) -> bool {
+    let sentence_end = gap
+        .windows(2)
+        .any(|w| w[0] == b'.' && w[1].is_ascii_whitespace());
     gap.len() <= 3
+        && !sentence_end
         && gap
             .iter()
             .all(|b| matches!(b, b' ' | b',' | b'.' | b'-' | b'\t' | b'\n'))

@@ -17,10 +17,18 @@ pub(super) fn find(b: &[u8], units: &mut Vec<Unit>, digits: &mut Vec<u8>, raw: &
             continue;
         }
         if i >= 2 && b[i - 2].is_ascii_uppercase() && b[i - 1].is_ascii_uppercase() {
-            if let Some(f) = find_iban(b, i - 2) {
-                raw.push(f);
-                i = f.end;
-                continue;
+            match find_iban(b, i - 2) {
+                Some((f, true)) => {
+                    raw.push(f);
+                    i = f.end;
+                    continue;
+                }
+                // A mistyped IBAN: its digits are no card or phone either.
+                Some((f, false)) => {
+                    i = f.end;
+                    continue;
+                }
+                None => {}
             }
         }
         i = chain(b, i, units, digits, raw);
@@ -101,7 +109,8 @@ fn windows(
     open: bool,
     raw: &mut Vec<Finding>,
 ) {
-    let mut a = 0;
+    // Units before `free` belong to a finding already.
+    let (mut a, mut free) = (0, 0);
     while a < units.len() {
         let mut hit = None;
         for z in (a + 1..=units.len()).rev() {
@@ -111,6 +120,14 @@ fn windows(
             }
             if ds.len() < 8 {
                 break;
+            }
+            // A grouping that carries on past the window in the same style
+            // is one longer number (a tracking number), not PII inside it.
+            let carries_on = z - a >= 2
+                && ((a > free && units[a].sep == units[a + 1].sep)
+                    || (z < units.len() && units[z].sep == units[z - 1].sep));
+            if carries_on {
+                continue;
             }
             let first = a == 0;
             if let Some(kind) = classify(&units[a..z], ds, first && plus, first && open) {
@@ -131,6 +148,7 @@ fn windows(
                     end: units[z - 1].end,
                 });
                 a = z;
+                free = z;
             }
             None => a += 1,
         }
@@ -202,8 +220,8 @@ fn nanp_shape(units: &[Unit], open: bool) -> bool {
 
 /// An IBAN starting at `at` (two capital letters, then digits): groups of
 /// capitals and digits joined by single spaces or dashes, exactly the
-/// country's length, valid mod 97.
-fn find_iban(b: &[u8], at: usize) -> Option<Finding> {
+/// country's length; with whether it passes the mod-97 check.
+fn find_iban(b: &[u8], at: usize) -> Option<(Finding, bool)> {
     if at > 0 && is_word_byte(b[at - 1]) {
         return None;
     }
@@ -229,9 +247,10 @@ fn find_iban(b: &[u8], at: usize) -> Option<Finding> {
     if pos < b.len() && is_word_byte(b[pos]) {
         return None;
     }
-    iban::is_iban(&compact[..n]).then_some(Finding {
+    let finding = Finding {
         kind: PiiType::Iban,
         start: at,
         end: pos,
-    })
+    };
+    Some((finding, iban::is_iban(&compact[..n])))
 }
