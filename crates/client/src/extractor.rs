@@ -12,7 +12,9 @@ use futures::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// What to extract: an interval, filters and a page size, all already valid.
@@ -101,7 +103,6 @@ impl ExtractorConfig {
 /// ```no_run
 /// # async fn run() -> Result<(), compliance_client::Error> {
 /// use compliance_client::*;
-/// use futures::TryStreamExt;
 /// let endpoints = Endpoints::for_region(&compliance_api::Region::parse("eu-west-1").unwrap());
 /// let credentials = Credentials {
 ///     client_id: "my-client".into(),
@@ -118,7 +119,7 @@ impl ExtractorConfig {
 /// .unwrap();
 /// let query = Query { window, filters: Default::default(), page_size: Default::default() };
 /// let mut batches = extractor.extract(&query).await?;
-/// while let Some(batch) = batches.try_next().await? {
+/// while let Some(batch) = batches.next().await.transpose()? {
 ///     for v in batch.violations {
 ///         println!("{} {}", v.id, v.severity);
 ///     }
@@ -144,10 +145,7 @@ impl ViolationExtractor {
     }
 
     /// Plans and fetches in one go.
-    pub async fn extract(
-        &self,
-        query: &Query,
-    ) -> Result<impl Stream<Item = Result<Batch, Error>> + Send + 'static, Error> {
+    pub async fn extract(&self, query: &Query) -> Result<Batches, Error> {
         let plan = self.plan(query).await?;
         Ok(self.fetch(plan, Resume::default()))
     }
@@ -188,11 +186,7 @@ impl ViolationExtractor {
     /// windows are fetched at once, but batches come out in window order and
     /// page order; a window running ahead holds at most `buffered_pages`
     /// pages before it waits. The stream ends after the first error.
-    pub fn fetch(
-        &self,
-        plan: Plan,
-        resume: Resume,
-    ) -> impl Stream<Item = Result<Batch, Error>> + Send + 'static {
+    pub fn fetch(&self, plan: Plan, resume: Resume) -> Batches {
         let concurrency = self.config.concurrency.max(1);
         let (windows_tx, windows_rx) = mpsc::channel(concurrency);
         let permits = Arc::new(Semaphore::new(concurrency));
@@ -217,7 +211,29 @@ impl ViolationExtractor {
                 tokio::spawn(fetcher.clone().run(index, window, cursor, tx, permit));
             }
         });
-        ordered(windows_rx)
+        Batches {
+            inner: Box::pin(ordered(windows_rx)),
+        }
+    }
+}
+
+/// The batches of an extraction, in output order; also a [`Stream`].
+/// Dropping it stops the fetching.
+pub struct Batches {
+    inner: Pin<Box<dyn Stream<Item = Result<Batch, Error>> + Send>>,
+}
+
+impl Batches {
+    /// The next batch; `None` when every window is done, or after an error.
+    pub async fn next(&mut self) -> Option<Result<Batch, Error>> {
+        self.inner.next().await
+    }
+}
+
+impl Stream for Batches {
+    type Item = Result<Batch, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
     }
 }
 

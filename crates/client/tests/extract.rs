@@ -1,0 +1,363 @@
+//! The extractor against the simulator over real loopback sockets.
+
+use compliance_api::{Filters, PageSize, Severity};
+use compliance_client::{
+    Credentials, Endpoints, Error, ExtractorConfig, Query, Resume, RetryCause, RetryPolicy,
+    TransportConfig, ViolationExtractor, Window,
+};
+use compliance_simulator::{
+    Faults, SimClient, SimConfig, Simulator, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
+};
+use std::collections::HashSet;
+use std::time::Duration;
+
+async fn start(config: SimConfig) -> Simulator {
+    Simulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("the simulator starts")
+}
+
+/// An extractor for the simulator, with small retry delays.
+fn extractor_for(
+    sim: &Simulator,
+    id: &str,
+    secret: &str,
+    tune: impl FnOnce(&mut ExtractorConfig),
+) -> ViolationExtractor {
+    let base = compliance_client::BaseUrl::parse(&sim.base_url()).unwrap();
+    let mut transport = TransportConfig::new(
+        Endpoints {
+            api: base.clone(),
+            login: base,
+        },
+        Credentials {
+            client_id: id.into(),
+            client_secret: secret.to_string().into(),
+        },
+    );
+    transport.retry = RetryPolicy {
+        max_attempts: 12,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        max_elapsed: Duration::from_secs(60),
+    };
+    transport.rate_limit_per_minute = 0;
+    let mut config = ExtractorConfig::new(transport);
+    tune(&mut config);
+    ViolationExtractor::new(config).unwrap()
+}
+
+fn demo(sim: &Simulator, tune: impl FnOnce(&mut ExtractorConfig)) -> ViolationExtractor {
+    extractor_for(sim, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, tune)
+}
+
+fn day_query(page_size: u32) -> Query {
+    Query {
+        window: Window::new(
+            "2023-10-01T00:00:00Z".parse().unwrap(),
+            "2023-10-02T00:00:00Z".parse().unwrap(),
+        )
+        .unwrap(),
+        filters: Filters::default(),
+        page_size: PageSize::new(page_size as u64).unwrap(),
+    }
+}
+
+/// Every id the extraction passed on, in output order.
+async fn ids(extractor: &ViolationExtractor, query: &Query) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    let mut batches = extractor.extract(query).await?;
+    while let Some(batch) = batches.next().await.transpose()? {
+        out.extend(batch.violations.into_iter().map(|v| v.id));
+    }
+    Ok(out)
+}
+
+/// The dataset's ids in serving order (detectedAt, then id).
+fn expected(sim: &Simulator) -> Vec<String> {
+    sim.dataset()
+        .violations
+        .iter()
+        .map(|v| v.id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_healthy_run_yields_every_violation_once_in_order() {
+    let sim = start(SimConfig {
+        violations: 3_000,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |c| c.concurrency = 4);
+    let got = ids(&extractor, &day_query(100)).await.unwrap();
+    assert_eq!(got, expected(&sim));
+    let s = extractor.stats().snapshot();
+    assert_eq!(s.violations, 3_000);
+    assert!(
+        s.windows_planned > 1,
+        "a 30-page day is split for concurrency: {s:?}"
+    );
+    assert_eq!(s.windows_done, s.windows_planned);
+    assert_eq!(s.token_renewals, 1);
+    assert_eq!(s.retries_total(), 0);
+    assert_eq!(sim.stats().tokens_issued, 1);
+
+    // The same data gives the same order again.
+    let again = ids(&demo(&sim, |c| c.concurrency = 7), &day_query(100))
+        .await
+        .unwrap();
+    assert_eq!(again, got);
+}
+
+#[tokio::test]
+async fn every_fault_at_once_still_yields_every_violation_exactly_once() {
+    let sim = start(SimConfig {
+        violations: 4_000,
+        rate_limit_per_minute: 0,
+        token_lifetime: Duration::from_secs(1),
+        latency: Duration::from_millis(2),
+        faults: Faults {
+            rate_limit_bursts: 0.05,
+            server_errors: 0.08,
+            resets: 0.05,
+            slow: 0.03,
+            slow_delay: Duration::from_millis(400),
+            duplicates: 0.3,
+            late_arrivals: 0.1,
+            late_max: Duration::from_secs(900),
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |c| {
+        c.concurrency = 6;
+        c.transport.request_timeout = Duration::from_millis(200);
+        // 429 bursts say Retry-After: 1; keep the test short but obey it.
+    });
+    let got = ids(&extractor, &day_query(50)).await.unwrap();
+    let unique: HashSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), got.len(), "no violation twice");
+    assert_eq!(got, expected(&sim), "every violation, in order");
+
+    let s = extractor.stats().snapshot();
+    let faults = sim.stats().faults;
+    assert!(
+        faults.server_errors > 0 && faults.resets > 0 && faults.duplicates > 0,
+        "{faults:?}"
+    );
+    assert!(s.retries_of(RetryCause::ServerError) > 0, "{s:?}");
+    assert!(s.retries_of(RetryCause::Connection) > 0, "{s:?}");
+    assert!(s.retries_of(RetryCause::Timeout) > 0, "{s:?}");
+    assert!(s.retries_of(RetryCause::RateLimited) > 0, "{s:?}");
+    assert!(s.duplicates_dropped > 0, "{s:?}");
+    assert_eq!(s.rate_limited_received, sim.stats().status(429));
+}
+
+#[tokio::test]
+async fn tokens_shorter_than_the_run_are_renewed_one_at_a_time() {
+    let sim = start(SimConfig {
+        violations: 2_000,
+        rate_limit_per_minute: 0,
+        token_lifetime: Duration::from_secs(1),
+        latency: Duration::from_millis(60),
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |c| c.concurrency = 2);
+    let started = std::time::Instant::now();
+    let got = ids(&extractor, &day_query(20)).await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(got, expected(&sim));
+    assert!(
+        elapsed > Duration::from_secs(2),
+        "the run outlives a token: {elapsed:?}"
+    );
+    let s = extractor.stats().snapshot();
+    let issued = sim.stats().tokens_issued;
+    assert_eq!(s.token_renewals, issued);
+    // Renewed at 80% of the lifetime, never a stampede of concurrent windows.
+    let most = (elapsed.as_secs_f64() / 0.8).ceil() as u64 + 1;
+    assert!(
+        issued >= 2 && issued <= most,
+        "{issued} tokens in {elapsed:?}"
+    );
+    assert_eq!(
+        sim.stats().status(401),
+        0,
+        "renewed before expiry, never refused"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_as_credentials() {
+    let sim = start(SimConfig {
+        violations: 10,
+        ..SimConfig::default()
+    })
+    .await;
+    let err = ids(
+        &extractor_for(&sim, DEMO_CLIENT_ID, "wrong", |_| {}),
+        &day_query(10),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::CredentialsRefused { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("client id and secret") && !text.contains("wrong"),
+        "{text}"
+    );
+    assert!(err.correlation_id().is_some());
+    assert_eq!(sim.stats().query_requests, 0);
+}
+
+#[tokio::test]
+async fn a_client_without_the_permission_is_told_which_one() {
+    let sim = start(SimConfig {
+        violations: 10,
+        clients: vec![SimClient::without_permission("reader", "pw")],
+        ..SimConfig::default()
+    })
+    .await;
+    let err = ids(&extractor_for(&sim, "reader", "pw", |_| {}), &day_query(10))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PermissionDenied { .. }), "{err}");
+    assert!(
+        err.to_string().contains("agentassist:compliance:read"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_stays_down_ends_in_unavailable_after_the_last_attempt() {
+    let sim = start(SimConfig {
+        violations: 10,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |c| c.transport.retry.max_attempts = 4);
+    // Get the token first, then break every request.
+    let plan = extractor.plan(&day_query(10)).await.unwrap();
+    sim.set_faults(Faults {
+        server_errors: 1.0,
+        ..Faults::default()
+    });
+    let mut batches = extractor.fetch(plan, Resume::default());
+    let err = batches.next().await.unwrap().unwrap_err();
+    match &err {
+        Error::Unavailable {
+            attempts,
+            last,
+            correlation_id,
+            ..
+        } => {
+            assert_eq!(*attempts, 4);
+            assert!(last.starts_with("HTTP 50"), "{last}");
+            assert!(correlation_id.is_some());
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        batches.next().await.is_none(),
+        "the stream ends after an error"
+    );
+    assert_eq!(
+        extractor
+            .stats()
+            .snapshot()
+            .retries_of(RetryCause::ServerError),
+        3
+    );
+}
+
+#[tokio::test]
+async fn filters_reach_the_server() {
+    let sim = start(SimConfig {
+        violations: 1_000,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let mut query = day_query(200);
+    query.filters.severity = Some(vec![Severity::High, Severity::Critical]);
+    let got = ids(&demo(&sim, |_| {}), &query).await.unwrap();
+    let want: Vec<String> = sim
+        .dataset()
+        .violations
+        .iter()
+        .filter(|v| v.severity >= Severity::High)
+        .map(|v| v.id.clone())
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn a_plan_resumes_from_a_batch_cursor() {
+    let sim = start(SimConfig {
+        violations: 1_000,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |c| c.pages_per_window = 100);
+    let plan = extractor.plan(&day_query(100)).await.unwrap();
+    assert_eq!(plan.windows.len(), 1);
+    // Take three pages, then "crash".
+    let mut first = Vec::new();
+    let mut batches = extractor.fetch(plan.clone(), Resume::default());
+    let mut resume = Resume::default();
+    for _ in 0..3 {
+        let b = batches.next().await.unwrap().unwrap();
+        first.extend(b.violations.iter().map(|v| v.id.clone()));
+        resume = Resume {
+            window: b.window,
+            cursor: b.next_cursor.clone(),
+        };
+    }
+    drop(batches);
+    let mut rest = Vec::new();
+    let mut batches = extractor.fetch(plan, resume);
+    while let Some(b) = batches.next().await.transpose().unwrap() {
+        rest.extend(b.violations.into_iter().map(|v| v.id));
+    }
+    first.extend(rest);
+    assert_eq!(first, expected(&sim));
+}
+
+#[tokio::test]
+async fn a_window_that_outgrows_the_paging_limit_is_split_not_refused() {
+    // Planned when it held 10 violations; by the time it is fetched it holds
+    // 100,010, more than one query pages through.
+    let sim = start(SimConfig {
+        violations: 10,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |c| c.concurrency = 4);
+    let query = day_query(1000);
+    let plan = extractor.plan(&query).await.unwrap();
+    assert_eq!(plan.windows.len(), 1);
+    let more = compliance_simulator::generate(
+        7,
+        100_000,
+        query.window.start,
+        query.window.end,
+        (0.0, Duration::ZERO),
+    );
+    sim.add_violations(more.violations);
+    let mut got = Vec::new();
+    let mut batches = extractor.fetch(plan, Resume::default());
+    while let Some(b) = batches.next().await.transpose().unwrap() {
+        assert_eq!(b.window, 0);
+        got.extend(b.violations.into_iter().map(|v| v.id));
+    }
+    assert_eq!(got.len(), 100_010);
+    assert!(got == expected(&sim), "every violation once, in order");
+    assert!(extractor.stats().snapshot().window_splits >= 1);
+}
