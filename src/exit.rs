@@ -36,6 +36,13 @@ impl Failure {
     }
 }
 
+/// Anything not classified is an internal error (exit 1).
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure::new(Exit::Internal, error)
+    }
+}
+
 fn init_logging(format: LogFormat, filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -50,7 +57,10 @@ fn init_logging(format: LogFormat, filter: &str) {
 
 pub fn run(cli: Cli) -> ExitCode {
     init_logging(cli.log_format, &cli.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -75,4 +85,42 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     };
     ExitCode::from(exit as u8)
+}
+
+/// The one mapping from the client library's failures to exit codes.
+pub fn client_failure(e: compliance_client::Error) -> Failure {
+    use compliance_client::{Error, ErrorKind};
+    let exit = match e.kind() {
+        ErrorKind::Refused => Exit::Refused,
+        ErrorKind::Unavailable => Exit::Unavailable,
+        ErrorKind::Internal => Exit::Internal,
+    };
+    let hint = match &e {
+        Error::CredentialsRefused { .. } => Some(
+            "check GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET \
+             (or client_id and client_secret in the config file)",
+        ),
+        _ => None,
+    };
+    let error = anyhow::Error::new(e);
+    Failure::new(
+        exit,
+        match hint {
+            Some(hint) => error.context(hint),
+            None => error,
+        },
+    )
+}
+
+/// The one mapping from a pipeline run's failures to exit codes.
+pub fn run_failure(e: compliance_pipeline::run::RunError) -> Failure {
+    use compliance_pipeline::run::RunError;
+    match e {
+        RunError::Client(e) => client_failure(e),
+        RunError::Interrupted => Failure::new(Exit::Done, e),
+        e @ (RunError::Output(_)
+        | RunError::Audit(_)
+        | RunError::Delivery(_)
+        | RunError::Store(_)) => Failure::new(Exit::Internal, e),
+    }
 }

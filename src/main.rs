@@ -4,6 +4,8 @@
 mod cli;
 mod commands;
 mod exit;
+mod report;
+mod settings;
 
 fn main() -> std::process::ExitCode {
     exit::run(cli::parse())

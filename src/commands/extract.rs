@@ -1,9 +1,332 @@
+//! `extract`: one extraction of one time interval.
+
 use super::Outcome;
 use crate::exit::{Exit, Failure};
+use crate::settings::{ConnectionArgs, FilterArgs, Layers};
+use compliance_api::Timestamp;
+use compliance_client::{
+    Batch, ExtractorConfig, Query, RetryCause, Stats, StatsSnapshot, ViolationExtractor, Window,
+};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const EXAMPLES: &str = "\
+Examples:
+  # One day from eu-west-1, credentials from the environment:
+  export GENESYSCLOUD_OAUTHCLIENT_ID=... GENESYSCLOUD_OAUTHCLIENT_SECRET=...
+  genesys-compliance extract --region eu-west-1 \\
+      --start 2023-10-01T00:00:00Z --end 2023-10-02T00:00:00Z --out violations.jsonl
+
+  # Only HIGH and CRITICAL of one policy, to standard output:
+  genesys-compliance extract --start 2023-10-01T00:00:00Z --end 2023-11-01T00:00:00Z \\
+      --severity HIGH,CRITICAL --policy-id 3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10 --out -
+
+  # Against a local simulator (`genesys-compliance simulate --listen 127.0.0.1:8080`):
+  GENESYSCLOUD_OAUTHCLIENT_ID=demo-client GENESYSCLOUD_OAUTHCLIENT_SECRET=demo-secret \\
+  genesys-compliance extract --api-base-url http://127.0.0.1:8080 \\
+      --start 2023-10-01T00:00:00Z --end 2023-10-02T00:00:00Z --out violations.jsonl
+
+Settings come from flags, then environment variables, then --config FILE.toml, then
+defaults. Credentials come only from GENESYSCLOUD_OAUTHCLIENT_ID and
+GENESYSCLOUD_OAUTHCLIENT_SECRET (or the config file), never from a flag.
+
+Output: one JSON object per line, {\"violation\": {...}}, one line per unique violation,
+written to OUT.partial and renamed to OUT when the extraction is complete. Records that
+are not usable violations go, with the reason, to the rejects file.
+
+Exit codes: 0 done; 1 internal error; 2 invalid input (nothing was sent);
+3 credentials or permission refused; 4 server unavailable after every retry.";
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_long_help = EXAMPLES, after_help = "See --help for examples and exit codes.")]
+pub struct Args {
+    /// Start of the interval (included): RFC 3339 in UTC with Z, such as 2023-10-01T00:00:00Z
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub start: Timestamp,
+    /// End of the interval (excluded), after --start. Longer than 31 days or more than the
+    /// API pages through is fine: the program splits it.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub end: Timestamp,
+    /// Output file (JSONL); `-` writes to standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Where records that are not usable violations go, with the reason
+    /// [default: OUT.rejects.jsonl; genesys-compliance-rejects.jsonl with --out -]
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Progress display on standard error: a bar on a terminal, plain log lines otherwise
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
 
-pub async fn run(_args: Args) -> Outcome {
-    Err(Failure::new(Exit::Internal, anyhow::anyhow!("`extract` is not built yet")))
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Progress {
+    /// A bar when standard error is a terminal, log lines otherwise.
+    Auto,
+    Bar,
+    Log,
+    None,
+}
+
+pub async fn run(args: Args) -> Outcome {
+    let env = |name: &str| std::env::var(name).ok();
+    let layers = Layers::load(args.connection.config.as_deref(), &env).map_err(Failure::invalid)?;
+    let connection = layers
+        .connection(&args.connection)
+        .map_err(Failure::invalid)?;
+    let selection = layers.selection(&args.filters).map_err(Failure::invalid)?;
+    let window = Window::new(args.start, args.end).ok_or_else(|| {
+        Failure::invalid(anyhow::anyhow!(
+            "--end: {} is not after --start {}; give an end later than the start",
+            args.end,
+            args.start
+        ))
+    })?;
+    if let Some(rules) = &selection.rules {
+        tracing::info!(rules = %rules.display(), "rules file checked; verification applies it in a later stage");
+    }
+    let mut output = Output::create(&args.out, args.rejects.as_deref())?;
+
+    let mut config = ExtractorConfig::new(connection.transport);
+    config.concurrency = connection.concurrency;
+    let extractor = ViolationExtractor::new(config).map_err(Failure::from)?;
+    let query = Query {
+        window,
+        filters: selection.filters,
+        page_size: selection.page_size,
+    };
+    let started = Instant::now();
+    let progress = Reporter::start(args.progress, extractor.stats());
+    let fetched = async {
+        let mut batches = extractor.extract(&query).await?;
+        while let Some(batch) = batches.next().await.transpose()? {
+            output
+                .write(&batch)
+                .map_err(|e| Failure::new(Exit::Internal, e))?;
+        }
+        Ok::<_, Failure>(())
+    }
+    .await;
+    progress.stop();
+    let stats = extractor.stats().snapshot();
+    match fetched {
+        Ok(()) => {
+            let rejects = output
+                .finish()
+                .map_err(|e| Failure::new(Exit::Internal, e))?;
+            summary(&stats, started.elapsed(), rejects.as_deref());
+            Ok(Exit::Done)
+        }
+        Err(failure) => {
+            summary(&stats, started.elapsed(), None);
+            Err(failure)
+        }
+    }
+}
+
+impl From<compliance_client::Error> for Failure {
+    fn from(e: compliance_client::Error) -> Self {
+        crate::exit::client_failure(e)
+    }
+}
+
+/// The output and rejects files. Output goes to `OUT.partial` until the
+/// extraction is complete, so that a failed run never leaves a file that
+/// looks finished.
+struct Output {
+    out: Box<dyn Write + Send>,
+    target: Option<(PathBuf, PathBuf)>,
+    rejects_path: PathBuf,
+    rejects: Option<BufWriter<File>>,
+}
+
+impl Output {
+    fn create(out: &Path, rejects: Option<&Path>) -> Result<Output, Failure> {
+        let stdout = out == Path::new("-");
+        let (writer, target): (Box<dyn Write + Send>, _) = if stdout {
+            (Box::new(BufWriter::new(std::io::stdout())), None)
+        } else {
+            let mut partial = out.as_os_str().to_owned();
+            partial.push(".partial");
+            let partial = PathBuf::from(partial);
+            let file = File::create(&partial).map_err(|e| {
+                Failure::invalid(anyhow::anyhow!(
+                    "--out: cannot create `{}`: {e}; give a writable path or `-` for standard output",
+                    partial.display()
+                ))
+            })?;
+            (
+                Box::new(BufWriter::new(file)),
+                Some((partial, out.to_path_buf())),
+            )
+        };
+        let rejects_path = rejects.map(Path::to_path_buf).unwrap_or_else(|| {
+            if stdout {
+                PathBuf::from("genesys-compliance-rejects.jsonl")
+            } else {
+                let mut p = out.as_os_str().to_owned();
+                p.push(".rejects.jsonl");
+                PathBuf::from(p)
+            }
+        });
+        Ok(Output {
+            out: writer,
+            target,
+            rejects_path,
+            rejects: None,
+        })
+    }
+
+    fn write(&mut self, batch: &Batch) -> anyhow::Result<()> {
+        for v in &batch.violations {
+            // Until verification is wired in, a record holds the violation alone.
+            serde_json::to_writer(&mut self.out, &serde_json::json!({ "violation": v }))?;
+            self.out.write_all(b"\n")?;
+        }
+        if !batch.rejects.is_empty() {
+            if self.rejects.is_none() {
+                let file = File::create(&self.rejects_path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot create the rejects file `{}`: {e}",
+                        self.rejects_path.display()
+                    )
+                })?;
+                self.rejects = Some(BufWriter::new(file));
+            }
+            let file = self.rejects.as_mut().expect("created above");
+            for r in &batch.rejects {
+                tracing::warn!(window = batch.window, page = batch.page, reason = %r.reason, "record rejected");
+                serde_json::to_writer(&mut *file, r)?;
+                file.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes everything and puts the output in place; returns the rejects
+    /// file when there were rejects.
+    fn finish(mut self) -> anyhow::Result<Option<PathBuf>> {
+        self.out.flush()?;
+        drop(self.out);
+        if let Some((partial, out)) = &self.target {
+            std::fs::rename(partial, out)?;
+        }
+        match self.rejects.take() {
+            Some(mut file) => {
+                file.flush()?;
+                Ok(Some(self.rejects_path))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Shows progress while the extraction runs.
+struct Reporter {
+    task: Option<tokio::task::JoinHandle<()>>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+impl Reporter {
+    fn start(mode: Progress, stats: Arc<Stats>) -> Reporter {
+        let terminal = std::io::stderr().is_terminal();
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let task = match mode {
+            Progress::None => None,
+            Progress::Bar => Some(tokio::spawn(bar(stats, stop.clone()))),
+            Progress::Auto if terminal => Some(tokio::spawn(bar(stats, stop.clone()))),
+            Progress::Auto | Progress::Log => Some(tokio::spawn(log_lines(stats, stop.clone()))),
+        };
+        Reporter { task, stop }
+    }
+
+    fn stop(self) {
+        self.stop.notify_one();
+        if let Some(task) = self.task {
+            task.abort();
+        }
+    }
+}
+
+fn progress_line(s: &StatsSnapshot, elapsed: Duration) -> String {
+    let rate = s.violations as f64 / elapsed.as_secs_f64().max(1e-3);
+    format!(
+        "windows {}/{}, pages {}, violations {}, retries {}, {:.0} violations/s",
+        s.windows_done,
+        s.windows_planned,
+        s.pages,
+        s.violations,
+        s.retries_total(),
+        rate
+    )
+}
+
+async fn bar(stats: Arc<Stats>, stop: Arc<tokio::sync::Notify>) {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+            .expect("a valid template"),
+    );
+    let started = Instant::now();
+    loop {
+        bar.set_message(progress_line(&stats.snapshot(), started.elapsed()));
+        bar.tick();
+        tokio::select! {
+            _ = stop.notified() => break,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+    bar.finish_and_clear();
+}
+
+async fn log_lines(stats: Arc<Stats>, stop: Arc<tokio::sync::Notify>) {
+    let started = Instant::now();
+    loop {
+        tokio::select! {
+            _ = stop.notified() => break,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+        tracing::info!("{}", progress_line(&stats.snapshot(), started.elapsed()));
+    }
+}
+
+/// The final summary, on standard error (standard output may be the output).
+fn summary(s: &StatsSnapshot, elapsed: Duration, rejects: Option<&Path>) {
+    let causes: Vec<String> = RetryCause::ALL
+        .iter()
+        .map(|c| format!("{} {}", c.as_str(), s.retries_of(*c)))
+        .collect();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    eprintln!(
+        "summary: {} violations, {} pages, {} windows in {:.1} s\n  \
+         duplicates dropped {}, missing evidence {}, rejects {}{}\n  \
+         requests {}, retries {} ({}), 429s received {}, token renewals {}\n  \
+         page latency p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms",
+        s.violations,
+        s.pages,
+        s.windows_planned,
+        elapsed.as_secs_f64(),
+        s.duplicates_dropped,
+        s.missing_evidence,
+        s.rejects,
+        rejects
+            .map(|p| format!(" (in {})", p.display()))
+            .unwrap_or_default(),
+        s.requests,
+        s.retries_total(),
+        causes.join(", "),
+        s.rate_limited_received,
+        s.token_renewals,
+        ms(s.latency_p50),
+        ms(s.latency_p95),
+        ms(s.latency_p99),
+    );
 }

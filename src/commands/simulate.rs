@@ -1,9 +1,232 @@
+//! `genesys-compliance simulate`: the simulated compliance API on one address.
+
 use super::Outcome;
 use crate::exit::{Exit, Failure};
+use anyhow::Context;
+use compliance_api::{HumanDuration, Timestamp};
+use compliance_simulator::{Faults, SimClient, SimConfig, Simulator};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Examples:\n  \
+    genesys-compliance simulate --listen 127.0.0.1:0\n  \
+    genesys-compliance simulate --seed 7 --violations 200000 \\\n      \
+        --start 2023-10-01T00:00:00Z --end 2023-10-08T00:00:00Z\n  \
+    genesys-compliance simulate --fault-5xx 0.05 --fault-429 0.02 --fault-reset 0.01 \\\n      \
+        --fault-duplicates 0.1 --latency 40ms --rate-limit 120\n  \
+    genesys-compliance simulate --token-lifetime 5m --no-permission-client reader:s3cret\n  \
+    genesys-compliance simulate --violations 1000000 --dump-jsonl raw.jsonl\n\n\
+    The first line on standard output is `listening on http://IP:PORT`; the token endpoint \
+    (/oauth/token) and the API (/api/v2/...) both live there. Stop it with SIGINT or SIGTERM \
+    (exit 0). Requests are logged at debug level (--log debug).")]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
+    listen: SocketAddr,
+    /// Seed of the dataset: the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// How many violations the dataset holds.
+    #[arg(long, default_value_t = 5_000, value_name = "N")]
+    violations: usize,
+    /// Start of the window the violations are detected in (RFC 3339, UTC, Z).
+    #[arg(long, default_value = "2023-10-01T00:00:00Z", value_name = "TIMESTAMP")]
+    start: Timestamp,
+    /// End (exclusive) of that window.
+    #[arg(long, default_value = "2023-10-02T00:00:00Z", value_name = "TIMESTAMP")]
+    end: Timestamp,
+    /// OAuth client id accepted, with the permission.
+    #[arg(long, default_value = compliance_simulator::DEMO_CLIENT_ID, value_name = "ID")]
+    client_id: String,
+    /// Its secret.
+    #[arg(long, default_value = compliance_simulator::DEMO_CLIENT_SECRET, value_name = "SECRET")]
+    client_secret: String,
+    /// A further client that gets tokens but lacks agentassist:compliance:read (403); repeatable.
+    #[arg(long, value_name = "ID:SECRET", value_parser = parse_client)]
+    no_permission_client: Vec<SimClient>,
+    /// Lifetime of issued tokens (`expires_in`), such as 300s, 5m or 24h.
+    #[arg(long, default_value = "86399s", value_name = "DURATION", value_parser = parse_lifetime)]
+    token_lifetime: HumanDuration,
+    /// Requests per client per rolling minute, token endpoint and API together; 0 = unlimited.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    rate_limit: u32,
+    /// Added to every query response, such as 40ms.
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    latency: HumanDuration,
+    /// Probability that a request gets 429 (Retry-After: 1) regardless of the limit.
+    #[arg(long = "fault-429", default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    fault_429: f64,
+    /// Probability of a 500/502/503/504 with an HTML or empty body.
+    #[arg(long = "fault-5xx", default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    fault_5xx: f64,
+    /// Probability that the connection is reset with no response.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    fault_reset: f64,
+    /// Probability that a response is delayed by --slow-delay.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    fault_slow: f64,
+    /// Delay of a slow response.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    slow_delay: HumanDuration,
+    /// Probability that a page begins with the last violation of the previous page.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    fault_duplicates: f64,
+    /// Fraction of violations that become visible only after their detectedAt.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    late_arrivals: f64,
+    /// Late violations become visible up to this long after detectedAt.
+    #[arg(long, default_value = "15m", value_name = "DURATION")]
+    late_max: HumanDuration,
+    /// Write the dataset as one Violation JSON per line to FILE (`-` for standard output) and exit.
+    #[arg(long, value_name = "FILE")]
+    dump_jsonl: Option<PathBuf>,
+}
 
-pub async fn run(_args: Args) -> Outcome {
-    Err(Failure::new(Exit::Internal, anyhow::anyhow!("`simulate` is not built yet")))
+fn parse_probability(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "`{s}` is not a probability; allowed: a number from 0 to 1, such as 0.05"
+        )),
+    }
+}
+
+fn parse_client(s: &str) -> Result<SimClient, String> {
+    match s.split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok(SimClient::without_permission(id, secret))
+        }
+        _ => Err("expected ID:SECRET, such as reader:s3cret".to_string()),
+    }
+}
+
+fn parse_lifetime(s: &str) -> Result<HumanDuration, String> {
+    let d: HumanDuration = s.parse().map_err(|e: compliance_api::ValueError| e.0)?;
+    if d.get().as_secs() == 0 {
+        return Err(format!("`{s}` is too short; a token lives at least 1s"));
+    }
+    Ok(d)
+}
+
+impl Args {
+    fn config(&self) -> Result<SimConfig, Failure> {
+        if self.end <= self.start {
+            return Err(Failure::invalid(anyhow::anyhow!(
+                "--end {} is not after --start {}; the dataset's window needs end > start",
+                self.end,
+                self.start
+            )));
+        }
+        let mut clients = vec![SimClient::new(&self.client_id, &self.client_secret)];
+        clients.extend(self.no_permission_client.iter().cloned());
+        Ok(SimConfig {
+            seed: self.seed,
+            violations: self.violations,
+            start: self.start,
+            end: self.end,
+            clients,
+            token_lifetime: self.token_lifetime.get(),
+            rate_limit_per_minute: self.rate_limit,
+            latency: self.latency.get(),
+            faults: Faults {
+                rate_limit_bursts: self.fault_429,
+                server_errors: self.fault_5xx,
+                resets: self.fault_reset,
+                slow: self.fault_slow,
+                slow_delay: self.slow_delay.get(),
+                duplicates: self.fault_duplicates,
+                late_arrivals: self.late_arrivals,
+                late_max: self.late_max.get(),
+            },
+        })
+    }
+}
+
+pub async fn run(args: Args) -> Outcome {
+    let config = args.config()?;
+    if let Some(path) = &args.dump_jsonl {
+        return dump(&config, path);
+    }
+    let sim = Simulator::start(config, args.listen)
+        .await
+        .with_context(|| format!("cannot listen on --listen {}", args.listen))
+        .map_err(Failure::invalid)?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", sim.base_url())
+            .and_then(|()| out.flush())
+            .context("cannot write to standard output")
+            .map_err(internal)?;
+    }
+    tracing::info!(
+        "simulating the compliance API at {} (client {}); stop with Ctrl-C or SIGTERM",
+        sim.base_url(),
+        args.client_id
+    );
+    stopped()
+        .await
+        .context("cannot wait for a stop signal")
+        .map_err(internal)?;
+    let stats = sim.stats();
+    sim.shutdown().await;
+    tracing::info!(
+        token_requests = stats.token_requests,
+        query_requests = stats.query_requests,
+        rate_limited = stats.rate_limited,
+        "simulator stopped"
+    );
+    Ok(Exit::Done)
+}
+
+fn internal(e: anyhow::Error) -> Failure {
+    Failure::new(Exit::Internal, e)
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn stopped() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
+}
+
+fn dump(config: &SimConfig, path: &std::path::Path) -> Outcome {
+    let data = compliance_simulator::generate(
+        config.seed,
+        config.violations,
+        config.start,
+        config.end,
+        (config.faults.late_arrivals, config.faults.late_max),
+    );
+    let write = |out: &mut dyn Write| -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+        for v in &data.violations {
+            serde_json::to_writer(&mut out, v)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    };
+    if path.as_os_str() == "-" {
+        write(&mut std::io::stdout().lock())
+            .context("cannot write to standard output")
+            .map_err(internal)?;
+    } else {
+        let mut file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create --dump-jsonl {}", path.display()))
+            .map_err(Failure::invalid)?;
+        write(&mut file)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(internal)?;
+    }
+    tracing::info!(violations = data.violations.len(), path = %path.display(), "dataset written");
+    Ok(Exit::Done)
 }

@@ -1,9 +1,255 @@
+//! `verify`: the verification stage alone, offline: violations in (one API
+//! `Violation` per line), output records out (verdict, PII findings, evidence
+//! redacted unless `--keep-pii`), streaming in constant memory.
+
 use super::Outcome;
 use crate::exit::{Exit, Failure};
+use compliance_api::Violation;
+use compliance_verify::{redact, scan, PiiType, Reason, RuleMatrix, Tally, Verifier};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const EXAMPLES: &str = "\
+Examples:
+  genesys-compliance verify --in raw.jsonl --out verified.jsonl
+  genesys-compliance verify --in raw.jsonl --out verified.jsonl --rules rules.toml
+  cat raw.jsonl | genesys-compliance verify --in - --out - > verified.jsonl
+
+Without --rules the design document's defaults apply (rule-uuid-001: gdpr_art5, hipaa_164;
+rule-uuid-002: pci_dss_req6); a rule with no regulations gives a false positive
+(no_regulatory_mapping), and so does a LOW violation whose rule lacks the tag
+low_tolerance (below_severity_threshold).
+
+Lines that are not violations are not dropped: they go, with their line number and the
+reason, to the rejects file (PII in them redacted unless --keep-pii), and are counted in
+the summary. The output is written to OUT.partial and renamed to OUT when complete.
+
+Exit codes: 0 done (even with rejected lines; see the summary); 1 internal error (such as a
+failed write); 2 invalid input: unreadable --in, bad --rules, output not creatable.";
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_long_help = EXAMPLES, after_help = "See --help for examples and exit codes.")]
+pub struct Args {
+    /// Input JSONL, one API violation object per line; `-` reads standard input
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    /// Output JSONL of output records; `-` writes to standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Rule matrix (TOML); the design document's defaults without it
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Keep PII in the evidence (findings are still reported)
+    #[arg(long)]
+    pub keep_pii: bool,
+    /// Where lines that are not violations go, with the reason
+    /// [default: OUT.rejects.jsonl; genesys-compliance-rejects.jsonl with --out -]
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+}
 
-pub async fn run(_args: Args) -> Outcome {
-    Err(Failure::new(Exit::Internal, anyhow::anyhow!("`verify` is not built yet")))
+pub async fn run(args: Args) -> Outcome {
+    // Pure CPU and file work: run it on a blocking thread, off the async workers.
+    tokio::task::spawn_blocking(move || verify(&args))
+        .await
+        .map_err(|e| Failure::new(Exit::Internal, e))?
+}
+
+const IO_BUFFER: usize = 1 << 20;
+
+fn verify(args: &Args) -> Outcome {
+    let rules = match &args.rules {
+        Some(path) => RuleMatrix::from_path(path).map_err(Failure::invalid)?,
+        None => RuleMatrix::design_default(),
+    };
+    let input: Box<dyn Read> = if args.input == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(File::open(&args.input).map_err(|e| {
+            Failure::invalid(anyhow::anyhow!(
+                "cannot read --in `{}`: {e}; give a JSONL file of violations, or `-` for standard input",
+                args.input.display()
+            ))
+        })?)
+    };
+    let mut input = BufReader::with_capacity(IO_BUFFER, input);
+    let mut output = Output::create(&args.out, args.rejects.as_deref())?;
+    let verifier = Verifier::new(rules, args.keep_pii);
+    let mut tally = Tally::default();
+    let started = Instant::now();
+    let internal = |e: std::io::Error| Failure::new(Exit::Internal, e);
+
+    let mut line = String::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let read = input.read_line(&mut line).map_err(|e| {
+            Failure::invalid(anyhow::anyhow!(
+                "cannot read --in `{}` at line {}: {e}; the input must be UTF-8 JSONL",
+                args.input.display(),
+                number + 1
+            ))
+        })?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        let text = line.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Violation>(text) {
+            Ok(violation) => {
+                let record = verifier.verify(violation);
+                tally.add(&record);
+                output.record(&record).map_err(internal)?;
+            }
+            Err(e) => output
+                .reject(number, text, &e.to_string(), args.keep_pii)
+                .map_err(internal)?,
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let rejects = output.finish()?;
+    summary(&tally, elapsed, &rejects);
+    Ok(Exit::Done)
+}
+
+/// The output and rejects files. Output goes to `OUT.partial` until the run
+/// completes, so that an interrupted run never leaves a file that looks whole.
+struct Output {
+    out: BufWriter<Box<dyn Write>>,
+    /// (partial, final) when writing to a file.
+    rename: Option<(PathBuf, PathBuf)>,
+    rejects_path: PathBuf,
+    rejects: Option<BufWriter<File>>,
+    rejected: u64,
+}
+
+/// What became of rejected lines.
+struct Rejects {
+    count: u64,
+    path: PathBuf,
+}
+
+impl Output {
+    fn create(out: &Path, rejects: Option<&Path>) -> Result<Output, Failure> {
+        let (writer, rename): (Box<dyn Write>, _) = if out == Path::new("-") {
+            (Box::new(std::io::stdout().lock()), None)
+        } else {
+            let mut partial = out.as_os_str().to_owned();
+            partial.push(".partial");
+            let partial = PathBuf::from(partial);
+            let file = File::create(&partial).map_err(|e| {
+                Failure::invalid(anyhow::anyhow!(
+                    "cannot create the output `{}`: {e}; --out needs a writable path, or `-` for standard output",
+                    partial.display()
+                ))
+            })?;
+            (Box::new(file), Some((partial, out.to_path_buf())))
+        };
+        let rejects_path = rejects.map(Path::to_path_buf).unwrap_or_else(|| {
+            if out == Path::new("-") {
+                PathBuf::from("genesys-compliance-rejects.jsonl")
+            } else {
+                let mut p = out.as_os_str().to_owned();
+                p.push(".rejects.jsonl");
+                PathBuf::from(p)
+            }
+        });
+        Ok(Output {
+            out: BufWriter::with_capacity(IO_BUFFER, writer),
+            rename,
+            rejects_path,
+            rejects: None,
+            rejected: 0,
+        })
+    }
+
+    fn record(&mut self, record: &compliance_verify::OutputRecord) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, record)?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Records a line that is not a violation. Its text may carry PII, so it
+    /// is redacted like evidence unless PII is kept.
+    fn reject(&mut self, line: u64, text: &str, reason: &str, keep_pii: bool) -> std::io::Result<()> {
+        if self.rejects.is_none() {
+            let file = File::create(&self.rejects_path).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot create the rejects file `{}`: {e}", self.rejects_path.display()),
+                )
+            })?;
+            self.rejects = Some(BufWriter::new(file));
+        }
+        let shown = if keep_pii {
+            text.to_owned()
+        } else {
+            redact(text, &scan(text))
+        };
+        let entry = serde_json::json!({"line": line, "reason": reason, "text": shown});
+        let w = self.rejects.as_mut().expect("created above");
+        serde_json::to_writer(&mut *w, &entry)?;
+        w.write_all(b"\n")?;
+        self.rejected += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Rejects, Failure> {
+        let internal = |e: std::io::Error| Failure::new(Exit::Internal, e);
+        self.out.flush().map_err(internal)?;
+        if let Some(mut r) = self.rejects.take() {
+            r.flush().map_err(internal)?;
+        }
+        drop(self.out);
+        if let Some((partial, done)) = &self.rename {
+            std::fs::rename(partial, done).map_err(|e| {
+                Failure::new(
+                    Exit::Internal,
+                    anyhow::anyhow!("cannot rename `{}` to `{}`: {e}", partial.display(), done.display()),
+                )
+            })?;
+        }
+        Ok(Rejects {
+            count: self.rejected,
+            path: self.rejects_path,
+        })
+    }
+}
+
+fn summary(t: &Tally, seconds: f64, rejects: &Rejects) {
+    let reasons = [Reason::NoRegulatoryMapping, Reason::BelowSeverityThreshold]
+        .iter()
+        .map(|r| format!("{} {}", r.as_str(), t.by_reason.get(r).copied().unwrap_or(0)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let pii = PiiType::ALL
+        .iter()
+        .map(|k| format!("{} {}", k.as_str(), t.pii_by_type.get(k).copied().unwrap_or(0)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rate = t.violations as f64 / seconds.max(1e-9);
+    let mut s = format!(
+        "verified {} violations in {seconds:.3} s ({rate:.0} violations/s)\n\
+         \x20 validated {}, false positives {} ({reasons})\n\
+         \x20 PII findings {} ({pii}); violations without evidence {}\n\
+         \x20 accuracy rate {:.4}\n",
+        t.violations,
+        t.validated,
+        t.false_positives,
+        t.pii_exposures,
+        t.missing_evidence,
+        t.accuracy_rate(),
+    );
+    if rejects.count > 0 {
+        s.push_str(&format!(
+            "  rejected {} lines that are not violations: see {}\n",
+            rejects.count,
+            rejects.path.display()
+        ));
+    }
+    eprint!("{s}");
 }

@@ -1,0 +1,648 @@
+//! Layered settings: flags over environment over config file over defaults,
+//! parsed once into domain types. Used by `extract` now and by `serve` later.
+//!
+//! Every refusal names the input it came from (`--page-size`,
+//! `GENESYSCLOUD_REGION`, `config file x.toml, key page_size`) and what is allowed.
+
+use compliance_api::{CanonicalUuid, Filters, HumanDuration, PageSize, Region, Severity};
+use compliance_client::{BaseUrl, Credentials, Endpoints, RetryPolicy, TransportConfig};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Environment variables of the interface.
+pub mod env {
+    pub const CLIENT_ID: &str = "GENESYSCLOUD_OAUTHCLIENT_ID";
+    pub const CLIENT_SECRET: &str = "GENESYSCLOUD_OAUTHCLIENT_SECRET";
+    pub const REGION: &str = "GENESYSCLOUD_REGION";
+    pub const API_BASE_URL: &str = "GENESYSCLOUD_API_BASE_URL";
+    pub const LOGIN_BASE_URL: &str = "GENESYSCLOUD_LOGIN_BASE_URL";
+}
+
+/// An input that was refused: which one, and what is allowed.
+#[derive(Debug, thiserror::Error)]
+#[error("{input}: {message}")]
+pub struct SettingsError {
+    pub input: String,
+    pub message: String,
+}
+
+impl SettingsError {
+    fn new(input: impl Into<String>, message: impl ToString) -> Self {
+        SettingsError {
+            input: input.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// The flags shared by every command that talks to the API.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConnectionArgs {
+    /// Settings file (TOML); flags and environment variables override it.
+    /// Keys: region, api_base_url, login_base_url, client_id, client_secret,
+    /// rate_limit_per_minute, page_size, severity, policy_ids, agent_ids, rules,
+    /// concurrency, request_timeout, retry_max_attempts, retry_base_delay,
+    /// retry_max_delay, retry_max_elapsed.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
+    /// Region: AWS-style name (eu-west-1), short prefix (usw2) or domain
+    /// (mypurecloud.ie) [env: GENESYSCLOUD_REGION] [default: us-east-1]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// API base URL, overriding the region; http:// only for loopback
+    /// [env: GENESYSCLOUD_API_BASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub api_base_url: Option<String>,
+    /// Login (OAuth) base URL, overriding the region; http:// only for loopback
+    /// [env: GENESYSCLOUD_LOGIN_BASE_URL] [default: the API base URL with `api.`
+    /// replaced by `login.`, else the API base URL itself]
+    #[arg(long, value_name = "URL")]
+    pub login_base_url: Option<String>,
+    /// Requests per rolling minute the server allows this client, token requests
+    /// included; the program stays below it [default: 300]
+    #[arg(long, value_name = "N")]
+    pub rate_limit_per_minute: Option<String>,
+    /// Windows fetched at the same time [default: 8]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<String>,
+    /// Time allowed for one HTTP request, such as 30s [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub request_timeout: Option<String>,
+    /// Attempts per request before giving up (exit 4), the first included [default: 8]
+    #[arg(long, value_name = "N")]
+    pub retry_max_attempts: Option<String>,
+    /// First backoff between attempts; later ones double, with jitter [default: 500ms]
+    #[arg(long, value_name = "DURATION")]
+    pub retry_base_delay: Option<String>,
+    /// Longest backoff between attempts (a server's Retry-After may be longer) [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub retry_max_delay: Option<String>,
+    /// Total time one request may spend retrying [default: 5m]
+    #[arg(long, value_name = "DURATION")]
+    pub retry_max_elapsed: Option<String>,
+}
+
+/// The flags that choose what to extract (shared with `serve`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Only these severities, comma-separated: LOW, MEDIUM, HIGH, CRITICAL
+    #[arg(long, value_name = "LIST")]
+    pub severity: Option<String>,
+    /// Only this policy (a UUID); repeat for more, at most 100
+    #[arg(long = "policy-id", value_name = "UUID")]
+    pub policy_ids: Vec<String>,
+    /// Only this agent (a UUID); repeat for more, at most 100
+    #[arg(long = "agent-id", value_name = "UUID")]
+    pub agent_ids: Vec<String>,
+    /// Violations per page, 1 to 1000 [default: 500]
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<String>,
+    /// Rules file (TOML) mapping rule ids to regulations; read and checked now
+    #[arg(long, value_name = "FILE.toml")]
+    pub rules: Option<PathBuf>,
+}
+
+/// The keys a config file may hold; any other key is refused by name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    region: Option<String>,
+    api_base_url: Option<String>,
+    login_base_url: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    rate_limit_per_minute: Option<u64>,
+    page_size: Option<u64>,
+    severity: Option<Vec<String>>,
+    policy_ids: Option<Vec<String>>,
+    agent_ids: Option<Vec<String>>,
+    rules: Option<PathBuf>,
+    concurrency: Option<u64>,
+    request_timeout: Option<String>,
+    retry_max_attempts: Option<u64>,
+    retry_base_delay: Option<String>,
+    retry_max_delay: Option<String>,
+    retry_max_elapsed: Option<String>,
+}
+
+/// Everything needed to talk to the API, valid by construction.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub transport: TransportConfig,
+    pub concurrency: usize,
+}
+
+/// What to extract, besides the interval.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub filters: Filters,
+    pub page_size: PageSize,
+    /// The rules file, already checked to be readable and well formed.
+    pub rules: Option<PathBuf>,
+}
+
+/// Reads settings from the layers. `env` looks up an environment variable
+/// (injected so that tests need not touch the process environment).
+pub struct Layers<'a> {
+    file: FileSettings,
+    file_name: Option<String>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> Layers<'a> {
+    /// Loads the config file, if one is given, refusing unknown keys.
+    pub fn load(
+        config: Option<&Path>,
+        env: &'a dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, SettingsError> {
+        let (file, file_name) = match config {
+            None => (FileSettings::default(), None),
+            Some(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    SettingsError::new("--config", format!("cannot read `{name}`: {e}"))
+                })?;
+                let file = toml::from_str(&text).map_err(|e| {
+                    SettingsError::new(
+                        format!("config file {name}"),
+                        format!("{}", e.message().trim()),
+                    )
+                })?;
+                (file, Some(name))
+            }
+        };
+        Ok(Layers {
+            file,
+            file_name,
+            env,
+        })
+    }
+
+    fn file_key(&self, key: &str) -> String {
+        format!(
+            "config file {}, key {key}",
+            self.file_name.as_deref().unwrap_or("?")
+        )
+    }
+
+    /// Flag, else environment variable, else config file: the value and its name.
+    fn pick(
+        &self,
+        flag: (&str, Option<&String>),
+        env: Option<&str>,
+        file: (&str, Option<String>),
+    ) -> Option<(String, String)> {
+        if let Some(v) = flag.1 {
+            return Some((v.clone(), flag.0.to_string()));
+        }
+        if let Some(name) = env {
+            if let Some(v) = (self.env)(name).filter(|v| !v.is_empty()) {
+                return Some((v, name.to_string()));
+            }
+        }
+        file.1.map(|v| (v, self.file_key(file.0)))
+    }
+
+    /// Parses the picked value, naming its input on failure.
+    fn parse<T: FromStr>(
+        &self,
+        flag: (&str, Option<&String>),
+        env: Option<&str>,
+        file: (&str, Option<String>),
+    ) -> Result<Option<T>, SettingsError>
+    where
+        T::Err: ToString,
+    {
+        match self.pick(flag, env, file) {
+            None => Ok(None),
+            Some((v, input)) => v
+                .parse()
+                .map(Some)
+                .map_err(|e| SettingsError::new(input, e)),
+        }
+    }
+
+    /// The connection settings.
+    pub fn connection(&self, args: &ConnectionArgs) -> Result<Connection, SettingsError> {
+        let f = &self.file;
+        let region = self
+            .pick(
+                ("--region", args.region.as_ref()),
+                Some(env::REGION),
+                ("region", f.region.clone()),
+            )
+            .map(|(v, input)| Region::parse(&v).map_err(|e| SettingsError::new(input, e)))
+            .transpose()?;
+        let base =
+            |flag: &str, value: Option<&String>, var: &str, key: &str, file: &Option<String>| {
+                self.pick((flag, value), Some(var), (key, file.clone()))
+                    .map(|(v, input)| BaseUrl::parse(&v).map_err(|e| SettingsError::new(input, e)))
+                    .transpose()
+            };
+        let api = base(
+            "--api-base-url",
+            args.api_base_url.as_ref(),
+            env::API_BASE_URL,
+            "api_base_url",
+            &f.api_base_url,
+        )?;
+        let login = base(
+            "--login-base-url",
+            args.login_base_url.as_ref(),
+            env::LOGIN_BASE_URL,
+            "login_base_url",
+            &f.login_base_url,
+        )?;
+        let regional = Endpoints::for_region(&region.unwrap_or(compliance_api::REGIONS[0]));
+        let endpoints = match (api, login) {
+            (Some(api), Some(login)) => Endpoints { api, login },
+            (Some(api), None) => Endpoints {
+                login: login_beside(&api),
+                api,
+            },
+            (None, Some(login)) => Endpoints {
+                api: regional.api,
+                login,
+            },
+            (None, None) => regional,
+        };
+
+        let client_id = self
+            .pick(
+                ("", None),
+                Some(env::CLIENT_ID),
+                ("client_id", f.client_id.clone()),
+            )
+            .map(|(v, _)| v)
+            .ok_or_else(|| {
+                SettingsError::new(
+                    env::CLIENT_ID,
+                    "not set; set it (or client_id in the config file) to the OAuth client id",
+                )
+            })?;
+        let client_secret = self
+            .pick(
+                ("", None),
+                Some(env::CLIENT_SECRET),
+                ("client_secret", f.client_secret.clone()),
+            )
+            .map(|(v, _)| SecretString::from(v))
+            .ok_or_else(|| {
+                SettingsError::new(
+                    env::CLIENT_SECRET,
+                    "not set; set it (or client_secret in the config file) to the OAuth client secret",
+                )
+            })?;
+
+        let number = |flag: &str,
+                      value: Option<&String>,
+                      key: &str,
+                      file: Option<u64>,
+                      min: u64,
+                      max: u64| {
+            let picked = self.pick((flag, value), None, (key, file.map(|n| n.to_string())));
+            match picked {
+                None => Ok(None),
+                Some((v, input)) => match v.trim().parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                    _ => Err(SettingsError::new(
+                        input,
+                        format!("`{v}` is not allowed; give a whole number from {min} to {max}"),
+                    )),
+                },
+            }
+        };
+        let duration = |flag: &str, value: Option<&String>, key: &str, file: &Option<String>| {
+            self.parse::<HumanDuration>((flag, value), None, (key, file.clone()))
+                .map(|d| d.map(|d| d.get()))
+        };
+        let mut transport = TransportConfig::new(
+            endpoints,
+            Credentials {
+                client_id,
+                client_secret,
+            },
+        );
+        if let Some(n) = number(
+            "--rate-limit-per-minute",
+            args.rate_limit_per_minute.as_ref(),
+            "rate_limit_per_minute",
+            f.rate_limit_per_minute,
+            1,
+            1_000_000,
+        )? {
+            transport.rate_limit_per_minute = n as u32;
+        }
+        if let Some(d) = duration(
+            "--request-timeout",
+            args.request_timeout.as_ref(),
+            "request_timeout",
+            &f.request_timeout,
+        )? {
+            transport.request_timeout = positive("--request-timeout", d)?;
+        }
+        let mut retry = RetryPolicy::default();
+        if let Some(n) = number(
+            "--retry-max-attempts",
+            args.retry_max_attempts.as_ref(),
+            "retry_max_attempts",
+            f.retry_max_attempts,
+            1,
+            100,
+        )? {
+            retry.max_attempts = n as u32;
+        }
+        if let Some(d) = duration(
+            "--retry-base-delay",
+            args.retry_base_delay.as_ref(),
+            "retry_base_delay",
+            &f.retry_base_delay,
+        )? {
+            retry.base_delay = d;
+        }
+        if let Some(d) = duration(
+            "--retry-max-delay",
+            args.retry_max_delay.as_ref(),
+            "retry_max_delay",
+            &f.retry_max_delay,
+        )? {
+            retry.max_delay = d;
+        }
+        if let Some(d) = duration(
+            "--retry-max-elapsed",
+            args.retry_max_elapsed.as_ref(),
+            "retry_max_elapsed",
+            &f.retry_max_elapsed,
+        )? {
+            retry.max_elapsed = d;
+        }
+        transport.retry = retry;
+        let concurrency = number(
+            "--concurrency",
+            args.concurrency.as_ref(),
+            "concurrency",
+            f.concurrency,
+            1,
+            256,
+        )?
+        .unwrap_or(8) as usize;
+        Ok(Connection {
+            transport,
+            concurrency,
+        })
+    }
+
+    /// The filters, page size and rules file.
+    pub fn selection(&self, args: &FilterArgs) -> Result<Selection, SettingsError> {
+        let f = &self.file;
+        let severity = match (&args.severity, &f.severity) {
+            (Some(list), _) => Some(parse_list::<Severity>("--severity", list.split(','))?),
+            (None, Some(list)) => Some(parse_list::<Severity>(
+                &self.file_key("severity"),
+                list.iter().map(String::as_str),
+            )?),
+            (None, None) => None,
+        };
+        let ids = |flag: &str, given: &[String], key: &str, file: &Option<Vec<String>>| {
+            let (input, values): (String, Vec<&str>) = if !given.is_empty() {
+                (flag.to_string(), given.iter().map(String::as_str).collect())
+            } else if let Some(list) = file {
+                (
+                    self.file_key(key),
+                    list.iter().map(String::as_str).collect(),
+                )
+            } else {
+                return Ok(None);
+            };
+            if values.len() > compliance_api::MAX_IDS_PER_FILTER {
+                return Err(SettingsError::new(
+                    input,
+                    format!(
+                        "{} ids given; allowed: at most {}",
+                        values.len(),
+                        compliance_api::MAX_IDS_PER_FILTER
+                    ),
+                ));
+            }
+            parse_list::<CanonicalUuid>(&input, values.into_iter()).map(Some)
+        };
+        let filters = Filters {
+            severity,
+            policy_ids: ids("--policy-id", &args.policy_ids, "policy_ids", &f.policy_ids)?,
+            agent_ids: ids("--agent-id", &args.agent_ids, "agent_ids", &f.agent_ids)?,
+        };
+        let page_size = self
+            .parse::<PageSize>(
+                ("--page-size", args.page_size.as_ref()),
+                None,
+                ("page_size", f.page_size.map(|n| n.to_string())),
+            )?
+            .unwrap_or_default();
+        let rules = match (&args.rules, &f.rules) {
+            (Some(p), _) => Some(check_rules("--rules", p)?),
+            (None, Some(p)) => Some(check_rules(&self.file_key("rules"), p)?),
+            (None, None) => None,
+        };
+        Ok(Selection {
+            filters,
+            page_size,
+            rules,
+        })
+    }
+}
+
+/// The login host beside an explicit API host: `api.x` becomes `login.x`;
+/// any other host (a simulator, a gateway) serves both.
+fn login_beside(api: &BaseUrl) -> BaseUrl {
+    let text = api.to_string();
+    let swapped = text.replacen("://api.", "://login.", 1);
+    BaseUrl::parse(&swapped).unwrap_or_else(|_| api.clone())
+}
+
+fn positive(input: &str, d: Duration) -> Result<Duration, SettingsError> {
+    if d.is_zero() {
+        Err(SettingsError::new(
+            input,
+            "must be longer than zero, such as 30s",
+        ))
+    } else {
+        Ok(d)
+    }
+}
+
+/// Parses every item of a non-empty list (duplicates removed, order kept).
+fn parse_list<'s, T: FromStr + PartialEq>(
+    input: &str,
+    items: impl Iterator<Item = &'s str>,
+) -> Result<Vec<T>, SettingsError>
+where
+    T::Err: ToString,
+{
+    let mut out = Vec::new();
+    for item in items {
+        let v: T = item
+            .trim()
+            .parse()
+            .map_err(|e| SettingsError::new(input, e))?;
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    if out.is_empty() {
+        return Err(SettingsError::new(
+            input,
+            "the list is empty; give at least one value",
+        ));
+    }
+    Ok(out)
+}
+
+/// The rules file must be readable TOML with a `[rules]` table.
+fn check_rules(input: &str, path: &Path) -> Result<PathBuf, SettingsError> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        SettingsError::new(input, format!("cannot read the rules file `{name}`: {e}"))
+    })?;
+    let doc: toml::Table = toml::from_str(&text).map_err(|e| {
+        SettingsError::new(
+            input,
+            format!(
+                "the rules file `{name}` is not valid TOML: {}",
+                e.message().trim()
+            ),
+        )
+    })?;
+    match doc.get("rules") {
+        Some(toml::Value::Table(_)) => Ok(path.to_path_buf()),
+        _ => Err(SettingsError::new(
+            input,
+            format!(
+                "the rules file `{name}` has no [rules] table; write tables like \
+                 [rules.\"rule-uuid-001\"] with regulations = [\"gdpr_art5\"]"
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const CREDS: [(&str, &str); 2] = [(env::CLIENT_ID, "id"), (env::CLIENT_SECRET, "secret")];
+
+    #[test]
+    fn flags_beat_environment_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "region = \"usw2\"\npage_size = 100\nrate_limit_per_minute = 600\nclient_id = \"file-id\"\nclient_secret = \"file-secret\"\n",
+        )
+        .unwrap();
+        let env = env_of(&[(env::REGION, "eu-west-1"), (env::CLIENT_ID, "env-id")]);
+        let layers = Layers::load(Some(&file), &env).unwrap();
+
+        let c = layers.connection(&ConnectionArgs::default()).unwrap();
+        assert_eq!(
+            c.transport.endpoints.api.to_string(),
+            "https://api.mypurecloud.ie"
+        );
+        assert_eq!(c.transport.credentials.client_id, "env-id");
+        assert_eq!(c.transport.rate_limit_per_minute, 600);
+        assert_eq!(c.concurrency, 8);
+
+        let args = ConnectionArgs {
+            region: Some("cac1".into()),
+            ..Default::default()
+        };
+        let c = layers.connection(&args).unwrap();
+        assert_eq!(
+            c.transport.endpoints.login.to_string(),
+            "https://login.cac1.pure.cloud"
+        );
+
+        let s = layers.selection(&FilterArgs::default()).unwrap();
+        assert_eq!(s.page_size.get(), 100);
+        let s = layers
+            .selection(&FilterArgs {
+                page_size: Some("7".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(s.page_size.get(), 7);
+
+        let bare = Layers::load(None, &env_of(&CREDS)).unwrap();
+        let c = bare.connection(&ConnectionArgs::default()).unwrap();
+        assert_eq!(
+            c.transport.endpoints.api.to_string(),
+            "https://api.mypurecloud.com"
+        );
+        assert_eq!(c.transport.rate_limit_per_minute, 300);
+        assert_eq!(
+            bare.selection(&FilterArgs::default())
+                .unwrap()
+                .page_size
+                .get(),
+            500
+        );
+    }
+
+    #[test]
+    fn an_explicit_api_url_brings_its_login_host() {
+        let env = env_of(&CREDS);
+        let layers = Layers::load(None, &env).unwrap();
+        let with = |api: &str| ConnectionArgs {
+            api_base_url: Some(api.into()),
+            ..Default::default()
+        };
+        let c = layers
+            .connection(&with("https://api.gw.example.com"))
+            .unwrap();
+        assert_eq!(
+            c.transport.endpoints.login.to_string(),
+            "https://login.gw.example.com"
+        );
+        let c = layers.connection(&with("http://127.0.0.1:9")).unwrap();
+        assert_eq!(
+            c.transport.endpoints.login.to_string(),
+            "http://127.0.0.1:9"
+        );
+    }
+
+    #[test]
+    fn refusals_name_their_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "region = \"usw2\"\npage_sise = 100\n").unwrap();
+        let env = env_of(&CREDS);
+        let err = Layers::load(Some(&file), &env).err().unwrap().to_string();
+        assert!(err.contains("page_sise") && err.contains("c.toml"), "{err}");
+
+        let env = env_of(&[(env::API_BASE_URL, "http://example.com")]);
+        let err = Layers::load(None, &env)
+            .unwrap()
+            .connection(&ConnectionArgs::default())
+            .unwrap_err();
+        assert_eq!(err.input, env::API_BASE_URL);
+        assert!(err.message.contains("loopback"));
+
+        let env = env_of(&[(env::CLIENT_ID, "x")]);
+        let err = Layers::load(None, &env)
+            .unwrap()
+            .connection(&ConnectionArgs::default())
+            .unwrap_err();
+        assert_eq!(err.input, env::CLIENT_SECRET);
+    }
+}
