@@ -1,0 +1,506 @@
+//! The real `genesys-compliance extract` binary against the simulator:
+//! exit codes 0, 2, 3 and 4, output, summary and help.
+
+use compliance_simulator::{Faults, SimClient, SimConfig, Simulator};
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
+const DAY: [&str; 4] = [
+    "--start",
+    "2023-10-01T00:00:00Z",
+    "--end",
+    "2023-10-02T00:00:00Z",
+];
+const SETTINGS_ENV: [&str; 6] = [
+    "GENESYSCLOUD_OAUTHCLIENT_ID",
+    "GENESYSCLOUD_OAUTHCLIENT_SECRET",
+    "GENESYSCLOUD_REGION",
+    "GENESYSCLOUD_API_BASE_URL",
+    "GENESYSCLOUD_LOGIN_BASE_URL",
+    "COMPLIANCE_WEBHOOK_SECRET",
+];
+
+async fn start(config: SimConfig) -> Simulator {
+    Simulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("the simulator starts")
+}
+
+/// Runs `extract` with `args`, the demo credentials unless `env` says
+/// otherwise (a `None` value removes the variable), and no other settings
+/// from the surrounding environment.
+async fn extract(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("extract").args(args).arg("--progress").arg("log");
+    for name in SETTINGS_ENV {
+        cmd.env_remove(name);
+    }
+    cmd.env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret")
+        .env("GENESYS_COMPLIANCE_LOG", "warn");
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.kill_on_drop(true);
+    tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("the binary finishes within a minute")
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn lines_ids(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("one JSON object per line");
+            v["violation"]["id"].as_str().expect("an id").to_string()
+        })
+        .collect()
+}
+
+fn requests(sim: &Simulator) -> u64 {
+    let s = sim.stats();
+    s.token_requests + s.query_requests + s.other_requests
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_writes_every_violation_once_and_a_summary() {
+    let sim = start(SimConfig {
+        violations: 1_500,
+        faults: Faults {
+            duplicates: 0.3,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("violations.jsonl");
+    let base = sim.base_url();
+    let o = extract(
+        &[
+            &DAY[..],
+            &[
+                "--out",
+                out.to_str().unwrap(),
+                "--api-base-url",
+                &base,
+                "--page-size",
+                "100",
+            ],
+        ]
+        .concat(),
+        &[],
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let want: Vec<String> = sim
+        .dataset()
+        .violations
+        .iter()
+        .map(|v| v.id.clone())
+        .collect();
+    assert_eq!(lines_ids(&std::fs::read_to_string(&out).unwrap()), want);
+    assert!(!Path::new(&format!("{}.partial", out.display())).exists());
+    for part in [
+        "1500 violations",
+        "duplicates dropped",
+        "429s received 0",
+        "token renewals 1",
+        "p95",
+        "p99",
+    ] {
+        assert!(err.contains(part), "summary lacks {part}: {err}");
+    }
+    assert!(!err.contains("demo-secret"));
+
+    // `--out -` writes to standard output; the summary stays on standard error.
+    let o = extract(
+        &[&DAY[..], &["--out", "-", "--api-base-url", &base]].concat(),
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(lines_ids(&String::from_utf8(o.stdout).unwrap()), want);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_credentials_and_permission_exit_3() {
+    let sim = start(SimConfig {
+        violations: 10,
+        clients: vec![
+            SimClient::new("demo-client", "demo-secret"),
+            SimClient::without_permission("reader", "pw"),
+        ],
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let base = sim.base_url();
+    let args = [
+        &DAY[..],
+        &["--out", out.to_str().unwrap(), "--api-base-url", &base],
+    ]
+    .concat();
+
+    let o = extract(&args, &[("GENESYSCLOUD_OAUTHCLIENT_SECRET", Some("nope"))]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("GENESYSCLOUD_OAUTHCLIENT_SECRET") && err.contains("invalid_client"),
+        "{err}"
+    );
+    assert!(
+        err.contains("correlation id") && !err.contains("nope"),
+        "{err}"
+    );
+
+    let o = extract(
+        &args,
+        &[
+            ("GENESYSCLOUD_OAUTHCLIENT_ID", Some("reader")),
+            ("GENESYSCLOUD_OAUTHCLIENT_SECRET", Some("pw")),
+        ],
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("agentassist:compliance:read"), "{err}");
+    assert!(!out.exists(), "no output claims to be complete");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_stays_down_exits_4_naming_status_and_correlation_id() {
+    let sim = start(SimConfig {
+        violations: 10,
+        faults: Faults {
+            server_errors: 1.0,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let base = sim.base_url();
+    let o = extract(
+        &[
+            &DAY[..],
+            &["--out", out.to_str().unwrap(), "--api-base-url", &base],
+            &[
+                "--retry-max-attempts",
+                "3",
+                "--retry-base-delay",
+                "1ms",
+                "--retry-max-delay",
+                "5ms",
+            ],
+        ]
+        .concat(),
+        &[],
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("after 3 attempts") && err.contains("HTTP 50"),
+        "{err}"
+    );
+    let last_line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .expect("an error line");
+    assert!(
+        last_line.contains("correlation id") && !last_line.contains("correlation id none"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_exits_2_naming_it_and_sends_nothing() {
+    let sim = start(SimConfig {
+        violations: 10,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, text: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let broken_rules = write("broken.toml", "[rules.\"r1\"\nregulations = [");
+    let tableless_rules = write("tableless.toml", "regulations = [\"gdpr_art5\"]\n");
+    let unknown_key = write("c.toml", "region = \"usw2\"\npage_sise = 10\n");
+    let bad_file_size = write("c2.toml", "page_size = 5000\n");
+    let missing = d.join("missing.toml").to_str().unwrap().to_string();
+    let nowhere = d.join("no/such/dir/o.jsonl").to_str().unwrap().to_string();
+    let many_ids: Vec<String> = (0..101)
+        .flat_map(|i| {
+            [
+                "--policy-id".to_string(),
+                format!("3f1f0e2a-6c1b-4a57-9d7e-{i:012}"),
+            ]
+        })
+        .collect();
+    let base = sim.base_url();
+    let out = d.join("o.jsonl").to_str().unwrap().to_string();
+
+    // (what is wrong, extra args, env changes, the name the message must hold)
+    type Case<'a> = (
+        &'a str,
+        Vec<String>,
+        Vec<(&'a str, Option<&'a str>)>,
+        &'a str,
+    );
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let cases: Vec<Case> = vec![
+        (
+            "offset, not Z",
+            s(&["--start", "2023-10-01T02:00:00+02:00"]),
+            vec![],
+            "--start",
+        ),
+        (
+            "not a timestamp",
+            s(&["--start", "yesterday"]),
+            vec![],
+            "--start",
+        ),
+        (
+            "empty fraction",
+            s(&["--end", "2023-10-02T00:00:00.Z"]),
+            vec![],
+            "--end",
+        ),
+        ("no time", s(&["--end", "2023-10-02"]), vec![], "--end"),
+        (
+            "end before start",
+            s(&["--end", "2023-09-30T00:00:00Z"]),
+            vec![],
+            "--end",
+        ),
+        (
+            "end equals start",
+            s(&["--end", "2023-10-01T00:00:00Z"]),
+            vec![],
+            "--end",
+        ),
+        (
+            "unknown severity",
+            s(&["--severity", "HIGH,SEVERE"]),
+            vec![],
+            "--severity",
+        ),
+        (
+            "empty severity",
+            s(&["--severity", ""]),
+            vec![],
+            "--severity",
+        ),
+        (
+            "policy id not a UUID",
+            s(&["--policy-id", "policy-7"]),
+            vec![],
+            "--policy-id",
+        ),
+        (
+            "agent id in braces",
+            s(&["--agent-id", "{3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10}"]),
+            vec![],
+            "--agent-id",
+        ),
+        ("101 policy ids", many_ids, vec![], "--policy-id"),
+        (
+            "page size 0",
+            s(&["--page-size", "0"]),
+            vec![],
+            "--page-size",
+        ),
+        (
+            "page size 1001",
+            s(&["--page-size", "1001"]),
+            vec![],
+            "--page-size",
+        ),
+        (
+            "page size not a number",
+            s(&["--page-size", "lots"]),
+            vec![],
+            "--page-size",
+        ),
+        (
+            "rules file missing",
+            s(&["--rules", &missing]),
+            vec![],
+            "--rules",
+        ),
+        (
+            "rules file not TOML",
+            s(&["--rules", &broken_rules]),
+            vec![],
+            "--rules",
+        ),
+        (
+            "rules file without [rules]",
+            s(&["--rules", &tableless_rules]),
+            vec![],
+            "--rules",
+        ),
+        (
+            "no client id",
+            vec![],
+            vec![("GENESYSCLOUD_OAUTHCLIENT_ID", None)],
+            "GENESYSCLOUD_OAUTHCLIENT_ID",
+        ),
+        (
+            "no client secret",
+            vec![],
+            vec![("GENESYSCLOUD_OAUTHCLIENT_SECRET", None)],
+            "GENESYSCLOUD_OAUTHCLIENT_SECRET",
+        ),
+        (
+            "remote http base URL",
+            s(&["--api-base-url", "http://example.com"]),
+            vec![],
+            "--api-base-url",
+        ),
+        (
+            "remote http login URL",
+            s(&["--login-base-url", "http://10.1.2.3:8080"]),
+            vec![],
+            "--login-base-url",
+        ),
+        (
+            "ftp base URL in env",
+            vec![],
+            vec![("GENESYSCLOUD_API_BASE_URL", Some("ftp://127.0.0.1"))],
+            "GENESYSCLOUD_API_BASE_URL",
+        ),
+        (
+            "unknown region",
+            s(&["--region", "mars-north-1"]),
+            vec![],
+            "--region",
+        ),
+        (
+            "unknown region in env",
+            vec![],
+            vec![("GENESYSCLOUD_REGION", Some("atlantis"))],
+            "GENESYSCLOUD_REGION",
+        ),
+        (
+            "unknown config key",
+            s(&["--config", &unknown_key]),
+            vec![],
+            "page_sise",
+        ),
+        (
+            "bad page size in config",
+            s(&["--config", &bad_file_size]),
+            vec![],
+            "key page_size",
+        ),
+        (
+            "config file missing",
+            s(&["--config", &missing]),
+            vec![],
+            "--config",
+        ),
+        (
+            "rate limit 0",
+            s(&["--rate-limit-per-minute", "0"]),
+            vec![],
+            "--rate-limit-per-minute",
+        ),
+        (
+            "bad duration",
+            s(&["--retry-base-delay", "5 parsecs"]),
+            vec![],
+            "--retry-base-delay",
+        ),
+        (
+            "concurrency 0",
+            s(&["--concurrency", "0"]),
+            vec![],
+            "--concurrency",
+        ),
+        (
+            "output dir missing",
+            s(&["--out", &nowhere]),
+            vec![],
+            "--out",
+        ),
+    ];
+    assert!(cases.len() >= 20);
+    for (what, extra, env, name) in cases {
+        // The explicit base URL goes last only when the case does not set one.
+        let mut args = s(&DAY);
+        args.extend(["--out".into(), out.clone()]);
+        let sets_url = extra.iter().any(|a| a.ends_with("-base-url"))
+            || env.iter().any(|(k, _)| k.ends_with("BASE_URL"));
+        if !sets_url {
+            args.extend(["--api-base-url".into(), base.clone()]);
+        }
+        args.extend(extra);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = extract(&argv, &env).await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        assert!(
+            err.contains(name),
+            "{what}: the message names {name}: {err}"
+        );
+        assert_eq!(requests(&sim), 0, "{what}: nothing was sent");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_is_complete_with_examples() {
+    let o = tokio::process::Command::new(BIN)
+        .args(["extract", "--help"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let help = String::from_utf8(o.stdout).unwrap();
+    for flag in [
+        "--start",
+        "--end",
+        "--out",
+        "--severity",
+        "--policy-id",
+        "--agent-id",
+        "--page-size",
+        "--rules",
+        "--config",
+        "--region",
+        "--api-base-url",
+        "--login-base-url",
+        "--rate-limit-per-minute",
+        "--retry-max-attempts",
+        "--retry-base-delay",
+        "--concurrency",
+        "Examples:",
+        "GENESYSCLOUD_OAUTHCLIENT_ID",
+        "Exit codes",
+    ] {
+        assert!(help.contains(flag), "help lacks {flag}");
+    }
+    // Flags of later issues appear only once they work.
+    for later in ["--audit-dir", "--webhook-url", "--state"] {
+        assert!(!help.contains(later), "help shows {later} too early");
+    }
+}
