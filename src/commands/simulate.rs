@@ -22,6 +22,13 @@ use std::path::PathBuf;
     (/oauth/token) and the API (/api/v2/...) both live there. Stop it with SIGINT or SIGTERM \
     (exit 0). Requests are logged at debug level (--log debug).")]
 pub struct Args {
+    // Boxed: these many flags would otherwise bloat every `Command` value.
+    #[command(flatten)]
+    flags: Box<Flags>,
+}
+
+#[derive(Debug, clap::Args)]
+struct Flags {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
     listen: SocketAddr,
@@ -110,7 +117,7 @@ fn parse_lifetime(s: &str) -> Result<HumanDuration, String> {
     Ok(d)
 }
 
-impl Args {
+impl Flags {
     fn config(&self) -> Result<SimConfig, Failure> {
         if self.end <= self.start {
             return Err(Failure::invalid(anyhow::anyhow!(
@@ -145,6 +152,7 @@ impl Args {
 }
 
 pub async fn run(args: Args) -> Outcome {
+    let args = args.flags;
     let config = args.config()?;
     if let Some(path) = &args.dump_jsonl {
         return dump(&config, path);
