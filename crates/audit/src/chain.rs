@@ -151,11 +151,12 @@ impl fmt::Display for Tampering {
 /// Why an audit directory did not verify.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
-    #[error("cannot read the audit directory {path}: {source}; give the directory that holds {LOG_FILE}")]
+    #[error(
+        "cannot read the audit directory {path}: {cause}; give the directory that holds {LOG_FILE}"
+    )]
     Unreadable {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("the audit trail in {dir} is not intact: {tampering}")]
     Tampered { dir: PathBuf, tampering: Tampering },
@@ -459,10 +460,10 @@ fn check_extraction_files(dir: &Path, lines: &[LineInfo]) -> Result<(), ChainErr
                     format!("{name} is missing"),
                 ))
             }
-            Err(source) => {
+            Err(cause) => {
                 return Err(ChainError::Unreadable {
                     path: dir.join(&name),
-                    source,
+                    cause,
                 })
             }
         };
@@ -476,9 +477,9 @@ fn check_extraction_files(dir: &Path, lines: &[LineInfo]) -> Result<(), ChainErr
         }
         listed.insert(name);
     }
-    let unreadable = |source| ChainError::Unreadable {
+    let unreadable = |cause| ChainError::Unreadable {
         path: dir.to_path_buf(),
-        source,
+        cause,
     };
     let mut unlisted: Vec<String> = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
@@ -511,19 +512,19 @@ fn check_extraction_files(dir: &Path, lines: &[LineInfo]) -> Result<(), ChainErr
 /// the cut of the newest records cannot be detected: [`ChainReport::anchor`]
 /// is then `None` and callers should say so.
 pub fn verify_dir(dir: &Path, anchor: Option<&Anchor>) -> Result<ChainReport, ChainError> {
-    let meta = std::fs::metadata(dir).map_err(|source| ChainError::Unreadable {
+    let meta = std::fs::metadata(dir).map_err(|cause| ChainError::Unreadable {
         path: dir.to_path_buf(),
-        source,
+        cause,
     })?;
     if !meta.is_dir() {
         return Err(ChainError::Unreadable {
             path: dir.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
+            cause: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
         });
     }
-    let scanned = scan_log(&dir.join(LOG_FILE)).map_err(|source| ChainError::Unreadable {
+    let scanned = scan_log(&dir.join(LOG_FILE)).map_err(|cause| ChainError::Unreadable {
         path: dir.join(LOG_FILE),
-        source,
+        cause,
     })?;
     let tampered = |tampering| ChainError::Tampered {
         dir: dir.to_path_buf(),

@@ -37,12 +37,11 @@ use std::sync::Arc;
 /// Why the audit log could not be opened or appended to.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("audit directory {path}: {action} failed: {source}; check that it is a directory you can write, on a disk with free space")]
+    #[error("audit directory {path}: {action} failed: {cause}; check that it is a directory you can write, on a disk with free space")]
     Io {
         path: PathBuf,
         action: &'static str,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -117,10 +116,10 @@ impl AuditLog {
         let log_path = dir.join(LOG_FILE);
         let io = |action| {
             let path = log_path.clone();
-            move |source| AuditError::Io {
+            move |cause| AuditError::Io {
                 path,
                 action,
-                source,
+                cause,
             }
         };
         let mut scanned = scan_log(&log_path).map_err(io("reading the log"))?;
@@ -279,20 +278,20 @@ impl AuditLog {
 /// The key under which the store anchors the chain of `dir`: its canonical
 /// absolute path, so that `out/audit` and `./out/audit` share one anchor.
 pub fn anchor_key(dir: &Path) -> Result<String, AuditError> {
-    let canonical = dir.canonicalize().map_err(|source| AuditError::Io {
+    let canonical = dir.canonicalize().map_err(|cause| AuditError::Io {
         path: dir.to_path_buf(),
         action: "resolving the path",
-        source,
+        cause,
     })?;
     Ok(canonical.to_string_lossy().into_owned())
 }
 
 /// The record of the last line, re-read to rewrite its extraction file.
 fn read_record(log_path: &Path, lines: &[LineInfo]) -> Result<Value, AuditError> {
-    let io = |source| AuditError::Io {
+    let io = |cause| AuditError::Io {
         path: log_path.to_path_buf(),
         action: "reading the log",
-        source,
+        cause,
     };
     let text = std::fs::read_to_string(log_path).map_err(io)?;
     let last = text.lines().nth(lines.len() - 1).unwrap_or_default();
@@ -305,10 +304,10 @@ fn create_private_dir(dir: &Path) -> Result<(), AuditError> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|source| AuditError::Io {
+    builder.create(dir).map_err(|cause| AuditError::Io {
         path: dir.to_path_buf(),
         action: "creating the directory",
-        source,
+        cause,
     })
 }
 
@@ -327,10 +326,10 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 fn append_durably(path: &Path, bytes: &[u8]) -> Result<(), AuditError> {
     let io = |action| {
-        move |source| AuditError::Io {
+        move |cause| AuditError::Io {
             path: path.to_path_buf(),
             action,
-            source,
+            cause,
         }
     };
     let existed = path.exists();
@@ -355,10 +354,10 @@ fn write_extraction_file(dir: &Path, record: &Value) -> Result<PathBuf, AuditErr
     let tmp = dir.join(format!(".{}.tmp", extraction_file_name(id)));
     let io = |action, path: &Path| {
         let path = path.to_path_buf();
-        move |source| AuditError::Io {
+        move |cause| AuditError::Io {
             path,
             action,
-            source,
+            cause,
         }
     };
     let mut bytes = serde_json::to_vec_pretty(record)?;

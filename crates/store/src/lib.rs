@@ -4,8 +4,8 @@
 //! chain, kept outside the log so that truncation is caught), the appends in
 //! flight (so that a crash between writing the log and queuing its webhook is
 //! reconciled on the next open), the durable webhook outbox and the endpoints
-//! that answered `410 Gone`. The next issue adds checkpoints and seen ids: see
-//! [`sqlite`]'s migration list.
+//! that answered `410 Gone`, and the progress of extractions: checkpoints,
+//! `serve`'s watermark, and the ids already output (so a re-read drops them).
 //!
 //! [`StateStore`] is the interface; [`SqliteStore`] the embedded
 //! implementation (one file, WAL, `synchronous=FULL`), so that a PostgreSQL
@@ -19,6 +19,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// The head of an audit chain: the sequence number of its newest record and
@@ -136,6 +137,24 @@ pub trait StateStore: Send + Sync {
 
     /// How many webhooks are still queued, for all endpoints.
     fn outbox_depth(&self) -> Result<u64, StoreError>;
+
+    /// The progress saved under `key` (a checkpoint, a watermark: the
+    /// caller's JSON), `None` when there is none.
+    fn load_progress(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Saves `state` under `key` and records `seen` as output under the same
+    /// key, in one transaction: either both are durable or neither.
+    fn save_progress(&self, key: &str, state: &str, seen: &[SeenId]) -> Result<(), StoreError>;
+
+    /// Forgets the progress and the seen ids of `key` (its extraction is complete).
+    fn clear_progress(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Which of `ids` were recorded as seen under `scope`.
+    fn seen_among(&self, scope: &str, ids: &[&str]) -> Result<HashSet<String>, StoreError>;
+
+    /// Forgets seen ids of `scope` detected before `detected_before_ms` (unix
+    /// milliseconds): the retention that keeps the table bounded.
+    fn prune_seen(&self, scope: &str, detected_before_ms: i64) -> Result<u64, StoreError>;
 }
 
 /// Why the state store failed. Each message names the file and what to do.
@@ -160,19 +179,25 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
-    #[error("state store {path}: {action} failed: {source}; check that the file is a genesys-compliance state database, readable and writable, on a disk with free space")]
+    #[error("state store {path}: {action} failed: {cause}; check that the file is a genesys-compliance state database, readable and writable, on a disk with free space")]
     Sqlite {
         path: PathBuf,
         action: &'static str,
-        #[source]
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
-    #[error("state store {path}: cannot set the file's permissions: {source}")]
+    #[error("state store {path}: cannot set the file's permissions: {cause}")]
     Permissions {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+}
+
+/// A violation already output, remembered so that a re-read drops it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenId {
+    pub id: String,
+    /// Its `detectedAt`, in unix milliseconds: what retention goes by.
+    pub detected_at_ms: i64,
 }
 
 /// Unix milliseconds now.

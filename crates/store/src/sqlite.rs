@@ -6,14 +6,16 @@
 //! `-shm` companions the same mode).
 //!
 //! Schema changes go through [`MIGRATIONS`]: the n-th entry brings the file
-//! from `user_version` n to n + 1. To add a table (the next issue's
+//! from `user_version` n to n + 1. To add a table (as entry 2 added
 //! `checkpoints` and `seen` tables, for instance) append one entry; never edit
 //! an entry that has shipped.
 
+use crate::SeenId;
 use crate::{
     now_ms, Anchor, AppendIntent, DisabledEndpoint, NewWebhook, OutboxEntry, StateStore, StoreError,
 };
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -55,6 +57,19 @@ const MIGRATIONS: &[&str] = &[
         disabled_at_ms INTEGER NOT NULL,
         reason TEXT NOT NULL
     );",
+    // 2: extraction progress (checkpoints, serve's watermark) and ids already output.
+    "CREATE TABLE progress (
+        key TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE seen (
+        scope TEXT NOT NULL,
+        id TEXT NOT NULL,
+        detected_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (scope, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX seen_by_age ON seen (scope, detected_at_ms);",
 ];
 
 /// How long a call waits for another process's write lock before giving up.
@@ -104,7 +119,7 @@ impl SqliteStore {
     fn connect(path: PathBuf, flags: OpenFlags) -> Result<Self, StoreError> {
         let fail = |action| {
             let path = path.clone();
-            move |source| classify(&path, action, source)
+            move |cause| classify(&path, action, cause)
         };
         let mut conn = Connection::open_with_flags(&path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(fail("opening"))?;
@@ -128,7 +143,7 @@ impl SqliteStore {
     }
 
     fn fail(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| classify(&self.path, action, source)
+        move |cause| classify(&self.path, action, cause)
     }
 }
 
@@ -142,27 +157,27 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     options
         .open(path)
         .map(drop)
-        .map_err(|source| StoreError::Permissions {
+        .map_err(|cause| StoreError::Permissions {
             path: path.to_path_buf(),
-            source,
+            cause,
         })
 }
 
-fn classify(path: &Path, action: &'static str, source: rusqlite::Error) -> StoreError {
-    match source.sqlite_error_code() {
+fn classify(path: &Path, action: &'static str, cause: rusqlite::Error) -> StoreError {
+    match cause.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
             path: path.to_path_buf(),
         },
         _ => StoreError::Sqlite {
             path: path.to_path_buf(),
             action,
-            source,
+            cause,
         },
     }
 }
 
 fn migrate(path: &Path, conn: &mut Connection) -> Result<(), StoreError> {
-    let fail = |action| move |source| classify(path, action, source);
+    let fail = |action| move |cause| classify(path, action, cause);
     let known = MIGRATIONS.len() as i64;
     let version = |conn: &Connection| -> Result<i64, StoreError> {
         conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -424,6 +439,76 @@ impl StateStore for SqliteStore {
             .map_err(self.fail("reading the disabled endpoints"))
     }
 
+    fn load_progress(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row("SELECT state FROM progress WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.fail("reading progress"))
+    }
+
+    fn save_progress(&self, key: &str, state: &str, seen: &[SeenId]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let fail = self.fail("saving progress");
+        let tx = conn.transaction().map_err(&fail)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO seen (scope, id, detected_at_ms) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(&fail)?;
+            for s in seen {
+                insert
+                    .execute(params![key, s.id, s.detected_at_ms])
+                    .map_err(&fail)?;
+            }
+            tx.execute(
+                "INSERT INTO progress (key, state, updated_at_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET state = ?2, updated_at_ms = ?3",
+                params![key, state, now_ms()],
+            )
+            .map_err(&fail)?;
+        }
+        tx.commit().map_err(fail)
+    }
+
+    fn clear_progress(&self, key: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let fail = self.fail("clearing progress");
+        let tx = conn.transaction().map_err(&fail)?;
+        tx.execute("DELETE FROM progress WHERE key = ?1", [key])
+            .map_err(&fail)?;
+        tx.execute("DELETE FROM seen WHERE scope = ?1", [key])
+            .map_err(&fail)?;
+        tx.commit().map_err(fail)
+    }
+
+    fn seen_among(&self, scope: &str, ids: &[&str]) -> Result<HashSet<String>, StoreError> {
+        let conn = self.conn();
+        let fail = self.fail("looking up seen ids");
+        let mut query = conn
+            .prepare_cached("SELECT 1 FROM seen WHERE scope = ?1 AND id = ?2")
+            .map_err(&fail)?;
+        let mut found = HashSet::new();
+        for id in ids {
+            if query.exists(params![scope, id]).map_err(&fail)? {
+                found.insert((*id).to_string());
+            }
+        }
+        Ok(found)
+    }
+
+    fn prune_seen(&self, scope: &str, detected_before_ms: i64) -> Result<u64, StoreError> {
+        self.conn()
+            .execute(
+                "DELETE FROM seen WHERE scope = ?1 AND detected_at_ms < ?2",
+                params![scope, detected_before_ms],
+            )
+            .map(|n| n as u64)
+            .map_err(self.fail("pruning seen ids"))
+    }
+
     fn outbox_depth(&self) -> Result<u64, StoreError> {
         self.conn()
             .query_row(
@@ -636,5 +721,48 @@ mod tests {
         assert_eq!(store.disabled_endpoint("https://y/h").unwrap(), None);
         store.enable_endpoint("https://x/h").unwrap();
         assert_eq!(store.disabled_endpoint("https://x/h").unwrap(), None);
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    fn seen(id: &str, at: i64) -> SeenId {
+        SeenId {
+            id: id.into(),
+            detected_at_ms: at,
+        }
+    }
+
+    #[test]
+    fn progress_and_seen_ids_are_saved_together_and_cleared_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.load_progress("x").unwrap(), None);
+        store
+            .save_progress("x", r#"{"window":1}"#, &[seen("a", 10), seen("b", 20)])
+            .unwrap();
+        store
+            .save_progress("x", r#"{"window":2}"#, &[seen("b", 20)])
+            .unwrap();
+        drop(store);
+
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            store.load_progress("x").unwrap().unwrap(),
+            r#"{"window":2}"#
+        );
+        let found = store.seen_among("x", &["a", "b", "c"]).unwrap();
+        assert_eq!(found, HashSet::from(["a".to_string(), "b".to_string()]));
+        assert!(store.seen_among("other", &["a"]).unwrap().is_empty());
+
+        assert_eq!(store.prune_seen("x", 15).unwrap(), 1);
+        assert_eq!(store.seen_among("x", &["a", "b"]).unwrap().len(), 1);
+
+        store.clear_progress("x").unwrap();
+        assert_eq!(store.load_progress("x").unwrap(), None);
+        assert!(store.seen_among("x", &["b"]).unwrap().is_empty());
     }
 }
