@@ -6,9 +6,8 @@
 //! `-shm` companions the same mode).
 //!
 //! Schema changes go through [`MIGRATIONS`]: the n-th entry brings the file
-//! from `user_version` n to n + 1. To add a table (as entry 2 added
-//! `checkpoints` and `seen` tables, for instance) append one entry; never edit
-//! an entry that has shipped.
+//! from `user_version` n to n + 1. To add a table, append one entry (as
+//! entry 2 added `progress` and `seen`); never edit an entry that has shipped.
 
 use crate::SeenId;
 use crate::{
