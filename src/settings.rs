@@ -168,7 +168,7 @@ impl<'a> Layers<'a> {
                 let file = toml::from_str(&text).map_err(|e| {
                     SettingsError::new(
                         format!("config file {name}"),
-                        format!("{}", e.message().trim()),
+                        e.message().trim(),
                     )
                 })?;
                 (file, Some(name))
@@ -583,7 +583,8 @@ mod tests {
             .unwrap();
         assert_eq!(s.page_size.get(), 7);
 
-        let bare = Layers::load(None, &env_of(&CREDS)).unwrap();
+        let creds = env_of(&CREDS);
+        let bare = Layers::load(None, &creds).unwrap();
         let c = bare.connection(&ConnectionArgs::default()).unwrap();
         assert_eq!(
             c.transport.endpoints.api.to_string(),

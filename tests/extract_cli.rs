@@ -33,7 +33,7 @@ async fn start(config: SimConfig) -> Simulator {
 /// from the surrounding environment.
 async fn extract(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
     let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("extract").args(args).arg("--progress").arg("log");
+    cmd.arg("extract").args(args);
     for name in SETTINGS_ENV {
         cmd.env_remove(name);
     }
@@ -112,8 +112,8 @@ async fn a_run_writes_every_violation_once_and_a_summary() {
     assert_eq!(lines_ids(&std::fs::read_to_string(&out).unwrap()), want);
     assert!(!Path::new(&format!("{}.partial", out.display())).exists());
     for part in [
-        "1500 violations",
-        "duplicates dropped",
+        "1500 unique violations",
+        "dropped; missing evidence",
         "429s received 0",
         "token renewals 1",
         "p95",

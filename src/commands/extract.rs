@@ -2,15 +2,13 @@
 
 use super::Outcome;
 use crate::exit::{Exit, Failure};
+use crate::report::{print_transport, Progress};
 use crate::settings::{ConnectionArgs, FilterArgs, Layers};
 use compliance_api::Timestamp;
-use compliance_client::{
-    Batch, ExtractorConfig, Query, RetryCause, Stats, StatsSnapshot, ViolationExtractor, Window,
-};
+use compliance_client::{Batch, ExtractorConfig, Query, StatsSnapshot, ViolationExtractor, Window};
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const EXAMPLES: &str = "\
@@ -57,23 +55,10 @@ pub struct Args {
     /// [default: OUT.rejects.jsonl; genesys-compliance-rejects.jsonl with --out -]
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
-    /// Progress display on standard error: a bar on a terminal, plain log lines otherwise
-    #[arg(long, value_enum, default_value_t = Progress::Auto)]
-    pub progress: Progress,
     #[command(flatten)]
     pub filters: FilterArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
-}
-
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Progress {
-    /// A bar when standard error is a terminal, log lines otherwise.
-    Auto,
-    Bar,
-    Log,
-    None,
 }
 
 pub async fn run(args: Args) -> Outcome {
@@ -104,7 +89,7 @@ pub async fn run(args: Args) -> Outcome {
         page_size: selection.page_size,
     };
     let started = Instant::now();
-    let progress = Reporter::start(args.progress, extractor.stats());
+    let progress = Progress::start(extractor.stats());
     let fetched = async {
         let mut batches = extractor.extract(&query).await?;
         while let Some(batch) = batches.next().await.transpose()? {
@@ -115,18 +100,19 @@ pub async fn run(args: Args) -> Outcome {
         Ok::<_, Failure>(())
     }
     .await;
-    progress.stop();
+    progress.finish();
     let stats = extractor.stats().snapshot();
     match fetched {
         Ok(()) => {
             let rejects = output
                 .finish()
                 .map_err(|e| Failure::new(Exit::Internal, e))?;
-            summary(&stats, started.elapsed(), rejects.as_deref());
+            summary(&stats, started.elapsed(), &args.out, rejects.as_deref());
             Ok(Exit::Done)
         }
         Err(failure) => {
-            summary(&stats, started.elapsed(), None);
+            output.abandon();
+            summary(&stats, started.elapsed(), &args.out, None);
             Err(failure)
         }
     }
@@ -211,6 +197,15 @@ impl Output {
         Ok(())
     }
 
+    /// Removes the unfinished output: a failed run leaves nothing that could
+    /// pass for a result (the rejects file stays, as evidence of what was refused).
+    fn abandon(self) {
+        drop(self.out);
+        if let Some((partial, _)) = &self.target {
+            let _ = std::fs::remove_file(partial);
+        }
+    }
+
     /// Flushes everything and puts the output in place; returns the rejects
     /// file when there were rejects.
     fn finish(mut self) -> anyhow::Result<Option<PathBuf>> {
@@ -229,104 +224,26 @@ impl Output {
     }
 }
 
-/// Shows progress while the extraction runs.
-struct Reporter {
-    task: Option<tokio::task::JoinHandle<()>>,
-    stop: Arc<tokio::sync::Notify>,
-}
-
-impl Reporter {
-    fn start(mode: Progress, stats: Arc<Stats>) -> Reporter {
-        let terminal = std::io::stderr().is_terminal();
-        let stop = Arc::new(tokio::sync::Notify::new());
-        let task = match mode {
-            Progress::None => None,
-            Progress::Bar => Some(tokio::spawn(bar(stats, stop.clone()))),
-            Progress::Auto if terminal => Some(tokio::spawn(bar(stats, stop.clone()))),
-            Progress::Auto | Progress::Log => Some(tokio::spawn(log_lines(stats, stop.clone()))),
-        };
-        Reporter { task, stop }
-    }
-
-    fn stop(self) {
-        self.stop.notify_one();
-        if let Some(task) = self.task {
-            task.abort();
-        }
-    }
-}
-
-fn progress_line(s: &StatsSnapshot, elapsed: Duration) -> String {
-    let rate = s.violations as f64 / elapsed.as_secs_f64().max(1e-3);
-    format!(
-        "windows {}/{}, pages {}, violations {}, retries {}, {:.0} violations/s",
-        s.windows_done,
-        s.windows_planned,
-        s.pages,
-        s.violations,
-        s.retries_total(),
-        rate
-    )
-}
-
-async fn bar(stats: Arc<Stats>, stop: Arc<tokio::sync::Notify>) {
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-            .expect("a valid template"),
-    );
-    let started = Instant::now();
-    loop {
-        bar.set_message(progress_line(&stats.snapshot(), started.elapsed()));
-        bar.tick();
-        tokio::select! {
-            _ = stop.notified() => break,
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-        }
-    }
-    bar.finish_and_clear();
-}
-
-async fn log_lines(stats: Arc<Stats>, stop: Arc<tokio::sync::Notify>) {
-    let started = Instant::now();
-    loop {
-        tokio::select! {
-            _ = stop.notified() => break,
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-        }
-        tracing::info!("{}", progress_line(&stats.snapshot(), started.elapsed()));
-    }
-}
-
 /// The final summary, on standard error (standard output may be the output).
-fn summary(s: &StatsSnapshot, elapsed: Duration, rejects: Option<&Path>) {
-    let causes: Vec<String> = RetryCause::ALL
-        .iter()
-        .map(|c| format!("{} {}", c.as_str(), s.retries_of(*c)))
-        .collect();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+fn summary(s: &StatsSnapshot, elapsed: Duration, out: &Path, rejects: Option<&Path>) {
+    let secs = elapsed.as_secs_f64();
     eprintln!(
-        "summary: {} violations, {} pages, {} windows in {:.1} s\n  \
-         duplicates dropped {}, missing evidence {}, rejects {}{}\n  \
-         requests {}, retries {} ({}), 429s received {}, token renewals {}\n  \
-         page latency p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms",
+        "extracted:  {} unique violations in {:.2} s ({:.0}/s) to {}\n\
+         duplicates: {} dropped; missing evidence: {}; rejects: {}{}",
         s.violations,
-        s.pages,
-        s.windows_planned,
-        elapsed.as_secs_f64(),
+        secs,
+        s.violations as f64 / secs.max(1e-3),
+        if out == Path::new("-") {
+            "standard output".to_string()
+        } else {
+            out.display().to_string()
+        },
         s.duplicates_dropped,
         s.missing_evidence,
         s.rejects,
         rejects
             .map(|p| format!(" (in {})", p.display()))
             .unwrap_or_default(),
-        s.requests,
-        s.retries_total(),
-        causes.join(", "),
-        s.rate_limited_received,
-        s.token_renewals,
-        ms(s.latency_p50),
-        ms(s.latency_p95),
-        ms(s.latency_p99),
     );
+    print_transport(s);
 }

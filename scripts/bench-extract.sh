@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Extraction benchmarks (issue 3). Release builds; prints figures for
+# docs/benchmarks-client.md.
+#   1. speed: sequential pager vs extractor on 100,000 violations, 40 ms per
+#      page, 6,000 requests/minute, in one run (crates/client/examples/bench_extract.rs);
+#   2. memory: peak RSS of `extract` over 1,000,000 violations (/usr/bin/time -v),
+#      the simulator in its own process so that its dataset is not counted;
+#   3. pacing: a run at the default 300/minute against a server limiting to
+#      300/minute, long enough to need more than a minute's budget: 429s received.
+# Usage: scripts/bench-extract.sh [speed|memory|pacing|all]   (CARGO_TARGET_DIR is honoured)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
+what="${1:-all}"
+cargo build --release -q -p compliance-client --example bench_extract -p genesys-compliance --bin genesys-compliance
+bin="$target/release/genesys-compliance"
+work="$(mktemp -d)"
+sim_pid=""
+cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Starts `simulate` with the given flags on a free port; sets $base.
+simulate() {
+  "$bin" simulate --listen 127.0.0.1:0 "$@" > "$work/sim.out" 2> "$work/sim.err" &
+  sim_pid=$!
+  for _ in $(seq 1 600); do
+    if grep -q '^listening on ' "$work/sim.out" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  base="$(sed -n 's/^listening on //p' "$work/sim.out" | head -1)"
+  [ -n "$base" ] || { echo "the simulator did not start"; cat "$work/sim.err"; exit 1; }
+}
+stop_sim() { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; sim_pid=""; }
+
+export GENESYSCLOUD_OAUTHCLIENT_ID=demo-client GENESYSCLOUD_OAUTHCLIENT_SECRET=demo-secret
+day=(--start 2023-10-01T00:00:00Z --end 2023-10-02T00:00:00Z)
+
+if [ "$what" = speed ] || [ "$what" = all ]; then
+  echo "== speed: sequential pager vs extractor"
+  "$target/release/examples/bench_extract" --violations 100000 --latency-ms 40 --limit 6000 --page-size 500
+fi
+
+if [ "$what" = memory ] || [ "$what" = all ]; then
+  for n in 100000 1000000; do
+    echo "== memory: extract $n violations, page size 1000, output to /dev/null"
+    simulate --violations "$n" --rate-limit 0
+    /usr/bin/time -v "$bin" extract "${day[@]}" --api-base-url "$base" --page-size 1000 \
+        --rate-limit-per-minute 1000000 --out - > /dev/null 2> "$work/time.err"
+    grep -E '^extracted:|^transport:|^latency:' "$work/time.err"
+    grep -E 'Maximum resident set size|Elapsed \(wall clock\)' "$work/time.err"
+    stop_sim
+  done
+fi
+
+if [ "$what" = pacing ] || [ "$what" = all ]; then
+  echo "== pacing: default 300/minute against a 300/minute server, 40,000 violations at page size 100"
+  simulate --violations 40000 --rate-limit 300
+  "$bin" extract "${day[@]}" --api-base-url "$base" --page-size 100 --out "$work/o.jsonl" 2> "$work/pace.err"
+  grep -E '^extracted:|^transport:|^latency:' "$work/pace.err"
+  stop_sim
+fi
