@@ -6,6 +6,7 @@
 
 use compliance_api::{CanonicalUuid, Filters, HumanDuration, PageSize, Region, Severity};
 use compliance_client::{BaseUrl, Credentials, Endpoints, RetryPolicy, TransportConfig};
+use compliance_verify::RuleMatrix;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -140,8 +141,8 @@ pub struct Connection {
 pub struct Selection {
     pub filters: Filters,
     pub page_size: PageSize,
-    /// The rules file, already checked to be readable and well formed.
-    pub rules: Option<PathBuf>,
+    /// The rules file, read and parsed.
+    pub rules: Option<Rules>,
 }
 
 /// Reads settings from the layers. `env` looks up an environment variable
@@ -166,10 +167,7 @@ impl<'a> Layers<'a> {
                     SettingsError::new("--config", format!("cannot read `{name}`: {e}"))
                 })?;
                 let file = toml::from_str(&text).map_err(|e| {
-                    SettingsError::new(
-                        format!("config file {name}"),
-                        e.message().trim(),
-                    )
+                    SettingsError::new(format!("config file {name}"), e.message().trim())
                 })?;
                 (file, Some(name))
             }
@@ -442,8 +440,8 @@ impl<'a> Layers<'a> {
             )?
             .unwrap_or_default();
         let rules = match (&args.rules, &f.rules) {
-            (Some(p), _) => Some(check_rules("--rules", p)?),
-            (None, Some(p)) => Some(check_rules(&self.file_key("rules"), p)?),
+            (Some(p), _) => Some(load_rules("--rules", p)?),
+            (None, Some(p)) => Some(load_rules(&self.file_key("rules"), p)?),
             (None, None) => None,
         };
         Ok(Selection {
@@ -500,31 +498,20 @@ where
     Ok(out)
 }
 
-/// The rules file must be readable TOML with a `[rules]` table.
-fn check_rules(input: &str, path: &Path) -> Result<PathBuf, SettingsError> {
-    let name = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        SettingsError::new(input, format!("cannot read the rules file `{name}`: {e}"))
-    })?;
-    let doc: toml::Table = toml::from_str(&text).map_err(|e| {
-        SettingsError::new(
-            input,
-            format!(
-                "the rules file `{name}` is not valid TOML: {}",
-                e.message().trim()
-            ),
-        )
-    })?;
-    match doc.get("rules") {
-        Some(toml::Value::Table(_)) => Ok(path.to_path_buf()),
-        _ => Err(SettingsError::new(
-            input,
-            format!(
-                "the rules file `{name}` has no [rules] table; write tables like \
-                 [rules.\"rule-uuid-001\"] with regulations = [\"gdpr_art5\"]"
-            ),
-        )),
-    }
+/// A rules file that was read and parsed; verification applies it.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub path: PathBuf,
+    pub matrix: RuleMatrix,
+}
+
+/// Reads the rules file once, refusing an unreadable or malformed one.
+fn load_rules(input: &str, path: &Path) -> Result<Rules, SettingsError> {
+    let matrix = RuleMatrix::from_path(path).map_err(|e| SettingsError::new(input, e))?;
+    Ok(Rules {
+        path: path.to_path_buf(),
+        matrix,
+    })
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub async fn run(args: Args) -> Outcome {
         ))
     })?;
     if let Some(rules) = &selection.rules {
-        tracing::info!(rules = %rules.display(), "rules file checked; verification applies it in a later stage");
+        tracing::info!(rules = %rules.path.display(), "rules file checked; verification applies it in a later stage");
     }
     let mut output = Output::create(&args.out, args.rejects.as_deref())?;
 
