@@ -121,6 +121,7 @@ pub fn run_failure(e: compliance_pipeline::run::RunError) -> Failure {
         e @ (RunError::Output(_)
         | RunError::Audit(_)
         | RunError::Delivery(_)
-        | RunError::Store(_)) => Failure::new(Exit::Internal, e),
+        | RunError::Store(_)
+        | RunError::Checkpoint(_)) => Failure::new(Exit::Internal, e),
     }
 }

@@ -3,8 +3,8 @@
 //! (standard output may be the output itself).
 
 use compliance_client::{RetryCause, Stats, StatsSnapshot};
+use compliance_pipeline::job::JobReport;
 use compliance_pipeline::output::OutputTarget;
-use compliance_pipeline::run::RunReport;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -99,8 +99,8 @@ pub fn print_transport(s: &StatsSnapshot) {
 }
 
 /// The whole summary of one run.
-pub fn print_summary(run: &RunReport, output: &OutputTarget, keep_pii: bool) {
-    let t = &run.tally;
+pub fn print_summary(run: &JobReport, output: &OutputTarget, keep_pii: bool) {
+    let t = &run.progress.tally;
     let secs = run.elapsed.as_secs_f64();
     eprintln!(
         "extracted:  {} unique violations in {:.2} s ({:.0}/s) to {}\n\

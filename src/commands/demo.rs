@@ -11,8 +11,9 @@ use compliance_client::{
     BaseUrl, Credentials, Endpoints, ExtractorConfig, Query, TransportConfig, ViolationExtractor,
     Window,
 };
+use compliance_pipeline::job::ExtractJob;
 use compliance_pipeline::output::OutputTarget;
-use compliance_pipeline::run::{AuditTarget, Extraction, NoCheckpoint, Webhook};
+use compliance_pipeline::run::{AuditTarget, Webhook};
 use compliance_simulator::{Faults, SimConfig, Simulator};
 use compliance_store::{SqliteStore, StateStore};
 use compliance_verify::{RuleMatrix, Verifier};
@@ -127,18 +128,15 @@ pub async fn run(args: Args) -> Outcome {
         page_size: PageSize::new(500).expect("a page size"),
     };
     let progress = report::Progress::start(extractor.stats());
-    let plan = extractor
-        .plan(&query)
-        .await
-        .map_err(crate::exit::client_failure)?;
 
     let store: Arc<dyn StateStore> = Arc::new(
         SqliteStore::open(dir.join("genesys-compliance.db"))
             .map_err(|e| Failure::new(Exit::Internal, e))?,
     );
+    let audit_dir = dir.join("audit");
     let audit = AuditTarget {
-        dir: dir.join("audit"),
-        store,
+        dir: audit_dir.clone(),
+        store: store.clone(),
         webhook: Some(Webhook {
             endpoint: WebhookEndpoint::parse(&receiver.url())
                 .map_err(|e| Failure::new(Exit::Internal, e))?,
@@ -149,22 +147,20 @@ pub async fn run(args: Args) -> Outcome {
     let rules = RuleMatrix::from_toml(DEMO_RULES).expect("the demo's rules file is well formed");
     let verifier = Verifier::new(rules, args.keep_pii);
     let output = OutputTarget::File(dir.join("violations.jsonl"));
-    let outcome = Extraction::new(plan, output.clone())
-        .run(
-            &extractor,
-            &verifier,
-            &mut NoCheckpoint,
-            Some(&audit),
-            std::future::pending(),
-        )
-        .await;
+    let job = ExtractJob {
+        query,
+        output: output.clone(),
+        store: Some(store.clone()),
+        audit: Some(audit),
+    };
+    let outcome = job.run(&extractor, &verifier, std::future::pending()).await;
     progress.finish();
     let run = outcome.map_err(crate::exit::run_failure)?;
 
     report::print_summary(&run, &output, args.keep_pii);
-    let appended = run.audit.as_ref().expect("the demo always audits");
+    let appended = run.appended.as_ref().expect("the demo always audits");
     let chain = verify_dir(
-        &audit.dir,
+        &audit_dir,
         Some(&Anchor {
             seq: appended.seq,
             hash: appended.hash.clone(),
@@ -175,7 +171,7 @@ pub async fn run(args: Args) -> Outcome {
     eprintln!(
         "audit:      record {} appended to {} (chain {}), webhook {} delivered, {} of {} received with a valid signature",
         appended.seq,
-        audit.dir.join("audit.jsonl").display(),
+        audit_dir.join("audit.jsonl").display(),
         if chain.is_ok() { "intact" } else { "BROKEN" },
         appended.webhook_id.as_deref().unwrap_or("-"),
         verified,

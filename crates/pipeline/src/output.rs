@@ -1,7 +1,15 @@
-//! Where output records go: a JSONL file whose committed position can be
-//! checkpointed and resumed, or standard output.
+//! Where output records go. Every sink can `commit`: flush, sync to disk, and
+//! say up to where the output is durable, so that a checkpoint can record it
+//! and a restart can cut the file back to it.
+//!
+//! - [`FileSink`]: `extract --out FILE` writes `FILE.partial` and renames it
+//!   to `FILE` once the extraction is complete, so a file that looks finished
+//!   is finished; `--out -` writes to standard output.
+//! - [`HourlySink`]: `serve --out-dir DIR` writes `violations-YYYYMMDDTHH.jsonl`
+//!   after the UTC hour the batch was written in.
 
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -36,6 +44,18 @@ impl OutputTarget {
             }
         }
     }
+
+    /// Where the output is written until it is complete.
+    pub fn partial_path(&self) -> Option<PathBuf> {
+        match self {
+            OutputTarget::Stdout => None,
+            OutputTarget::File(p) => {
+                let mut name = p.as_os_str().to_owned();
+                name.push(".partial");
+                Some(PathBuf::from(name))
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for OutputTarget {
@@ -56,108 +76,259 @@ pub struct OutputError {
     pub source: io::Error,
 }
 
-/// A JSONL sink. Lines are buffered; [`JsonlSink::commit`] makes everything
-/// written so far durable and returns the byte position a checkpoint may record.
-pub struct JsonlSink {
-    name: String,
-    inner: Inner,
-    position: u64,
-    lines: u64,
+impl OutputError {
+    fn at(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
+        move |source| OutputError {
+            path: path.display().to_string(),
+            source,
+        }
+    }
 }
 
-enum Inner {
-    File(BufWriter<File>),
-    Stdout(BufWriter<io::Stdout>),
+/// Up to where a sink's output is durable: the file written last and its length.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// `None` for standard output.
+    pub file: Option<PathBuf>,
+    pub offset: u64,
+}
+
+/// A destination of output records, one JSON object per line.
+pub trait RecordSink: Send {
+    /// Called before each batch: where a sink may switch files.
+    fn start_batch(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+    /// Appends one line.
+    fn write(&mut self, line: &dyn erased::Line) -> Result<(), OutputError>;
+    /// Makes everything written durable and says up to where.
+    fn commit(&mut self) -> Result<Position, OutputError>;
+}
+
+/// Object-safe serialisation of one line.
+pub mod erased {
+    /// Anything that serialises to one JSON line.
+    pub trait Line {
+        fn write_json(&self, out: &mut dyn std::io::Write) -> serde_json::Result<()>;
+    }
+    impl<T: serde::Serialize> Line for T {
+        fn write_json(&self, out: &mut dyn std::io::Write) -> serde_json::Result<()> {
+            serde_json::to_writer(out, self)
+        }
+    }
 }
 
 const BUFFER: usize = 256 * 1024;
 
-impl JsonlSink {
-    /// Opens the target, keeping its first `resume_at` bytes (what an earlier,
-    /// interrupted run committed) and dropping anything after them. `resume_at`
-    /// 0 starts a new file. Files are created readable by their owner only.
-    pub fn open(target: &OutputTarget, resume_at: u64) -> Result<JsonlSink, OutputError> {
-        match target {
-            OutputTarget::Stdout => Ok(JsonlSink {
-                name: target.to_string(),
-                inner: Inner::Stdout(BufWriter::with_capacity(BUFFER, io::stdout())),
-                position: 0,
-                lines: 0,
-            }),
-            OutputTarget::File(path) => {
-                let fail = |source| OutputError {
-                    path: path.display().to_string(),
-                    source,
-                };
-                let mut file = open_private(path, resume_at == 0).map_err(fail)?;
-                let len = file.metadata().map_err(fail)?.len();
-                if len < resume_at {
-                    return Err(fail(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "it holds {len} bytes but the checkpoint says {resume_at} were committed; \
-                             it was changed outside this program: move it away and start again"
-                        ),
-                    )));
-                }
-                file.set_len(resume_at).map_err(fail)?;
-                file.seek(SeekFrom::Start(resume_at)).map_err(fail)?;
-                Ok(JsonlSink {
-                    name: path.display().to_string(),
-                    inner: Inner::File(BufWriter::with_capacity(BUFFER, file)),
-                    position: resume_at,
-                    lines: 0,
-                })
-            }
+/// A JSONL file (or standard output) that resumes at a committed offset.
+pub struct JsonlFile {
+    path: Option<PathBuf>,
+    out: BufWriter<Box<dyn Write + Send>>,
+    file: Option<File>,
+    offset: u64,
+}
+
+impl JsonlFile {
+    /// Opens `path`, keeping its first `resume_at` bytes (what an earlier,
+    /// interrupted run committed) and dropping anything after them; 0 starts
+    /// afresh. Files are created readable by their owner only.
+    pub fn open(path: &Path, resume_at: u64) -> Result<JsonlFile, OutputError> {
+        let fail = OutputError::at(path);
+        let mut file = open_private(path, resume_at == 0).map_err(&fail)?;
+        let len = file.metadata().map_err(&fail)?.len();
+        if len < resume_at {
+            return Err(fail(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "it holds {len} bytes but the checkpoint says {resume_at} were committed; \
+                     it was changed outside this program: move it away and start again"
+                ),
+            )));
+        }
+        file.set_len(resume_at).map_err(&fail)?;
+        file.seek(SeekFrom::Start(resume_at)).map_err(&fail)?;
+        let writer: Box<dyn Write + Send> = Box::new(file.try_clone().map_err(&fail)?);
+        Ok(JsonlFile {
+            path: Some(path.to_path_buf()),
+            out: BufWriter::with_capacity(BUFFER, writer),
+            file: Some(file),
+            offset: resume_at,
+        })
+    }
+
+    /// Standard output.
+    pub fn stdout() -> JsonlFile {
+        JsonlFile {
+            path: None,
+            out: BufWriter::with_capacity(BUFFER, Box::new(io::stdout())),
+            file: None,
+            offset: 0,
         }
     }
 
-    /// Appends one value as one line.
-    pub fn write<T: Serialize>(&mut self, value: &T) -> Result<(), OutputError> {
-        let name = &self.name;
-        let fail = |source| OutputError {
-            path: name.clone(),
-            source,
-        };
+    fn name(&self) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("standard output"))
+    }
+
+    pub fn write(&mut self, line: &dyn erased::Line) -> Result<(), OutputError> {
         let mut counter = Counting {
-            inner: match &mut self.inner {
-                Inner::File(w) => w as &mut dyn Write,
-                Inner::Stdout(w) => w as &mut dyn Write,
-            },
+            inner: &mut self.out,
             written: 0,
         };
-        serde_json::to_writer(&mut counter, value).map_err(|e| fail(io::Error::other(e)))?;
-        counter.write_all(b"\n").map_err(fail)?;
-        self.position += counter.written;
-        self.lines += 1;
+        let result = line
+            .write_json(&mut counter)
+            .map_err(io::Error::other)
+            .and_then(|()| counter.write_all(b"\n"));
+        self.offset += counter.written;
+        result.map_err(|e| OutputError::at(&self.name())(e))
+    }
+
+    pub fn commit(&mut self) -> Result<Position, OutputError> {
+        let name = self.name();
+        let fail = OutputError::at(&name);
+        self.out.flush().map_err(&fail)?;
+        if let Some(file) = &self.file {
+            file.sync_data().map_err(&fail)?;
+        }
+        Ok(Position {
+            file: self.path.clone(),
+            offset: self.offset,
+        })
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+}
+
+/// `extract`'s output: one file, written as `FILE.partial` until [`FileSink::finish`].
+pub struct FileSink {
+    target: OutputTarget,
+    file: JsonlFile,
+}
+
+impl FileSink {
+    /// Opens the output, resuming at `resume_at` bytes of the partial file.
+    pub fn open(target: &OutputTarget, resume_at: u64) -> Result<FileSink, OutputError> {
+        let file = match target.partial_path() {
+            None => JsonlFile::stdout(),
+            Some(partial) => JsonlFile::open(&partial, resume_at)?,
+        };
+        Ok(FileSink {
+            target: target.clone(),
+            file,
+        })
+    }
+
+    /// Commits and puts the complete output in place.
+    pub fn finish(mut self) -> Result<(), OutputError> {
+        self.file.commit()?;
+        if let (OutputTarget::File(path), Some(partial)) =
+            (&self.target, self.target.partial_path())
+        {
+            std::fs::rename(&partial, path).map_err(OutputError::at(path))?;
+            sync_parent(path).map_err(OutputError::at(path))?;
+        }
+        Ok(())
+    }
+}
+
+impl RecordSink for FileSink {
+    fn write(&mut self, line: &dyn erased::Line) -> Result<(), OutputError> {
+        self.file.write(line)
+    }
+    fn commit(&mut self) -> Result<Position, OutputError> {
+        self.file.commit()
+    }
+}
+
+/// `serve`'s output: `DIR/violations-YYYYMMDDTHH.jsonl` after the UTC hour a
+/// batch is written in. A batch never spans two files, so one position says
+/// everything a restart needs.
+pub struct HourlySink {
+    dir: PathBuf,
+    current: Option<(PathBuf, JsonlFile)>,
+    clock: fn() -> DateTime<Utc>,
+}
+
+impl HourlySink {
+    pub const PREFIX: &'static str = "violations-";
+
+    /// Opens the directory (creating it, owner-only), first cutting the output
+    /// back to `committed`: the file it names is truncated to its offset, and
+    /// files of later hours (written after the last commit) are emptied.
+    pub fn open(dir: &Path, committed: Option<&Position>) -> Result<HourlySink, OutputError> {
+        create_private_dir(dir).map_err(OutputError::at(dir))?;
+        if let Some(Position {
+            file: Some(file),
+            offset,
+        }) = committed
+        {
+            let name = file
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_default();
+            for entry in std::fs::read_dir(dir).map_err(OutputError::at(dir))? {
+                let entry = entry.map_err(OutputError::at(dir))?;
+                let other = entry.file_name();
+                let later = other.to_string_lossy().starts_with(Self::PREFIX) && other > name;
+                if later {
+                    JsonlFile::open(&entry.path(), 0)?.commit()?;
+                }
+            }
+            if file.exists() {
+                JsonlFile::open(file, *offset)?.commit()?;
+            }
+        }
+        Ok(HourlySink {
+            dir: dir.to_path_buf(),
+            current: None,
+            clock: Utc::now,
+        })
+    }
+
+    /// The file for the hour of `at`.
+    pub fn file_for(dir: &Path, at: DateTime<Utc>) -> PathBuf {
+        dir.join(format!("{}{}.jsonl", Self::PREFIX, at.format("%Y%m%dT%H")))
+    }
+
+    #[cfg(test)]
+    fn with_clock(mut self, clock: fn() -> DateTime<Utc>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+impl RecordSink for HourlySink {
+    fn start_batch(&mut self) -> Result<(), OutputError> {
+        let path = Self::file_for(&self.dir, (self.clock)());
+        if self.current.as_ref().is_some_and(|(p, _)| *p == path) {
+            return Ok(());
+        }
+        if let Some((_, mut old)) = self.current.take() {
+            old.commit()?;
+        }
+        // Everything already in the file is committed (open() cut the rest).
+        let existing = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let file = JsonlFile::open(&path, existing)?;
+        self.current = Some((path, file));
         Ok(())
     }
 
-    /// Flushes the buffer and, for a file, syncs it to disk. Returns the
-    /// position up to which the output is durable.
-    pub fn commit(&mut self) -> Result<u64, OutputError> {
-        let fail = |source| OutputError {
-            path: self.name.clone(),
-            source,
-        };
-        match &mut self.inner {
-            Inner::File(w) => {
-                w.flush().map_err(fail)?;
-                w.get_ref().sync_data().map_err(fail)?;
-            }
-            Inner::Stdout(w) => w.flush().map_err(fail)?,
+    fn write(&mut self, line: &dyn erased::Line) -> Result<(), OutputError> {
+        if self.current.is_none() {
+            self.start_batch()?;
         }
-        Ok(self.position)
+        self.current.as_mut().expect("opened above").1.write(line)
     }
 
-    /// Bytes written so far (committed or not).
-    pub fn position(&self) -> u64 {
-        self.position
-    }
-
-    /// Lines written by this sink since it was opened.
-    pub fn lines(&self) -> u64 {
-        self.lines
+    fn commit(&mut self) -> Result<Position, OutputError> {
+        match self.current.as_mut() {
+            Some((_, file)) => file.commit(),
+            None => Ok(Position::default()),
+        }
     }
 }
 
@@ -175,13 +346,34 @@ fn open_private(path: &Path, truncate: bool) -> io::Result<File> {
     options.open(path)
 }
 
-/// Counts bytes on their way to the writer, so positions need no `seek`.
-struct Counting<'a> {
-    inner: &'a mut dyn Write,
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Makes a rename durable: sync the directory that holds the file.
+fn sync_parent(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        File::open(parent)?.sync_all()?;
+    }
+    let _ = path;
+    Ok(())
+}
+
+/// Counts bytes on their way to the writer, so offsets need no `seek`.
+struct Counting<'a, W: Write> {
+    inner: &'a mut W,
     written: u64,
 }
 
-impl Write for Counting<'_> {
+impl<W: Write> Write for Counting<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.written += n as u64;
@@ -201,27 +393,28 @@ mod tests {
     fn resuming_keeps_the_committed_lines_and_drops_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let target = OutputTarget::File(dir.path().join("out.jsonl"));
-        let mut sink = JsonlSink::open(&target, 0).unwrap();
+        let mut sink = FileSink::open(&target, 0).unwrap();
         sink.write(&json!({"id": 1})).unwrap();
         let committed = sink.commit().unwrap();
         sink.write(&json!({"id": 2})).unwrap();
         sink.commit().unwrap();
         drop(sink);
+        assert!(!dir.path().join("out.jsonl").exists(), "not complete yet");
 
-        let mut sink = JsonlSink::open(&target, committed).unwrap();
+        let mut sink = FileSink::open(&target, committed.offset).unwrap();
         sink.write(&json!({"id": 3})).unwrap();
-        sink.commit().unwrap();
+        sink.finish().unwrap();
         let text = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
         assert_eq!(text, "{\"id\":1}\n{\"id\":3}\n");
-        assert_eq!(sink.position(), text.len() as u64);
+        assert!(!dir.path().join("out.jsonl.partial").exists());
     }
 
     #[test]
     fn a_file_shorter_than_its_checkpoint_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let target = OutputTarget::File(dir.path().join("out.jsonl"));
-        std::fs::write(dir.path().join("out.jsonl"), "{}\n").unwrap();
-        let err = JsonlSink::open(&target, 100).err().unwrap();
+        std::fs::write(dir.path().join("out.jsonl.partial"), "{}\n").unwrap();
+        let err = FileSink::open(&target, 100).err().unwrap();
         assert!(
             err.to_string().contains("changed outside this program"),
             "{err}"
@@ -234,7 +427,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let target = OutputTarget::File(dir.path().join("out.jsonl"));
-        JsonlSink::open(&target, 0).unwrap();
+        FileSink::open(&target, 0).unwrap().finish().unwrap();
         let mode = std::fs::metadata(dir.path().join("out.jsonl"))
             .unwrap()
             .permissions()
@@ -250,5 +443,39 @@ mod tests {
             PathBuf::from("/tmp/x/violations.rejects.jsonl")
         );
         assert_eq!(OutputTarget::parse("-"), OutputTarget::Stdout);
+    }
+
+    fn ten_past_nine() -> DateTime<Utc> {
+        "2023-10-01T09:10:00Z".parse().unwrap()
+    }
+    fn ten_past_ten() -> DateTime<Utc> {
+        "2023-10-01T10:10:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn hourly_files_are_named_after_the_hour_and_cut_back_on_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = HourlySink::open(dir.path(), None)
+            .unwrap()
+            .with_clock(ten_past_nine);
+        sink.start_batch().unwrap();
+        sink.write(&json!({"id": 1})).unwrap();
+        let committed = sink.commit().unwrap();
+        sink.write(&json!({"id": 2})).unwrap(); // never committed
+        sink.commit().unwrap();
+        let mut later = HourlySink::open(dir.path(), None)
+            .unwrap()
+            .with_clock(ten_past_ten);
+        later.start_batch().unwrap();
+        later.write(&json!({"id": 3})).unwrap(); // never committed either
+        later.commit().unwrap();
+
+        // A restart from the first commit keeps exactly what it covered.
+        HourlySink::open(dir.path(), Some(&committed)).unwrap();
+        let nine = dir.path().join("violations-20231001T09.jsonl");
+        let ten = dir.path().join("violations-20231001T10.jsonl");
+        assert_eq!(committed.file.as_deref(), Some(nine.as_path()));
+        assert_eq!(std::fs::read_to_string(nine).unwrap(), "{\"id\":1}\n");
+        assert_eq!(std::fs::read_to_string(ten).unwrap(), "");
     }
 }

@@ -1,22 +1,23 @@
-//! One extraction, end to end: batches from the extractor are verified and
-//! written; what could not be used goes to the rejects file; at the end the
-//! audit record is appended to the hash-chained log and its webhook delivered.
+//! One extraction: batches from the extractor are verified and written to a
+//! sink; what could not be used goes to the rejects file; after each batch
+//! the output is made durable and a [`Checkpoint`] is told. The audit record
+//! is then built from the counts and appended ([`append_and_deliver`]).
 
-use crate::output::{JsonlSink, OutputError, OutputTarget};
+use crate::output::{JsonlFile, OutputError, Position, RecordSink};
 use compliance_api::{Timestamp, ViolationQuery};
 use compliance_audit::{
     Appended, AuditError, AuditLog, AuditRecord, Deliverer, DeliveryError, DeliveryReport,
     WebhookEndpoint, WebhookSecret,
 };
-use compliance_client::{Batch, Plan, Rejected, Resume, StatsSnapshot, ViolationExtractor};
+use compliance_client::{Batch, Plan, Rejected, Resume, ViolationExtractor};
 use compliance_store::StateStore;
-use compliance_verify::{OutputRecord, Tally, Verifier};
-use futures::{Stream, StreamExt};
+use compliance_verify::{Tally, Verifier};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 /// Why a run failed. The variants keep their sources so the binary can map
 /// them to exit codes.
@@ -32,7 +33,9 @@ pub enum RunError {
     Delivery(#[from] DeliveryError),
     #[error(transparent)]
     Store(#[from] compliance_store::StoreError),
-    #[error("the run was stopped before it finished; its progress is checkpointed")]
+    #[error("the state store holds a checkpoint this program cannot read ({0}); remove the state file or give another --state")]
+    Checkpoint(String),
+    #[error("stopped before the end; everything output so far is committed and a rerun continues from there")]
     Interrupted,
 }
 
@@ -51,8 +54,7 @@ pub struct Webhook {
     pub retry: Option<compliance_audit::RetryPolicy>,
 }
 
-/// Counts that survive a restart: what the earlier, interrupted part of an
-/// extraction already output.
+/// Counts of what an extraction output; they survive restarts in checkpoints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub tally: Tally,
@@ -62,226 +64,72 @@ pub struct Progress {
     pub retries: u64,
 }
 
-impl Progress {
-    fn add_batch(&mut self, batch: &Batch) {
-        self.pages += 1;
-        self.duplicates_dropped += u64::from(batch.duplicates_dropped);
-        self.rejects += batch.rejects.len() as u64;
-    }
-}
-
-/// Called after each batch is durably written, before the next one is read;
-/// `extract`'s checkpoints and `serve`'s seen-ids live behind it.
+/// Told after each batch is durably written, before the next one is read:
+/// `extract`'s checkpoints and `serve`'s seen ids live behind it.
 pub trait Checkpoint: Send {
-    /// Which violations of `batch` are new; `serve` drops those it output
-    /// before. The default keeps them all.
+    /// Drops the violations of `batch` that were output before and returns
+    /// how many. The default keeps them all.
     fn filter_seen(&mut self, batch: &mut Batch) -> Result<u64, RunError> {
         let _ = batch;
         Ok(0)
     }
-    /// The batch's records are on disk up to these positions.
+    /// The batch is on disk: output up to `output`, rejects up to `rejects`.
     fn committed(
         &mut self,
         batch: &Batch,
-        output_position: u64,
-        rejects_position: u64,
+        output: &Position,
+        rejects: u64,
         progress: &Progress,
     ) -> Result<(), RunError>;
 }
 
-/// What one run did.
-#[derive(Debug, Clone)]
-pub struct RunReport {
-    pub extraction_id: uuid::Uuid,
-    pub tally: Tally,
-    pub progress: Progress,
-    pub client: StatsSnapshot,
-    pub rejects_file: Option<PathBuf>,
-    pub audit: Option<Appended>,
-    pub record: AuditRecord,
-    pub delivery: Option<DeliveryReport>,
-    pub elapsed: std::time::Duration,
+/// A checkpoint that keeps nothing.
+pub struct NoCheckpoint;
+
+impl Checkpoint for NoCheckpoint {
+    fn committed(&mut self, _: &Batch, _: &Position, _: u64, _: &Progress) -> Result<(), RunError> {
+        Ok(())
+    }
 }
 
-/// One extraction's settings, already valid.
-pub struct Extraction {
-    pub extraction_id: uuid::Uuid,
-    pub plan: Plan,
-    pub resume: Resume,
-    pub output: OutputTarget,
-    /// Byte positions to resume the output and rejects files at (0: new files).
-    pub output_position: u64,
-    pub rejects_position: u64,
-    /// Counts carried over from an interrupted run of the same extraction.
-    pub progress: Progress,
+/// The rejects file: created on the first reject, resumable like the output.
+pub struct Rejects {
+    path: PathBuf,
+    file: Option<JsonlFile>,
+    resume_at: u64,
 }
 
-impl Extraction {
-    /// A fresh extraction of `plan` into `output`.
-    pub fn new(plan: Plan, output: OutputTarget) -> Extraction {
-        Extraction {
-            extraction_id: uuid::Uuid::new_v4(),
-            plan,
-            resume: Resume::default(),
-            output,
-            output_position: 0,
-            rejects_position: 0,
-            progress: Progress::default(),
+impl Rejects {
+    pub fn new(path: PathBuf, resume_at: u64) -> Rejects {
+        Rejects {
+            path,
+            file: None,
+            resume_at,
         }
     }
 
-    /// The exact JSON the extraction's first query sends: what `payload_hash` covers.
-    pub fn payload(&self) -> Vec<u8> {
-        let q = &self.plan.query;
-        serde_json::to_vec(&ViolationQuery {
-            time_interval: q.window.interval(),
-            filters: q.filters.clone(),
-            size: q.page_size,
-            cursor: None,
-        })
-        .expect("a query serialises")
-    }
-
-    /// Runs the extraction: fetch, verify, write, checkpoint, then audit and deliver.
-    pub async fn run(
-        self,
-        extractor: &ViolationExtractor,
-        verifier: &Verifier,
-        checkpoint: &mut dyn Checkpoint,
-        audit: Option<&AuditTarget>,
-        stop: impl std::future::Future<Output = ()>,
-    ) -> Result<RunReport, RunError> {
-        let started = Instant::now();
-        let batches = extractor.fetch(self.plan.clone(), self.resume.clone());
-        let mut written = self.write_all(batches, verifier, checkpoint, stop).await?;
-        let client = extractor.stats().snapshot();
-        written.progress.retries += client.retries_total();
-        let record = self.record(&written.progress, started.elapsed());
-
-        let (appended, delivery) = match audit {
-            None => (None, None),
-            Some(target) => {
-                let (appended, delivery) = append_and_deliver(target, &record).await?;
-                (Some(appended), delivery)
-            }
+    fn write(&mut self, reject: &Rejected) -> Result<(), OutputError> {
+        if self.file.is_none() {
+            self.file = Some(JsonlFile::open(&self.path, self.resume_at)?);
+        }
+        let line = RejectLine {
+            reason: &reject.reason,
+            record: &reject.raw,
         };
-        Ok(RunReport {
-            extraction_id: self.extraction_id,
-            tally: written.progress.tally.clone(),
-            progress: written.progress,
-            client,
-            rejects_file: written.rejects_file,
-            audit: appended,
-            record,
-            delivery,
-            elapsed: started.elapsed(),
-        })
+        self.file.as_mut().expect("opened above").write(&line)
     }
 
-    async fn write_all(
-        &self,
-        batches: impl Stream<Item = Result<Batch, compliance_client::Error>>,
-        verifier: &Verifier,
-        checkpoint: &mut dyn Checkpoint,
-        stop: impl std::future::Future<Output = ()>,
-    ) -> Result<Written, RunError> {
-        let mut out = JsonlSink::open(&self.output, self.output_position)?;
-        let rejects_path = self.output.rejects_path();
-        let mut rejects: Option<JsonlSink> = None;
-        if self.rejects_position > 0 {
-            rejects = Some(JsonlSink::open(
-                &OutputTarget::File(rejects_path.clone()),
-                self.rejects_position,
-            )?);
-        }
-        let mut progress = self.progress.clone();
-        futures::pin_mut!(batches);
-        futures::pin_mut!(stop);
-        loop {
-            // A stop is honoured between batches: the last one is complete and committed.
-            let next = tokio::select! {
-                biased;
-                _ = &mut stop => return Err(RunError::Interrupted),
-                next = batches.next() => next,
-            };
-            let Some(batch) = next else { break };
-            let mut batch = batch?;
-            progress.duplicates_dropped += checkpoint.filter_seen(&mut batch)?;
-            for violation in std::mem::take(&mut batch.violations) {
-                let record: OutputRecord = verifier.verify(violation);
-                progress.tally.add(&record);
-                out.write(&record)?;
-                // Keep the ids for the checkpoint (serve's seen set).
-                batch.violations.push(record.violation);
-            }
-            if !batch.rejects.is_empty() {
-                let sink = match rejects.as_mut() {
-                    Some(sink) => sink,
-                    None => rejects.insert(JsonlSink::open(
-                        &OutputTarget::File(rejects_path.clone()),
-                        0,
-                    )?),
-                };
-                for reject in &batch.rejects {
-                    sink.write(&RejectLine::from(reject))?;
-                }
-            }
-            progress.add_batch(&batch);
-            let output_position = out.commit()?;
-            let rejects_position = match rejects.as_mut() {
-                Some(sink) => sink.commit()?,
-                None => 0,
-            };
-            checkpoint.committed(&batch, output_position, rejects_position, &progress)?;
-        }
-        out.commit()?;
-        Ok(Written {
-            progress,
-            rejects_file: rejects.map(|_| rejects_path),
-        })
-    }
-
-    fn record(&self, progress: &Progress, elapsed: std::time::Duration) -> AuditRecord {
-        let tally = &progress.tally;
-        let by_status = BTreeMap::from([
-            ("validated".to_string(), tally.validated),
-            ("false_positive".to_string(), tally.false_positives),
-        ]);
-        AuditRecord {
-            timestamp: Timestamp::now(),
-            extraction_id: self.extraction_id,
-            payload_hash: compliance_audit::payload_hash(&self.payload()),
-            total_violations: tally.validated,
-            accuracy_rate: tally.accuracy_rate(),
-            latency_ms: elapsed.as_secs_f64() * 1000.0,
-            pii_exposures_detected: tally.pii_exposures,
-            false_positives_filtered: tally.false_positives,
-            interval: self.plan.query.window.interval(),
-            windows: self.plan.windows.iter().map(|w| w.interval()).collect(),
-            filters: self.plan.query.filters.clone(),
-            pages: progress.pages,
-            violations_fetched: tally.violations,
-            duplicates_dropped: progress.duplicates_dropped,
-            by_severity: tally
-                .by_severity
-                .iter()
-                .map(|(k, n)| (k.to_string(), *n))
-                .collect(),
-            by_status,
-            by_pii_type: tally
-                .pii_by_type
-                .iter()
-                .map(|(k, n)| (k.as_str().to_string(), *n))
-                .collect(),
-            retries: progress.retries,
-            program_version: env!("CARGO_PKG_VERSION").to_string(),
+    fn commit(&mut self) -> Result<u64, OutputError> {
+        match self.file.as_mut() {
+            Some(file) => Ok(file.commit()?.offset),
+            None => Ok(self.resume_at),
         }
     }
-}
 
-struct Written {
-    progress: Progress,
-    rejects_file: Option<PathBuf>,
+    /// The file, when anything was ever written to it.
+    pub fn path(&self) -> Option<&Path> {
+        (self.file.is_some() || self.resume_at > 0).then_some(self.path.as_path())
+    }
 }
 
 /// One line of the rejects file: why, and the record as received.
@@ -291,24 +139,133 @@ struct RejectLine<'a> {
     record: &'a serde_json::Value,
 }
 
-impl<'a> From<&'a Rejected> for RejectLine<'a> {
-    fn from(r: &'a Rejected) -> Self {
-        RejectLine {
-            reason: &r.reason,
-            record: &r.raw,
+/// Fetches `plan` from `resume` on, verifies each violation, writes it, and
+/// commits after every batch. Returns the counts, `progress` included.
+/// `stop` is honoured between batches, so the last one is always complete.
+#[allow(clippy::too_many_arguments)]
+pub async fn extract(
+    extractor: &ViolationExtractor,
+    plan: Plan,
+    resume: Resume,
+    verifier: &Verifier,
+    out: &mut dyn RecordSink,
+    rejects: &mut Rejects,
+    checkpoint: &mut dyn Checkpoint,
+    mut progress: Progress,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<Progress, RunError> {
+    let batches = extractor.fetch(plan, resume);
+    futures::pin_mut!(batches);
+    futures::pin_mut!(stop);
+    let retries_before = extractor.stats().snapshot().retries_total();
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = &mut stop => return Err(RunError::Interrupted),
+            next = batches.next() => next,
+        };
+        let Some(batch) = next else { break };
+        let mut batch = batch?;
+        progress.duplicates_dropped += checkpoint.filter_seen(&mut batch)?;
+        progress.duplicates_dropped += u64::from(batch.duplicates_dropped);
+        progress.pages += 1;
+        out.start_batch()?;
+        for violation in std::mem::take(&mut batch.violations) {
+            let record = verifier.verify(violation);
+            progress.tally.add(&record);
+            out.write(&record)?;
+            // Kept for the checkpoint, which records what was output.
+            batch.violations.push(record.violation);
         }
+        for reject in &batch.rejects {
+            rejects.write(reject)?;
+        }
+        progress.rejects += batch.rejects.len() as u64;
+        let output = out.commit()?;
+        let rejects_at = rejects.commit()?;
+        checkpoint.committed(&batch, &output, rejects_at, &progress)?;
+    }
+    out.commit()?;
+    progress.retries += extractor.stats().snapshot().retries_total() - retries_before;
+    Ok(progress)
+}
+
+/// The exact JSON an extraction's first query sends: what `payload_hash` covers.
+pub fn payload(plan: &Plan) -> Vec<u8> {
+    let q = &plan.query;
+    serde_json::to_vec(&ViolationQuery {
+        time_interval: q.window.interval(),
+        filters: q.filters.clone(),
+        size: q.page_size,
+        cursor: None,
+    })
+    .expect("a query serialises")
+}
+
+/// The audit record of an extraction of `plan` that output `progress`.
+pub fn audit_record(
+    extraction_id: uuid::Uuid,
+    plan: &Plan,
+    progress: &Progress,
+    elapsed: Duration,
+) -> AuditRecord {
+    let tally = &progress.tally;
+    AuditRecord {
+        timestamp: Timestamp::now(),
+        extraction_id,
+        payload_hash: compliance_audit::payload_hash(&payload(plan)),
+        total_violations: tally.validated,
+        accuracy_rate: tally.accuracy_rate(),
+        latency_ms: elapsed.as_secs_f64() * 1000.0,
+        pii_exposures_detected: tally.pii_exposures,
+        false_positives_filtered: tally.false_positives,
+        interval: plan.query.window.interval(),
+        windows: plan.windows.iter().map(|w| w.interval()).collect(),
+        filters: plan.query.filters.clone(),
+        pages: progress.pages,
+        violations_fetched: tally.violations,
+        duplicates_dropped: progress.duplicates_dropped,
+        by_severity: tally
+            .by_severity
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect(),
+        by_status: BTreeMap::from([
+            ("validated".to_string(), tally.validated),
+            ("false_positive".to_string(), tally.false_positives),
+        ]),
+        by_pii_type: tally
+            .pii_by_type
+            .iter()
+            .map(|(k, n)| (k.as_str().to_string(), *n))
+            .collect(),
+        retries: progress.retries,
+        program_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }
 
 /// Appends the record to the audit log (which queues its webhook in the same
-/// step), then delivers everything queued for the endpoint, oldest first.
+/// step) unless the log already holds it (a rerun after a crash that came
+/// after the append), then delivers everything queued for the endpoint,
+/// oldest first.
 pub async fn append_and_deliver(
     target: &AuditTarget,
     record: &AuditRecord,
-) -> Result<(Appended, Option<DeliveryReport>), RunError> {
+) -> Result<(Option<Appended>, Option<DeliveryReport>), RunError> {
     let endpoint = target.webhook.as_ref().map(|w| w.endpoint.clone());
     let mut log = AuditLog::open(&target.dir, target.store.clone(), endpoint)?;
-    let appended = log.append(record)?;
+    let already = target
+        .dir
+        .join(compliance_audit::extraction_file_name(
+            &record.extraction_id.to_string(),
+        ))
+        .exists();
+    let appended = if already {
+        tracing::info!(extraction_id = %record.extraction_id, "audit record already in the log; not appended again");
+        None
+    } else {
+        Some(log.append(record)?)
+    };
     let delivery = match &target.webhook {
         None => None,
         Some(webhook) => Some(deliver(target.store.clone(), webhook).await?),
@@ -326,13 +283,4 @@ pub async fn deliver(
         deliverer = deliverer.with_retry(policy);
     }
     Ok(deliverer.deliver_pending().await?)
-}
-
-/// A checkpoint that keeps nothing: for `--out -` and one-off runs.
-pub struct NoCheckpoint;
-
-impl Checkpoint for NoCheckpoint {
-    fn committed(&mut self, _: &Batch, _: u64, _: u64, _: &Progress) -> Result<(), RunError> {
-        Ok(())
-    }
 }

@@ -6,8 +6,9 @@ use compliance_client::{
     BaseUrl, Credentials, Endpoints, ExtractorConfig, Query, TransportConfig, ViolationExtractor,
     Window,
 };
+use compliance_pipeline::job::ExtractJob;
 use compliance_pipeline::output::OutputTarget;
-use compliance_pipeline::run::{AuditTarget, Extraction, NoCheckpoint, Webhook};
+use compliance_pipeline::run::{AuditTarget, RunError, Webhook};
 use compliance_simulator::{SimConfig, Simulator};
 use compliance_store::{SqliteStore, StateStore};
 use compliance_verify::{RuleMatrix, Verifier};
@@ -53,7 +54,6 @@ async fn every_violation_is_output_once_verified_redacted_and_audited() {
         filters: Default::default(),
         page_size: compliance_api::PageSize::new(200).unwrap(),
     };
-    let plan = extractor.plan(&query).await.unwrap();
     let out = dir.path().join("violations.jsonl");
     let audit = AuditTarget {
         dir: dir.path().join("audit"),
@@ -65,16 +65,17 @@ async fn every_violation_is_output_once_verified_redacted_and_audited() {
         }),
     };
     let verifier = Verifier::new(RuleMatrix::design_default(), false);
-    let report = Extraction::new(plan, OutputTarget::File(out.clone()))
-        .run(
-            &extractor,
-            &verifier,
-            &mut NoCheckpoint,
-            Some(&audit),
-            std::future::pending(),
-        )
+    let job = ExtractJob {
+        query,
+        output: OutputTarget::File(out.clone()),
+        store: Some(store.clone()),
+        audit: Some(audit),
+    };
+    let report = job
+        .run(&extractor, &verifier, std::future::pending())
         .await
         .unwrap();
+    assert!(!report.resumed);
 
     // Every violation exactly once, in the API's order.
     let dataset = sim.dataset();
@@ -117,7 +118,7 @@ async fn every_violation_is_output_once_verified_redacted_and_audited() {
         record.violations_fetched
     );
     assert!(record.pii_exposures_detected > 0);
-    let appended = report.audit.as_ref().unwrap();
+    let appended = report.appended.as_ref().unwrap();
     let anchor = compliance_audit::Anchor {
         seq: appended.seq,
         hash: appended.hash.clone(),
@@ -125,8 +126,88 @@ async fn every_violation_is_output_once_verified_redacted_and_audited() {
     let chain = verify_dir(&dir.path().join("audit"), Some(&anchor)).unwrap();
     assert_eq!(chain.records, 1);
     let delivery = report.delivery.as_ref().unwrap();
+    assert_eq!(store.outbox_depth().unwrap(), 0);
     assert!(delivery.is_complete(), "{delivery:?}");
     let received = receiver.messages();
     assert_eq!(received.len(), 1);
     assert!(received[0].verified);
+}
+
+#[tokio::test]
+async fn a_stopped_job_continues_where_it_stopped_and_outputs_each_violation_once() {
+    let config = SimConfig {
+        violations: 2_000,
+        latency: std::time::Duration::from_millis(5),
+        faults: compliance_simulator::Faults {
+            duplicates: 0.5,
+            ..Default::default()
+        },
+        ..SimConfig::default()
+    };
+    let (start, end) = (config.start, config.end);
+    let sim = Simulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn StateStore> =
+        Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
+    let out = dir.path().join("violations.jsonl");
+    let job = || ExtractJob {
+        query: Query {
+            window: Window::new(start, end).unwrap(),
+            filters: Default::default(),
+            page_size: compliance_api::PageSize::new(50).unwrap(),
+        },
+        output: OutputTarget::File(out.clone()),
+        store: Some(store.clone()),
+        audit: Some(AuditTarget {
+            dir: dir.path().join("audit"),
+            store: store.clone(),
+            webhook: None,
+        }),
+    };
+    let verifier = Verifier::new(RuleMatrix::design_default(), false);
+    let key = job().key();
+
+    // Stop once a few pages are checkpointed.
+    let watched = store.clone();
+    let stop = async move {
+        loop {
+            let saved = watched.load_progress(&key).unwrap().unwrap_or_default();
+            if saved.contains("\"output\":") && !saved.contains("\"output\":0,") {
+                let v: Value = serde_json::from_str(&saved).unwrap();
+                if v["progress"]["pages"].as_u64().unwrap_or(0) >= 3 {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    };
+    let first = job().run(&extractor(&sim), &verifier, stop).await;
+    assert!(matches!(first, Err(RunError::Interrupted)), "{first:?}");
+    assert!(!out.exists(), "an unfinished output is not put in place");
+
+    let report = job()
+        .run(&extractor(&sim), &verifier, std::future::pending())
+        .await
+        .unwrap();
+    assert!(report.resumed);
+    let ids: Vec<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["violation"]["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let expected: Vec<String> = sim
+        .dataset()
+        .violations
+        .iter()
+        .map(|v| v.id.clone())
+        .collect();
+    assert_eq!(ids, expected);
+    assert_eq!(report.record.violations_fetched, expected.len() as u64);
+    // The finished job leaves no checkpoint behind: the next run starts afresh.
+    assert_eq!(store.load_progress(&job().key()).unwrap(), None);
 }
