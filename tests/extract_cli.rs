@@ -111,6 +111,16 @@ async fn a_run_writes_every_violation_once_and_a_summary() {
         .collect();
     assert_eq!(lines_ids(&std::fs::read_to_string(&out).unwrap()), want);
     assert!(!Path::new(&format!("{}.partial", out.display())).exists());
+    // Every line carries a verdict, and no PII of the dataset leaves unredacted.
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.lines().all(|l| l.contains("\"verdict\":{\"status\"")));
+    let with_pii = sim
+        .dataset()
+        .violations
+        .iter()
+        .filter(|v| v.pii.iter().any(|p| !p.is_empty()))
+        .count();
+    assert!(with_pii > 0 && text.contains("[REDACTED:"));
     for part in [
         "1500 unique violations",
         "dropped; missing evidence",

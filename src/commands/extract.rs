@@ -6,6 +6,7 @@ use crate::report::{print_transport, Progress};
 use crate::settings::{ConnectionArgs, FilterArgs, Layers};
 use compliance_api::Timestamp;
 use compliance_client::{Batch, ExtractorConfig, Query, StatsSnapshot, ViolationExtractor, Window};
+use compliance_verify::{RuleMatrix, Tally, Verifier};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -31,8 +32,9 @@ Settings come from flags, then environment variables, then --config FILE.toml, t
 defaults. Credentials come only from GENESYSCLOUD_OAUTHCLIENT_ID and
 GENESYSCLOUD_OAUTHCLIENT_SECRET (or the config file), never from a flag.
 
-Output: one JSON object per line, {\"violation\": {...}}, one line per unique violation,
-written to OUT.partial and renamed to OUT when the extraction is complete. Records that
+Output: one JSON object per line, {\"violation\": {...}, \"verdict\": {...}}, one line per
+unique violation, PII in evidence redacted unless --keep-pii, written to OUT.partial and
+renamed to OUT when the extraction is complete. Records that
 are not usable violations go, with the reason, to the rejects file.
 
 Exit codes: 0 done; 1 internal error; 2 invalid input (nothing was sent);
@@ -55,6 +57,9 @@ pub struct Args {
     /// [default: OUT.rejects.jsonl; genesys-compliance-rejects.jsonl with --out -]
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
+    /// Leave PII in evidence values as received (findings are still reported)
+    #[arg(long)]
+    pub keep_pii: bool,
     #[command(flatten)]
     pub filters: FilterArgs,
     #[command(flatten)]
@@ -75,9 +80,12 @@ pub async fn run(args: Args) -> Outcome {
             args.start
         ))
     })?;
-    if let Some(rules) = &selection.rules {
-        tracing::info!(rules = %rules.path.display(), "rules file checked; verification applies it in a later stage");
-    }
+    let verifier = Verifier::new(
+        selection
+            .rules
+            .map_or_else(RuleMatrix::design_default, |r| r.matrix),
+        args.keep_pii,
+    );
     let mut output = Output::create(&args.out, args.rejects.as_deref())?;
 
     let mut config = ExtractorConfig::new(connection.transport);
@@ -94,7 +102,7 @@ pub async fn run(args: Args) -> Outcome {
         let mut batches = extractor.extract(&query).await?;
         while let Some(batch) = batches.next().await.transpose()? {
             output
-                .write(&batch)
+                .write(batch, &verifier)
                 .map_err(|e| Failure::new(Exit::Internal, e))?;
         }
         Ok::<_, Failure>(())
@@ -104,10 +112,12 @@ pub async fn run(args: Args) -> Outcome {
     let stats = extractor.stats().snapshot();
     match fetched {
         Ok(()) => {
+            let tally = output.tally.clone();
             let rejects = output
                 .finish()
                 .map_err(|e| Failure::new(Exit::Internal, e))?;
             summary(&stats, started.elapsed(), &args.out, rejects.as_deref());
+            verdicts(&tally, args.keep_pii);
             Ok(Exit::Done)
         }
         Err(failure) => {
@@ -132,6 +142,7 @@ struct Output {
     target: Option<(PathBuf, PathBuf)>,
     rejects_path: PathBuf,
     rejects: Option<BufWriter<File>>,
+    tally: Tally,
 }
 
 impl Output {
@@ -168,13 +179,15 @@ impl Output {
             target,
             rejects_path,
             rejects: None,
+            tally: Tally::default(),
         })
     }
 
-    fn write(&mut self, batch: &Batch) -> anyhow::Result<()> {
-        for v in &batch.violations {
-            // Until verification is wired in, a record holds the violation alone.
-            serde_json::to_writer(&mut self.out, &serde_json::json!({ "violation": v }))?;
+    fn write(&mut self, batch: Batch, verifier: &Verifier) -> anyhow::Result<()> {
+        for v in batch.violations {
+            let record = verifier.verify(v);
+            self.tally.add(&record);
+            serde_json::to_writer(&mut self.out, &record)?;
             self.out.write_all(b"\n")?;
         }
         if !batch.rejects.is_empty() {
@@ -246,4 +259,20 @@ fn summary(s: &StatsSnapshot, elapsed: Duration, out: &Path, rejects: Option<&Pa
             .unwrap_or_default(),
     );
     print_transport(s);
+}
+
+fn verdicts(t: &Tally, keep_pii: bool) {
+    eprintln!(
+        "verdicts:   {} validated, {} false positives; accuracy rate {:.3}; \
+         PII: {} findings, {}",
+        t.validated,
+        t.false_positives,
+        t.accuracy_rate(),
+        t.pii_exposures,
+        if keep_pii {
+            "kept (--keep-pii)"
+        } else {
+            "all redacted"
+        },
+    );
 }
