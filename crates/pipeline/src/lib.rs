@@ -7,3 +7,4 @@ pub mod job;
 pub mod metrics;
 pub mod output;
 pub mod run;
+pub mod serve;

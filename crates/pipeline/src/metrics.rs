@@ -73,3 +73,24 @@ fn describe() {
         "Violations re-read through the look-back and dropped."
     );
 }
+
+/// Counts one output record: its severity and verdict, and its PII findings.
+pub fn record_output(record: &compliance_verify::OutputRecord) {
+    let status = match record.verdict.status {
+        compliance_verify::Status::Validated => "validated",
+        compliance_verify::Status::FalsePositive => "false_positive",
+    };
+    metrics::counter!(VIOLATIONS, "severity" => record.violation.severity.as_str(), "status" => status)
+        .increment(1);
+    for finding in &record.verdict.pii {
+        metrics::counter!(PII_FINDINGS, "type" => finding.kind.as_str()).increment(1);
+    }
+}
+
+/// Sets the outbox gauge from the store (a failed read leaves it as it was).
+pub fn set_outbox_depth(store: &dyn compliance_store::StateStore) {
+    match store.outbox_depth() {
+        Ok(n) => metrics::gauge!(OUTBOX_DEPTH).set(n as f64),
+        Err(e) => tracing::warn!(error = %e, "cannot read the outbox depth"),
+    }
+}

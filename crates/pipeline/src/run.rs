@@ -166,13 +166,15 @@ pub async fn extract(
         };
         let Some(batch) = next else { break };
         let mut batch = batch?;
-        progress.duplicates_dropped += checkpoint.filter_seen(&mut batch)?;
-        progress.duplicates_dropped += u64::from(batch.duplicates_dropped);
+        let dropped = checkpoint.filter_seen(&mut batch)? + u64::from(batch.duplicates_dropped);
+        progress.duplicates_dropped += dropped;
+        metrics::counter!(crate::metrics::DUPLICATES_DROPPED).increment(dropped);
         progress.pages += 1;
         out.start_batch()?;
         for violation in std::mem::take(&mut batch.violations) {
             let record = verifier.verify(violation);
             progress.tally.add(&record);
+            crate::metrics::record_output(&record);
             out.write(&record)?;
             // Kept for the checkpoint, which records what was output.
             batch.violations.push(record.violation);

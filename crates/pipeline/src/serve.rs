@@ -1,0 +1,301 @@
+//! Continuous extraction: `serve` runs an extraction on a schedule, each
+//! covering `[watermark - lookback, now - lag)`, drops violations it output
+//! before (their ids are in the state store), writes hourly files, and
+//! appends one audit record per run, empty runs included.
+//!
+//! Exactly once across kills: after each page the output is synced, then the
+//! page's ids and the output position are committed in one transaction. A
+//! restart cuts the output back to the committed position and re-reads from
+//! the watermark, which moves only when a run completes; what was committed
+//! is recognised as seen and dropped.
+
+use crate::health::Health;
+use crate::metrics as m;
+use crate::output::{HourlySink, Position};
+use crate::run::{
+    append_and_deliver, audit_record, extract, AuditTarget, Checkpoint, Progress, Rejects, RunError,
+};
+use compliance_api::{Filters, PageSize, Timestamp};
+use compliance_client::{Batch, Plan, Query, Resume, StatsSnapshot, ViolationExtractor, Window};
+use compliance_store::{SeenId, StateStore};
+use compliance_verify::Verifier;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `serve`'s settings, already valid.
+pub struct ServeConfig {
+    pub filters: Filters,
+    pub page_size: PageSize,
+    /// Where the first run starts when the state store holds no watermark.
+    pub since: Option<Timestamp>,
+    pub every: Duration,
+    pub lookback: Duration,
+    /// How far behind now a run ends, so that the newest second is complete.
+    pub lag: Duration,
+    pub out_dir: PathBuf,
+    pub store: Arc<dyn StateStore>,
+    pub audit: AuditTarget,
+    /// How long ids are remembered beyond the look-back.
+    pub retention_margin: Duration,
+}
+
+/// What the state store keeps for `serve` between runs and restarts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ServeState {
+    /// End of the last completed run's window.
+    watermark: Option<Timestamp>,
+    /// Up to where the output files are committed.
+    output: Position,
+    rejects: u64,
+}
+
+/// The state key: one `serve` state per output directory.
+fn state_key(out_dir: &std::path::Path) -> String {
+    let absolute = std::path::absolute(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
+    format!("serve:{}", absolute.display())
+}
+
+/// What one run did.
+#[derive(Debug)]
+pub struct ServeRun {
+    pub interval: Option<Window>,
+    pub progress: Progress,
+    pub audit_seq: Option<u64>,
+    pub delivered: bool,
+}
+
+/// Why `serve` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("no watermark in the state store yet: give --since for the first run")]
+    NoStart,
+    #[error("the first run failed: {0}")]
+    FirstRun(#[source] RunError),
+}
+
+/// The service: call [`Service::run`] until the stop future completes.
+pub struct Service {
+    pub extractor: ViolationExtractor,
+    pub verifier: Verifier,
+    pub config: ServeConfig,
+    pub health: Arc<Health>,
+}
+
+impl Service {
+    /// Runs at once, then every `every` after the previous run started (at
+    /// once if it overran), until `stop` completes; the current page is then
+    /// finished or abandoned and what was output is committed. A first run
+    /// refused by the server (credentials, permission) ends the service.
+    pub async fn run(&self, stop: impl Future<Output = ()> + Clone) -> Result<(), ServeError> {
+        let key = state_key(&self.config.out_dir);
+        let state = self.load(&key).map_err(ServeError::FirstRun)?;
+        if state.watermark.is_none() && self.config.since.is_none() {
+            return Err(ServeError::NoStart);
+        }
+        let mut first = true;
+        let mut last_stats = self.extractor.stats().snapshot();
+        loop {
+            let started = Instant::now();
+            let outcome = self.run_once(&key, stop.clone()).await;
+            let stats = self.extractor.stats().snapshot();
+            record_transport(&last_stats, &stats);
+            last_stats = stats;
+            m::set_outbox_depth(self.config.store.as_ref());
+            metrics::histogram!(m::EXTRACTION_DURATION).record(started.elapsed().as_secs_f64());
+            match outcome {
+                Ok(run) => {
+                    self.health.record(true);
+                    metrics::counter!(m::RUNS, "outcome" => "succeeded").increment(1);
+                    metrics::gauge!(m::LAST_SUCCESS)
+                        .set(Timestamp::now().unix_millis() as f64 / 1000.0);
+                    metrics::gauge!(m::ACCURACY_RATE).set(run.progress.tally.accuracy_rate());
+                    tracing::info!(
+                        interval = %run.interval.map(|w| w.to_string()).unwrap_or_else(|| "empty".into()),
+                        new = run.progress.tally.violations,
+                        duplicates_dropped = run.progress.duplicates_dropped,
+                        audit_seq = run.audit_seq,
+                        webhook_delivered = run.delivered,
+                        "run complete"
+                    );
+                }
+                Err(RunError::Interrupted) => {
+                    tracing::info!("stopping: output and state committed");
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.health.record(false);
+                    metrics::counter!(m::RUNS, "outcome" => "failed").increment(1);
+                    let refused = matches!(&e, RunError::Client(c) if c.kind() == compliance_client::ErrorKind::Refused);
+                    if first && refused {
+                        return Err(ServeError::FirstRun(e));
+                    }
+                    tracing::error!(error = %e, "run failed; the next run retries from the same watermark");
+                }
+            }
+            first = false;
+            let next = started + self.config.every;
+            tokio::select! {
+                _ = tokio::time::sleep_until(next.into()) => {}
+                _ = stop.clone() => {
+                    tracing::info!("stopping between runs");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn load(&self, key: &str) -> Result<ServeState, RunError> {
+        match self.config.store.load_progress(key)? {
+            None => Ok(ServeState::default()),
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| RunError::Checkpoint(e.to_string()))
+            }
+        }
+    }
+
+    /// One run: `[watermark - lookback, now - lag)`.
+    pub async fn run_once(
+        &self,
+        key: &str,
+        stop: impl Future<Output = ()>,
+    ) -> Result<ServeRun, RunError> {
+        let started = Instant::now();
+        let c = &self.config;
+        let mut state = self.load(key)?;
+        let from = state.watermark.or(c.since).expect("checked at start");
+        let start = minus(from, c.lookback);
+        let end = minus(Timestamp::now(), c.lag);
+        let interval = Window::new(start, end);
+        // An empty interval (since in the future) still gets its audit record.
+        let plan = match interval {
+            Some(window) => {
+                let query = Query {
+                    window,
+                    filters: c.filters.clone(),
+                    page_size: c.page_size,
+                };
+                Some(self.extractor.plan(&query).await?)
+            }
+            None => None,
+        };
+        let mut progress = Progress::default();
+        if let Some(plan) = &plan {
+            let mut sink = HourlySink::open(&c.out_dir, Some(&state.output))?;
+            let mut rejects = Rejects::new(c.out_dir.join("rejects.jsonl"), state.rejects);
+            let mut checkpoint = ServeCheckpoint {
+                store: c.store.clone(),
+                key: key.to_string(),
+                state: state.clone(),
+            };
+            progress = extract(
+                &self.extractor,
+                plan.clone(),
+                Resume::default(),
+                &self.verifier,
+                &mut sink,
+                &mut rejects,
+                &mut checkpoint,
+                Progress::default(),
+                stop,
+            )
+            .await?;
+            state = checkpoint.state;
+        }
+        let plan = plan.unwrap_or_else(|| empty_plan(from, c));
+        let record = audit_record(uuid::Uuid::new_v4(), &plan, &progress, started.elapsed());
+        let (appended, delivery) = append_and_deliver(&c.audit, &record).await?;
+        if let Some(w) = interval {
+            state.watermark = Some(w.end);
+        }
+        let text = serde_json::to_string(&state).expect("serve state serialises");
+        c.store.save_progress(key, &text, &[])?;
+        if let Some(watermark) = state.watermark {
+            let forget_before = minus(minus(watermark, c.lookback), c.retention_margin);
+            c.store.prune_seen(key, forget_before.unix_millis())?;
+        }
+        Ok(ServeRun {
+            interval,
+            progress,
+            audit_seq: appended.map(|a| a.seq),
+            delivered: delivery.is_some_and(|d| d.is_complete()),
+        })
+    }
+}
+
+/// The plan of a run whose interval is empty: one zero-length window at `at`.
+fn empty_plan(at: Timestamp, c: &ServeConfig) -> Plan {
+    let window = Window::new(minus(at, Duration::from_millis(1)), at).expect("1 ms window");
+    Plan {
+        query: Query {
+            window,
+            filters: c.filters.clone(),
+            page_size: c.page_size,
+        },
+        windows: Vec::new(),
+    }
+}
+
+fn minus(t: Timestamp, d: Duration) -> Timestamp {
+    let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    Timestamp::from_datetime(t.as_datetime() - d)
+}
+
+/// Drops ids output before; commits each page's ids with the output position.
+struct ServeCheckpoint {
+    store: Arc<dyn StateStore>,
+    key: String,
+    state: ServeState,
+}
+
+impl Checkpoint for ServeCheckpoint {
+    fn filter_seen(&mut self, batch: &mut Batch) -> Result<u64, RunError> {
+        let ids: Vec<&str> = batch.violations.iter().map(|v| v.id.as_str()).collect();
+        let seen: HashSet<String> = self.store.seen_among(&self.key, &ids)?;
+        if seen.is_empty() {
+            return Ok(0);
+        }
+        let before = batch.violations.len();
+        batch.violations.retain(|v| !seen.contains(&v.id));
+        Ok((before - batch.violations.len()) as u64)
+    }
+
+    fn committed(
+        &mut self,
+        batch: &Batch,
+        output: &Position,
+        rejects: u64,
+        _: &Progress,
+    ) -> Result<(), RunError> {
+        if output.file.is_some() {
+            self.state.output = output.clone();
+        }
+        self.state.rejects = rejects;
+        let seen: Vec<SeenId> = batch
+            .violations
+            .iter()
+            .map(|v| SeenId {
+                id: v.id.clone(),
+                detected_at_ms: v.detected_at.unix_millis(),
+            })
+            .collect();
+        let text = serde_json::to_string(&self.state).expect("serve state serialises");
+        Ok(self.store.save_progress(&self.key, &text, &seen)?)
+    }
+}
+
+/// Adds what the transport did since `before` to the counters.
+fn record_transport(before: &StatsSnapshot, after: &StatsSnapshot) {
+    for cause in compliance_client::RetryCause::ALL {
+        let n = after.retries_of(cause) - before.retries_of(cause);
+        if n > 0 {
+            metrics::counter!(m::RETRIES, "cause" => cause.as_str()).increment(n);
+        }
+    }
+    metrics::counter!(m::RATE_LIMITED)
+        .increment(after.rate_limited_received - before.rate_limited_received);
+    metrics::counter!(m::TOKEN_RENEWALS).increment(after.token_renewals - before.token_renewals);
+}
