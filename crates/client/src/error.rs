@@ -73,6 +73,9 @@ pub enum Error {
         compliance_api::MAX_RESULTS_PER_QUERY
     )]
     Unsplittable { start: String, end: String },
+    /// A fault of this program (a fetch task ended early, ...).
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
     /// The HTTP client could not be built (TLS backend, ...).
     #[error("cannot set up the HTTP client: {0}")]
     Setup(String),
@@ -86,9 +89,10 @@ impl Error {
             | Error::TokenRefused { .. }
             | Error::PermissionDenied { .. } => ErrorKind::Refused,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
-            Error::Rejected { .. } | Error::Unsplittable { .. } | Error::Setup(_) => {
-                ErrorKind::Internal
-            }
+            Error::Rejected { .. }
+            | Error::Unsplittable { .. }
+            | Error::Internal(_)
+            | Error::Setup(_) => ErrorKind::Internal,
         }
     }
     /// The server's correlation id of the failing answer, when there was one.

@@ -196,6 +196,7 @@ impl ViolationExtractor {
             page_size: plan.query.page_size,
         };
         let buffered = self.config.buffered_pages.max(1);
+        let expected = plan.windows.len().saturating_sub(resume.window);
         tokio::spawn(async move {
             for (index, window) in plan.windows.into_iter().enumerate().skip(resume.window) {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -212,7 +213,7 @@ impl ViolationExtractor {
             }
         });
         Batches {
-            inner: Box::pin(ordered(windows_rx)),
+            inner: Box::pin(ordered(windows_rx, expected)),
         }
     }
 }
@@ -238,24 +239,70 @@ impl Stream for Batches {
 }
 
 /// Drains the windows' channels one after the other, stopping after an error.
+/// A window whose channel closes before its last batch, or fewer windows
+/// than expected, is an error: nothing may go missing silently.
 fn ordered(
     windows: mpsc::Receiver<mpsc::Receiver<Result<Batch, Error>>>,
+    expected: usize,
 ) -> impl Stream<Item = Result<Batch, Error>> + Send + 'static {
-    let state = (windows, None::<mpsc::Receiver<Result<Batch, Error>>>, false);
-    stream::unfold(state, |(mut windows, mut current, failed)| async move {
-        if failed {
+    struct Drain {
+        windows: mpsc::Receiver<mpsc::Receiver<Result<Batch, Error>>>,
+        current: Option<mpsc::Receiver<Result<Batch, Error>>>,
+        current_done: bool,
+        finished: usize,
+        expected: usize,
+        stopped: bool,
+    }
+    let state = Drain {
+        windows,
+        current: None,
+        current_done: false,
+        finished: 0,
+        expected,
+        stopped: false,
+    };
+    stream::unfold(state, |mut d| async move {
+        if d.stopped {
             return None;
         }
         loop {
-            if current.is_none() {
-                current = Some(windows.recv().await?);
-            }
-            match current.as_mut().expect("set above").recv().await {
-                Some(item) => {
-                    let failed = item.is_err();
-                    return Some((item, (windows, current, failed)));
+            let Some(current) = d.current.as_mut() else {
+                match d.windows.recv().await {
+                    Some(next) => {
+                        d.current = Some(next);
+                        d.current_done = false;
+                        continue;
+                    }
+                    None if d.finished == d.expected => return None,
+                    None => {
+                        d.stopped = true;
+                        let e = Error::Internal(format!(
+                            "only {} of {} windows were fetched",
+                            d.finished, d.expected
+                        ));
+                        return Some((Err(e), d));
+                    }
                 }
-                None => current = None,
+            };
+            match current.recv().await {
+                Some(item) => {
+                    d.stopped = item.is_err();
+                    d.current_done = item.as_ref().is_ok_and(|b| b.window_done);
+                    return Some((item, d));
+                }
+                None if d.current_done => {
+                    d.current = None;
+                    d.finished += 1;
+                }
+                None => {
+                    d.stopped = true;
+                    let e = Error::Internal(format!(
+                        "window {} of {} ended before its last page",
+                        d.finished + 1,
+                        d.expected
+                    ));
+                    return Some((Err(e), d));
+                }
             }
         }
     })
@@ -454,5 +501,59 @@ mod tests {
             "{reason}"
         );
         assert_eq!(parse(&json!([1])).unwrap_err(), "not a JSON object");
+    }
+
+    fn batch(window: usize, done: bool) -> Result<Batch, Error> {
+        let w = Window::new(
+            "2023-10-01T00:00:00Z".parse().unwrap(),
+            "2023-10-02T00:00:00Z".parse().unwrap(),
+        )
+        .unwrap();
+        Ok(Batch {
+            window,
+            interval: w,
+            page: 1,
+            next_cursor: None,
+            window_done: done,
+            violations: vec![],
+            rejects: vec![],
+            duplicates_dropped: 0,
+        })
+    }
+
+    /// Feeds `windows` (each a list of batches) to `ordered`, expecting `expected` windows.
+    async fn drain(
+        windows: Vec<Vec<Result<Batch, Error>>>,
+        expected: usize,
+    ) -> Vec<Result<Batch, Error>> {
+        let (tx, rx) = mpsc::channel(8);
+        for batches in windows {
+            let (btx, brx) = mpsc::channel(8);
+            for b in batches {
+                btx.send(b).await.unwrap();
+            }
+            tx.send(brx).await.unwrap();
+        }
+        drop(tx);
+        ordered(rx, expected).collect().await
+    }
+
+    #[tokio::test]
+    async fn nothing_goes_missing_silently() {
+        let all = drain(
+            vec![vec![batch(0, false), batch(0, true)], vec![batch(1, true)]],
+            2,
+        )
+        .await;
+        assert!(all.iter().all(Result::is_ok) && all.len() == 3);
+
+        // A window that stops before its last page.
+        let cut = drain(vec![vec![batch(0, false)], vec![batch(1, true)]], 2).await;
+        assert_eq!(cut.len(), 2);
+        assert!(matches!(&cut[1], Err(Error::Internal(m)) if m.contains("before its last page")));
+
+        // Fewer windows than planned.
+        let short = drain(vec![vec![batch(0, true)]], 2).await;
+        assert!(matches!(&short[1], Err(Error::Internal(m)) if m.contains("only 1 of 2")));
     }
 }
