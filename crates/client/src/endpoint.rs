@@ -9,15 +9,19 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BaseUrlError {
     #[error("`{0}` is not a URL; write it like https://api.mypurecloud.com")]
+    /// Not an absolute URL with a host.
     Malformed(String),
     #[error("`{0}` uses the scheme `{1}`; allowed: https://, or http:// for loopback only")]
+    /// A scheme other than http or https.
     Scheme(String, String),
     #[error(
         "`{0}` is plain http:// to a host that is not loopback; use https://, \
          or http:// only with 127.0.0.0/8, ::1 or localhost"
     )]
+    /// Plain http to a host that is not loopback.
     InsecureRemote(String),
     #[error("`{0}` has a query or fragment; give only scheme, host, port and path")]
+    /// A query string or fragment.
     Extra(String),
 }
 
@@ -73,7 +77,9 @@ fn is_loopback(url: &Url) -> bool {
 /// The API host and the OAuth (login) host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
+    /// Where `/api/v2/...` lives.
     pub api: BaseUrl,
+    /// Where `/oauth/token` lives.
     pub login: BaseUrl,
 }
 

@@ -17,7 +17,9 @@ pub enum Error {
         cid(correlation_id)
     )]
     CredentialsRefused {
+        /// What the token endpoint said (status, OAuth error, description).
         detail: String,
+        /// The server's `ININ-Correlation-Id`.
         correlation_id: Option<String>,
     },
     /// A fresh token was refused again (401 twice in a row).
@@ -27,7 +29,9 @@ pub enum Error {
         cid(correlation_id)
     )]
     TokenRefused {
+        /// The error code of the second 401.
         code: String,
+        /// The server's `ININ-Correlation-Id`.
         correlation_id: Option<String>,
     },
     /// 403: the OAuth client lacks the permission.
@@ -38,7 +42,9 @@ pub enum Error {
         cid(correlation_id)
     )]
     PermissionDenied {
+        /// The error code of the 403.
         code: String,
+        /// The server's `ININ-Correlation-Id`.
         correlation_id: Option<String>,
     },
     /// Every retry failed (5xx, 429, network, bad bodies).
@@ -50,8 +56,11 @@ pub enum Error {
     Unavailable {
         /// The last failure, such as `HTTP 503 (code service.unavailable)` or `connection reset`.
         last: String,
+        /// Attempts made, the first included.
         attempts: u32,
+        /// Time from the first attempt to giving up.
         elapsed: Duration,
+        /// The last answer's `ININ-Correlation-Id` (or the one this client sent).
         correlation_id: Option<String>,
     },
     /// 400 or 413: the server refused the request itself; retrying cannot help.
@@ -61,10 +70,15 @@ pub enum Error {
         cid(correlation_id)
     )]
     Rejected {
+        /// HTTP status (400 or 413).
         status: u16,
+        /// The error body's `code`, or `none`.
         code: String,
+        /// The first `details[].fieldName`, when the server named one.
         field: Option<String>,
+        /// The error body's `message`.
         message: String,
+        /// The server's `ININ-Correlation-Id`.
         correlation_id: Option<String>,
     },
     /// A window holds more than the API pages through and is too short to split.
@@ -72,7 +86,12 @@ pub enum Error {
         "the window {start} .. {end} holds more than {} violations and cannot be split further",
         compliance_api::MAX_RESULTS_PER_QUERY
     )]
-    Unsplittable { start: String, end: String },
+    Unsplittable {
+        /// Start of the window.
+        start: String,
+        /// End of the window.
+        end: String,
+    },
     /// A fault of this program (a fetch task ended early, ...).
     #[error("internal error: {0}; please report it")]
     Internal(String),

@@ -20,8 +20,11 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 /// What to extract: an interval, filters and a page size, all already valid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Query {
+    /// The interval `[start, end)`; any length.
     pub window: Window,
+    /// Severity, policy and agent filters, sent as they are.
     pub filters: Filters,
+    /// Violations per page.
     pub page_size: PageSize,
 }
 
@@ -29,7 +32,9 @@ pub struct Query {
 /// [`ViolationExtractor::plan`]; keep it to resume an interrupted run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
+    /// The query the plan was made for.
     pub query: Query,
+    /// Disjoint windows in time order; each is one API query.
     pub windows: Vec<Window>,
 }
 
@@ -37,7 +42,9 @@ pub struct Plan {
 /// it was already passed on, the `next_cursor` of its last batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resume {
+    /// Index into [`Plan::windows`].
     pub window: usize,
+    /// The `next_cursor` of the window's last batch passed on; `None` starts the window afresh.
     pub cursor: Option<String>,
 }
 
@@ -67,7 +74,9 @@ pub struct Batch {
 /// A record of a page that is not a usable violation, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rejected {
+    /// The record as received.
     pub raw: Value,
+    /// Why it is not usable, such as `missing ruleId, detectedAt`.
     pub reason: String,
 }
 
@@ -75,6 +84,7 @@ pub struct Rejected {
 /// contract's limits.
 #[derive(Debug, Clone)]
 pub struct ExtractorConfig {
+    /// Where to connect, as whom, and how to pace and retry.
     pub transport: TransportConfig,
     /// Windows fetched at the same time (at least 1).
     pub concurrency: usize,

@@ -4,6 +4,8 @@
 //! Start with [`ViolationExtractor`]; `examples/extract.rs` runs it against
 //! the built-in simulator.
 
+#![deny(missing_docs)]
+
 mod endpoint;
 mod error;
 mod extractor;

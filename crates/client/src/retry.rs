@@ -63,6 +63,7 @@ pub enum RetryCause {
 }
 
 impl RetryCause {
+    /// Every cause, in the order of [`crate::StatsSnapshot::retries`].
     pub const ALL: [RetryCause; 6] = [
         RetryCause::RateLimited,
         RetryCause::ServerError,

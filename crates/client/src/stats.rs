@@ -68,6 +68,7 @@ impl Stats {
 pub struct StatsSnapshot {
     /// Windows (queries) the interval was split into, including later splits.
     pub windows_planned: u64,
+    /// Windows whose last page was passed on.
     pub windows_done: u64,
     /// Pages received and accepted.
     pub pages: u64,
@@ -89,9 +90,11 @@ pub struct StatsSnapshot {
     pub window_splits: u64,
     /// Retries by cause, in [`RetryCause::ALL`] order.
     pub retries: Vec<(RetryCause, u64)>,
-    /// Page latency quantiles (request sent to body read, retries excluded).
+    /// Median page latency (request sent to body read, retries excluded).
     pub latency_p50: Duration,
+    /// 95th percentile of page latency.
     pub latency_p95: Duration,
+    /// 99th percentile of page latency.
     pub latency_p99: Duration,
 }
 

@@ -20,7 +20,9 @@ use tokio::time::Instant;
 /// An OAuth client's id and secret. The secret never reaches a log or an error.
 #[derive(Debug, Clone)]
 pub struct Credentials {
+    /// The OAuth client id (not secret; may appear in logs).
     pub client_id: String,
+    /// The OAuth client secret.
     pub client_secret: SecretString,
 }
 
@@ -28,10 +30,13 @@ pub struct Credentials {
 /// go and who to be.
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
+    /// The API and login hosts.
     pub endpoints: Endpoints,
+    /// The OAuth client credentials grant's id and secret.
     pub credentials: Credentials,
     /// The server's limit per rolling minute, token requests included (0: no pacing).
     pub rate_limit_per_minute: u32,
+    /// Backoff and bounds of retries.
     pub retry: RetryPolicy,
     /// One request (connect, send, read the whole body) must finish within this.
     pub request_timeout: Duration,

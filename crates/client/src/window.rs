@@ -9,7 +9,9 @@ use std::fmt;
 /// order, so emitting them in order keeps the output order deterministic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
+    /// First instant included.
     pub start: Timestamp,
+    /// First instant excluded.
     pub end: Timestamp,
 }
 
