@@ -208,7 +208,8 @@ async fn stopped() -> std::io::Result<()> {
 }
 
 fn dump(config: &SimConfig, path: &std::path::Path) -> Outcome {
-    let data = compliance_simulator::generate(
+    // Streamed: a million violations never sit in memory at once.
+    let violations = compliance_simulator::Generator::new(
         config.seed,
         config.violations,
         config.start,
@@ -217,8 +218,8 @@ fn dump(config: &SimConfig, path: &std::path::Path) -> Outcome {
     );
     let write = |out: &mut dyn Write| -> std::io::Result<()> {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
-        for v in &data.violations {
-            serde_json::to_writer(&mut out, v)?;
+        for v in violations {
+            serde_json::to_writer(&mut out, &v)?;
             out.write_all(b"\n")?;
         }
         out.flush()
@@ -235,6 +236,6 @@ fn dump(config: &SimConfig, path: &std::path::Path) -> Outcome {
             .with_context(|| format!("cannot write {}", path.display()))
             .map_err(internal)?;
     }
-    tracing::info!(violations = data.violations.len(), path = %path.display(), "dataset written");
+    tracing::info!(violations = config.violations, path = %path.display(), "dataset written");
     Ok(Exit::Done)
 }

@@ -219,43 +219,103 @@ pub fn generate(
     end: Timestamp,
     late: (f64, Duration),
 ) -> Dataset {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let agents: Vec<Uuid> = (0..40).map(|_| uuid_from(&mut rng)).collect();
-    let queues: Vec<Uuid> = (0..8).map(|_| uuid_from(&mut rng)).collect();
-    let policies: Vec<Uuid> = (0..6).map(|_| uuid_from(&mut rng)).collect();
-
-    let span_ms = (end.unix_millis() - start.unix_millis()).max(1);
-    let late_max_ms = late.1.as_millis().clamp(1, i64::MAX as u128) as i64;
-    let start_at = start.as_datetime();
-    let mut violations: Vec<SimViolation> = (0..n)
-        .map(|_| {
-            let offset = rng.gen_range(0..span_ms);
-            let detected_at =
-                Timestamp::from_datetime(start_at + ChronoDuration::milliseconds(offset));
-            let visible_at = if late.0 > 0.0 && rng.gen_bool(late.0.min(1.0)) {
-                let delay = rng.gen_range(1..=late_max_ms);
-                Timestamp::from_datetime(
-                    detected_at.as_datetime() + ChronoDuration::milliseconds(delay),
-                )
-            } else {
-                detected_at
-            };
-            one_violation(
-                &mut rng,
-                detected_at,
-                visible_at,
-                &agents,
-                &queues,
-                &policies,
-            )
-        })
-        .collect();
-    violations.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    let mut generator = Generator::new(seed, n, start, end, late);
+    let violations = generator.by_ref().collect();
     Dataset {
         violations,
-        agents,
-        queues,
-        policies,
+        agents: generator.agents,
+        queues: generator.queues,
+        policies: generator.policies,
+    }
+}
+
+/// The violations of [`generate`], one at a time and already in serving
+/// order, for writing a large dataset without holding it (`--dump-jsonl`).
+#[derive(Debug)]
+pub struct Generator {
+    rng: ChaCha8Rng,
+    agents: Vec<Uuid>,
+    queues: Vec<Uuid>,
+    policies: Vec<Uuid>,
+    start: Timestamp,
+    late: (f64, i64),
+    /// Every detection time as ms after `start`, sorted; `next` indexes it.
+    offsets: Vec<i64>,
+    next: usize,
+    /// Violations sharing one `detectedAt`, sorted by id, not yet handed out.
+    ready: std::collections::VecDeque<SimViolation>,
+}
+
+impl Generator {
+    /// See [`generate`].
+    pub fn new(
+        seed: u64,
+        n: usize,
+        start: Timestamp,
+        end: Timestamp,
+        late: (f64, Duration),
+    ) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let agents: Vec<Uuid> = (0..40).map(|_| uuid_from(&mut rng)).collect();
+        let queues: Vec<Uuid> = (0..8).map(|_| uuid_from(&mut rng)).collect();
+        let policies: Vec<Uuid> = (0..6).map(|_| uuid_from(&mut rng)).collect();
+        let span_ms = (end.unix_millis() - start.unix_millis()).max(1);
+        // Times first, sorted, so that violations can be made in serving order.
+        let mut offsets: Vec<i64> = (0..n).map(|_| rng.gen_range(0..span_ms)).collect();
+        offsets.sort_unstable();
+        let late_max_ms = late.1.as_millis().clamp(1, i64::MAX as u128) as i64;
+        Generator {
+            rng,
+            agents,
+            queues,
+            policies,
+            start,
+            late: (late.0.clamp(0.0, 1.0), late_max_ms),
+            offsets,
+            next: 0,
+            ready: Default::default(),
+        }
+    }
+}
+
+impl Iterator for Generator {
+    type Item = SimViolation;
+
+    fn next(&mut self) -> Option<SimViolation> {
+        if self.ready.is_empty() {
+            let offset = *self.offsets.get(self.next)?;
+            let same = self.offsets[self.next..].partition_point(|&o| o == offset);
+            self.next += same;
+            let detected_at = Timestamp::from_datetime(
+                self.start.as_datetime() + ChronoDuration::milliseconds(offset),
+            );
+            for _ in 0..same {
+                let rng = &mut self.rng;
+                let visible_at = if self.late.0 > 0.0 && rng.gen_bool(self.late.0) {
+                    let delay = ChronoDuration::milliseconds(rng.gen_range(1..=self.late.1));
+                    Timestamp::from_datetime(detected_at.as_datetime() + delay)
+                } else {
+                    detected_at
+                };
+                let v = one_violation(
+                    rng,
+                    detected_at,
+                    visible_at,
+                    &self.agents,
+                    &self.queues,
+                    &self.policies,
+                );
+                self.ready.push_back(v);
+            }
+            // Ties in detectedAt are served by id.
+            self.ready.make_contiguous().sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        self.ready.pop_front()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.offsets.len() - self.next + self.ready.len();
+        (left, Some(left))
     }
 }
 
@@ -295,7 +355,12 @@ fn one_violation(
     let (evidence, pii) = if rng.gen_bool(0.05) {
         (None, Vec::new())
     } else {
-        let items = rng.gen_range(1..=3);
+        // Mostly one or two items, now and then three.
+        let items = match rng.gen_range(0..100) {
+            0..=54 => 1,
+            55..=89 => 2,
+            _ => 3,
+        };
         let mut clock = rng.gen_range(0..600_000i64);
         let (items, pii): (Vec<_>, Vec<_>) =
             (0..items).map(|_| one_evidence(rng, &mut clock)).unzip();
@@ -447,10 +512,15 @@ mod tests {
             .all(|e| e.start_ms < e.end_ms && matches!(e.participant, Some("AGENT" | "CUSTOMER"))));
         assert!(items.iter().any(|e| e.value.is_empty()));
         assert!(items.iter().any(|e| !e.value.is_ascii()));
-        assert!(data
+        let truths: Vec<&PiiTruth> = data
             .violations
             .iter()
-            .any(|v| v.pii.iter().any(|p| !p.is_empty())));
+            .flat_map(|v| v.pii.iter().flatten())
+            .collect();
+        for kind in ["ssn", "credit_card", "email", "phone", "iban"] {
+            assert!(truths.iter().any(|t| t.kind == kind), "{kind}");
+        }
+        assert!(truths.iter().any(|t| t.spoken), "numbers spoken as words");
     }
 
     #[test]

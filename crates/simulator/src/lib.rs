@@ -18,7 +18,7 @@ mod limiter;
 mod query;
 mod server;
 
-pub use dataset::{generate, Dataset, Rule, SimEvidence, SimViolation, RULES};
+pub use dataset::{generate, Dataset, Generator, Rule, SimEvidence, SimViolation, RULES};
 pub use server::{FaultStats, Simulator, Stats};
 
 use compliance_api::Timestamp;

@@ -487,13 +487,16 @@ async fn token(
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let access_token = URL_SAFE_NO_PAD.encode(bytes);
-    shared.tokens.lock().expect("tokens lock").insert(
-        access_token.clone(),
-        Issued {
-            client,
-            expires: Instant::now() + shared.token_lifetime,
-        },
-    );
+    {
+        let mut tokens = shared.tokens.lock().expect("tokens lock");
+        let now = Instant::now();
+        // Forget expired tokens now and then, so a long run does not grow without bound.
+        if tokens.len() % 1024 == 1023 {
+            tokens.retain(|_, issued| issued.expires > now);
+        }
+        let expires = now + shared.token_lifetime;
+        tokens.insert(access_token.clone(), Issued { client, expires });
+    }
     shared.stats.lock().expect("stats lock").tokens_issued += 1;
     let body = json!({
         "access_token": access_token,

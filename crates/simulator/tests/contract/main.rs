@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod s1_hosts;
 mod s2_token;
 mod s3_constraints;
 mod s3_pages;

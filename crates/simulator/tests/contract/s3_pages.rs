@@ -232,3 +232,117 @@ fn the_same_seed_gives_the_same_data() {
     assert_eq!(a, b);
     assert_ne!(a.violations[0].id, c.violations[0].id);
 }
+
+#[tokio::test]
+async fn the_contract_example_query_is_served() {
+    let s = start(small(300)).await;
+    let token = s.token().await;
+    let literal = r#"{
+      "time_interval": {"start": "2023-10-01T00:00:00.000Z", "end": "2023-10-02T00:00:00.000Z"},
+      "filters": {
+        "severity": ["HIGH", "CRITICAL"],
+        "policy_ids": ["3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10"],
+        "agent_ids": null
+      },
+      "size": 500,
+      "cursor": null
+    }"#;
+    let r = s.query_raw(&token, literal).await;
+    assert_eq!(r.status(), 200);
+    let page: Value = r.json().await.unwrap();
+    // No violation of the simulated organisation has that policy.
+    assert_eq!(
+        page,
+        json!({"violations": [], "pageSize": 500, "nextPageCursor": null, "total": 0})
+    );
+}
+
+/// Section 3, "The Violation object", as served over HTTP.
+#[tokio::test]
+async fn served_violations_keep_the_violation_object_contract() {
+    let s = start(small(3_000)).await;
+    let token = s.token().await;
+    let pages = s.all_pages(&token, day_query(1000)).await;
+    let served: Vec<&Value> = pages
+        .iter()
+        .flat_map(|p| p["violations"].as_array().unwrap())
+        .collect();
+    assert_eq!(served.len(), 3_000);
+    let count = |f: &dyn Fn(&Value) -> bool| served.iter().filter(|v| f(v)).count();
+    // Always present.
+    for v in &served {
+        assert!(compliance_api::CanonicalUuid::is_canonical(
+            v["id"].as_str().unwrap()
+        ));
+        assert!(!v["ruleId"].as_str().unwrap().is_empty());
+        assert!(["LOW", "MEDIUM", "HIGH", "CRITICAL"].contains(&v["severity"].as_str().unwrap()));
+        v["detectedAt"]
+            .as_str()
+            .unwrap()
+            .parse::<compliance_api::Timestamp>()
+            .unwrap();
+        serde_json::from_value::<compliance_api::Violation>((*v).clone()).unwrap();
+    }
+    // ruleId is not always a UUID.
+    assert!(count(&|v| v["ruleId"] == "rule-uuid-001") > 0);
+    assert!(
+        count(&|v| compliance_api::CanonicalUuid::is_canonical(v["ruleId"].as_str().unwrap())) > 0
+    );
+    // Usually present, sometimes missing, sometimes null.
+    for key in [
+        "conversationId",
+        "agentId",
+        "policyId",
+        "segmentReference",
+        "evidence",
+    ] {
+        assert!(count(&|v| v[key].is_null()) > 0, "{key} missing or null");
+        assert!(
+            count(&|v| v.get(key) == Some(&Value::Null)) > 0,
+            "{key} null"
+        );
+        assert!(count(&|v| v.get(key).is_none()) > 0, "{key} absent");
+        assert!(
+            count(&|v| !v[key].is_null()) > served.len() / 2,
+            "{key} usually present"
+        );
+    }
+    let items: Vec<&Value> = served
+        .iter()
+        .flat_map(|v| v["evidence"].as_array().into_iter().flatten())
+        .collect();
+    for kind in ["TRANSCRIPT", "SCREEN", "METADATA"] {
+        assert!(items.iter().any(|e| e["type"] == kind), "{kind}");
+    }
+    assert!(items.iter().any(|e| e["value"] == ""), "possibly empty");
+    assert!(
+        items
+            .iter()
+            .any(|e| !e["value"].as_str().unwrap().is_ascii()),
+        "any language"
+    );
+    // Fields the contract does not know.
+    let known = [
+        "id",
+        "conversationId",
+        "communicationId",
+        "agentId",
+        "queueId",
+        "policyId",
+        "ruleId",
+        "ruleName",
+        "severity",
+        "detectedAt",
+        "segmentReference",
+        "confidence",
+        "evidence",
+    ];
+    assert!(
+        count(&|v| v
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| !known.contains(&k.as_str())))
+            > 0
+    );
+}
