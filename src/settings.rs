@@ -1,5 +1,5 @@
 //! Layered settings: flags over environment over config file over defaults,
-//! parsed once into domain types. Used by `extract` now and by `serve` later.
+//! parsed once into domain types. Shared by `extract` and `serve`.
 //!
 //! Every refusal names the input it came from (`--page-size`,
 //! `GENESYSCLOUD_REGION`, `config file x.toml, key page_size`) and what is allowed.
@@ -20,6 +20,7 @@ pub mod env {
     pub const REGION: &str = "GENESYSCLOUD_REGION";
     pub const API_BASE_URL: &str = "GENESYSCLOUD_API_BASE_URL";
     pub const LOGIN_BASE_URL: &str = "GENESYSCLOUD_LOGIN_BASE_URL";
+    pub const WEBHOOK_SECRET: &str = "COMPLIANCE_WEBHOOK_SECRET";
 }
 
 /// An input that was refused: which one, and what is allowed.
@@ -46,7 +47,9 @@ pub struct ConnectionArgs {
     /// Keys: region, api_base_url, login_base_url, client_id, client_secret,
     /// rate_limit_per_minute, page_size, severity, policy_ids, agent_ids, rules,
     /// concurrency, request_timeout, retry_max_attempts, retry_base_delay,
-    /// retry_max_delay, retry_max_elapsed.
+    /// retry_max_delay, retry_max_elapsed, state, audit_dir, webhook_url,
+    /// keep_pii; for serve also since, every, lookback, lag, out_dir, listen.
+    /// See deploy/config.example.toml.
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,
     /// Region: AWS-style name (eu-west-1), short prefix (usw2) or domain
@@ -127,6 +130,18 @@ struct FileSettings {
     retry_base_delay: Option<String>,
     retry_max_delay: Option<String>,
     retry_max_elapsed: Option<String>,
+    // Audit and state (extract and serve).
+    state: Option<PathBuf>,
+    audit_dir: Option<PathBuf>,
+    webhook_url: Option<String>,
+    keep_pii: Option<bool>,
+    // serve's schedule.
+    since: Option<String>,
+    every: Option<String>,
+    lookback: Option<String>,
+    lag: Option<String>,
+    out_dir: Option<PathBuf>,
+    listen: Option<String>,
 }
 
 /// Everything needed to talk to the API, valid by construction.
@@ -632,5 +647,197 @@ mod tests {
             .connection(&ConnectionArgs::default())
             .unwrap_err();
         assert_eq!(err.input, env::CLIENT_SECRET);
+    }
+}
+
+/// Where the state, the audit trail and the webhook go (extract and serve).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AuditArgs {
+    /// State store (SQLite): checkpoints, webhook outbox, audit chain anchor
+    /// [default: genesys-compliance.db in the working directory]
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Audit directory: one extraction_<id>.json per extraction and the
+    /// hash-chained audit.jsonl; check it with `audit verify DIR`
+    #[arg(long, value_name = "DIR")]
+    pub audit_dir: Option<PathBuf>,
+    /// Where each audit record is POSTed (https://, or http:// to loopback),
+    /// signed per Standard Webhooks with COMPLIANCE_WEBHOOK_SECRET when it is
+    /// set; needs --audit-dir
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+}
+
+/// The state store, audit directory and webhook, valid by construction.
+#[derive(Debug)]
+pub struct AuditSettings {
+    pub state: PathBuf,
+    pub audit_dir: Option<PathBuf>,
+    pub webhook: Option<compliance_pipeline::run::Webhook>,
+}
+
+/// `serve`'s schedule and where it writes.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ScheduleArgs {
+    /// Where the first run starts when the state store holds no watermark yet:
+    /// RFC 3339 in UTC with Z, such as 2023-10-01T00:00:00Z (required only then)
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub since: Option<String>,
+    /// Time between the starts of two runs, such as 30s, 5m, 1h30m [default: 5m]
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
+    /// How far before the watermark each run re-reads, for violations recorded
+    /// late (the API allows 15 minutes) [default: 15m]
+    #[arg(long, value_name = "DURATION")]
+    pub lookback: Option<String>,
+    /// How far behind now a run ends [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub lag: Option<String>,
+    /// Directory of the hourly output files violations-YYYYMMDDTHH.jsonl
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Address of /healthz and /metrics [default: 127.0.0.1:9464]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+/// `serve`'s schedule, valid by construction.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub since: Option<compliance_api::Timestamp>,
+    pub every: Duration,
+    pub lookback: Duration,
+    pub lag: Duration,
+    pub out_dir: PathBuf,
+    pub listen: std::net::SocketAddr,
+}
+
+impl Layers<'_> {
+    /// The state store, audit directory and webhook.
+    pub fn audit(&self, args: &AuditArgs) -> Result<AuditSettings, SettingsError> {
+        let f = &self.file;
+        let state = args
+            .state
+            .clone()
+            .or_else(|| f.state.clone())
+            .unwrap_or_else(|| PathBuf::from("genesys-compliance.db"));
+        let audit_dir = args.audit_dir.clone().or_else(|| f.audit_dir.clone());
+        let url = self.pick(
+            ("--webhook-url", args.webhook_url.as_ref()),
+            None,
+            ("webhook_url", f.webhook_url.clone()),
+        );
+        let webhook = match url {
+            None => None,
+            Some((url, input)) => {
+                if audit_dir.is_none() {
+                    return Err(SettingsError::new(
+                        input,
+                        "a webhook carries the audit record, so it needs --audit-dir DIR (or audit_dir in the config file)",
+                    ));
+                }
+                let endpoint = compliance_audit::WebhookEndpoint::parse(&url)
+                    .map_err(|e| SettingsError::new(input, e))?;
+                let secret = match (self.env)(env::WEBHOOK_SECRET).filter(|v| !v.is_empty()) {
+                    None => {
+                        tracing::warn!(
+                            "{} is not set: webhooks are sent unsigned",
+                            env::WEBHOOK_SECRET
+                        );
+                        None
+                    }
+                    Some(text) => Some(
+                        compliance_audit::WebhookSecret::parse(&text)
+                            .map_err(|e| SettingsError::new(env::WEBHOOK_SECRET, e))?,
+                    ),
+                };
+                Some(compliance_pipeline::run::Webhook {
+                    endpoint,
+                    secret,
+                    retry: None,
+                })
+            }
+        };
+        Ok(AuditSettings {
+            state,
+            audit_dir,
+            webhook,
+        })
+    }
+
+    /// Whether `keep_pii` is set in the config file (the flag wins when given).
+    pub fn keep_pii(&self, flag: bool) -> bool {
+        flag || self.file.keep_pii.unwrap_or(false)
+    }
+
+    /// `serve`'s schedule.
+    pub fn schedule(&self, args: &ScheduleArgs) -> Result<Schedule, SettingsError> {
+        let f = &self.file;
+        let duration = |flag: &str,
+                        given: Option<&String>,
+                        key: &str,
+                        file: &Option<String>,
+                        default: &str| {
+            let d = self
+                .parse::<HumanDuration>((flag, given), None, (key, file.clone()))?
+                .unwrap_or_else(|| default.parse().expect("a default duration"));
+            Ok::<_, SettingsError>(d.get())
+        };
+        let every = duration("--every", args.every.as_ref(), "every", &f.every, "5m")?;
+        let every = positive(
+            if args.every.is_some() {
+                "--every"
+            } else {
+                "every"
+            },
+            every,
+        )?;
+        let lookback = duration(
+            "--lookback",
+            args.lookback.as_ref(),
+            "lookback",
+            &f.lookback,
+            "15m",
+        )?;
+        let lag = duration("--lag", args.lag.as_ref(), "lag", &f.lag, "30s")?;
+        let since = self.parse::<compliance_api::Timestamp>(
+            ("--since", args.since.as_ref()),
+            None,
+            ("since", f.since.clone()),
+        )?;
+        let out_dir = args
+            .out_dir
+            .clone()
+            .or_else(|| f.out_dir.clone())
+            .ok_or_else(|| {
+                SettingsError::new(
+                    "--out-dir",
+                    "required: the directory for the hourly violations-YYYYMMDDTHH.jsonl files",
+                )
+            })?;
+        let listen = self
+            .pick(
+                ("--listen", args.listen.as_ref()),
+                None,
+                ("listen", f.listen.clone()),
+            )
+            .map(|(v, input)| {
+                v.parse::<std::net::SocketAddr>().map_err(|_| {
+                    SettingsError::new(
+                        input,
+                        format!("`{v}` is not an IP:PORT address, such as 127.0.0.1:9464"),
+                    )
+                })
+            })
+            .transpose()?
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 9464)));
+        Ok(Schedule {
+            since,
+            every,
+            lookback,
+            lag,
+            out_dir,
+            listen,
+        })
     }
 }

@@ -1,9 +1,188 @@
+//! `serve`: continuous extraction on a schedule, with `/healthz` and `/metrics`.
+
 use super::Outcome;
 use crate::exit::{Exit, Failure};
+use crate::settings::{AuditArgs, ConnectionArgs, FilterArgs, Layers, ScheduleArgs};
+use compliance_client::{ExtractorConfig, ViolationExtractor};
+use compliance_pipeline::health::Health;
+use compliance_pipeline::run::AuditTarget;
+use compliance_pipeline::serve::{ServeConfig, ServeError, Service};
+use compliance_store::{SqliteStore, StateStore};
+use compliance_verify::{RuleMatrix, Verifier};
+use futures::FutureExt;
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "Each run covers [watermark - lookback, now - lag); the watermark is the end \
+of the last completed run (--since before the first). Violations re-read through the look-back are \
+recognised from the state store and dropped, so every violation is output exactly once, across \
+restarts too. SIGTERM or Ctrl-C: the current page is finished or abandoned, state is committed, \
+and the process exits 0 within 10 s; a second signal exits at once.
 
-pub async fn run(_args: Args) -> Outcome {
-    Err(Failure::new(Exit::Internal, anyhow::anyhow!("`serve` is not built yet")))
+Examples:
+  genesys-compliance serve --since 2023-10-01T00:00:00Z --every 5m --lookback 15m \\
+      --out-dir /var/lib/genesys-compliance/out --audit-dir /var/lib/genesys-compliance/audit \\
+      --webhook-url https://grc.example.com/hooks/genesys --region eu-west-1
+  genesys-compliance serve --config /etc/genesys-compliance/config.toml
+  curl -s 127.0.0.1:9464/metrics | grep genesys_compliance_violations_total"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+    #[command(flatten)]
+    pub audit: AuditArgs,
+    /// Leave PII in evidence values as received (findings are still reported)
+    #[arg(long)]
+    pub keep_pii: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// How long a stop may take before the process exits anyway; everything
+/// that matters is committed transactionally, so exiting is safe.
+const STOP_GRACE: Duration = Duration::from_secs(9);
+
+pub async fn run(args: Args) -> Outcome {
+    let env = |name: &str| std::env::var(name).ok();
+    let layers = Layers::load(args.connection.config.as_deref(), &env).map_err(Failure::invalid)?;
+    let connection = layers
+        .connection(&args.connection)
+        .map_err(Failure::invalid)?;
+    let selection = layers.selection(&args.filters).map_err(Failure::invalid)?;
+    let schedule = layers.schedule(&args.schedule).map_err(Failure::invalid)?;
+    let audit = layers.audit(&args.audit).map_err(Failure::invalid)?;
+    let keep_pii = layers.keep_pii(args.keep_pii);
+
+    let store: Arc<dyn StateStore> =
+        Arc::new(SqliteStore::open(&audit.state).map_err(Failure::invalid)?);
+    let audit_dir = audit
+        .audit_dir
+        .unwrap_or_else(|| schedule.out_dir.join("audit"));
+    let rules = selection
+        .rules
+        .map_or_else(RuleMatrix::design_default, |r| r.matrix);
+    let mut config = ExtractorConfig::new(connection.transport);
+    config.concurrency = connection.concurrency;
+    let extractor = ViolationExtractor::new(config).map_err(crate::exit::client_failure)?;
+    let metrics = compliance_pipeline::metrics::install()
+        .map_err(|e| Failure::new(Exit::Internal, anyhow::anyhow!(e)))?;
+    let listener = tokio::net::TcpListener::bind(schedule.listen)
+        .await
+        .map_err(|e| {
+            Failure::invalid(anyhow::anyhow!(
+                "--listen {}: cannot listen there: {e}; give a free IP:PORT",
+                schedule.listen
+            ))
+        })?;
+    let bound = listener.local_addr().map_err(anyhow::Error::from)?;
+    // Scripts read the port from the first line, as with `simulate`.
+    println!("listening on http://{bound}");
+    tracing::info!("serving /healthz and /metrics on http://{bound}");
+
+    let stop = stop_signal().shared();
+    let health = Arc::new(Health::default());
+    let endpoints = tokio::spawn(compliance_pipeline::health::serve(
+        listener,
+        health.clone(),
+        metrics,
+        stop.clone(),
+    ));
+    let service = Service {
+        extractor,
+        verifier: Verifier::new(rules, keep_pii),
+        config: ServeConfig {
+            filters: selection.filters,
+            page_size: selection.page_size,
+            since: schedule.since,
+            every: schedule.every,
+            lookback: schedule.lookback,
+            lag: schedule.lag,
+            out_dir: schedule.out_dir,
+            store: store.clone(),
+            audit: AuditTarget {
+                dir: audit_dir,
+                store,
+                webhook: audit.webhook,
+            },
+            retention_margin: Duration::from_secs(3600),
+        },
+        health,
+    };
+    let outcome = service.run(stop).await;
+    endpoints.abort();
+    match outcome {
+        Ok(()) => Ok(Exit::Done),
+        Err(ServeError::NoStart) => Err(Failure::invalid(anyhow::anyhow!(
+            "--since: required for the first run (the state store {} holds no watermark yet); \
+             give where extraction starts, such as --since 2023-10-01T00:00:00Z",
+            audit.state.display()
+        ))),
+        Err(ServeError::FirstRun(e)) => Err(crate::exit::run_failure(e)),
+    }
+}
+
+/// Completes on the first SIGTERM or SIGINT; a second one exits at once, and
+/// a stop that takes longer than [`STOP_GRACE`] exits as well.
+async fn stop_signal() {
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut signals = match Signals::new() {
+            Ok(signals) => signals,
+            Err(e) => {
+                tracing::error!("cannot listen for stop signals: {e}");
+                return;
+            }
+        };
+        signals.next().await;
+        tracing::info!("stop requested: finishing the current page and committing");
+        let _ = tx.send(true);
+        tokio::select! {
+            _ = signals.next() => {
+                tracing::warn!("second signal: exiting at once");
+                std::process::exit(130);
+            }
+            _ = tokio::time::sleep(STOP_GRACE) => {
+                tracing::warn!("still stopping after {STOP_GRACE:?}; exiting now (committed state is safe)");
+                std::process::exit(0);
+            }
+        }
+    });
+    let _ = rx.wait_for(|stopped| *stopped).await;
+}
+
+/// SIGTERM and SIGINT, registered once so that none is missed between two.
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -22,6 +22,6 @@ pub use extractor::{
 };
 pub use pacer::Pacer;
 pub use retry::{RetryCause, RetryPolicy};
-pub use stats::{Stats, StatsSnapshot};
+pub use stats::{Stats, StatsSnapshot, PAGE_LATENCY_METRIC};
 pub use transport::{Credentials, TransportConfig};
 pub use window::Window;

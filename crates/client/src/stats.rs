@@ -4,6 +4,9 @@ use crate::retry::RetryCause;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+/// The histogram of page latencies in the `metrics` facade, in seconds.
+pub const PAGE_LATENCY_METRIC: &str = "genesys_compliance_page_latency_seconds";
+
 /// Live counters; [`Stats::snapshot`] reads them.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -35,6 +38,8 @@ impl Stats {
     }
     pub(crate) fn page_latency(&self, d: Duration) {
         self.latency.record(d);
+        // Also to the process's metrics recorder (`serve`'s /metrics), if one is installed.
+        metrics::histogram!(PAGE_LATENCY_METRIC).record(d.as_secs_f64());
     }
 
     /// The counters as they are now.

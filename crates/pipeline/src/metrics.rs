@@ -3,7 +3,7 @@
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-pub const PAGE_LATENCY: &str = "genesys_compliance_page_latency_seconds";
+pub const PAGE_LATENCY: &str = compliance_client::PAGE_LATENCY_METRIC;
 pub const EXTRACTION_DURATION: &str = "genesys_compliance_extraction_duration_seconds";
 pub const VIOLATIONS: &str = "genesys_compliance_violations_total";
 pub const PII_FINDINGS: &str = "genesys_compliance_pii_findings_total";
@@ -34,7 +34,20 @@ pub fn install() -> Result<PrometheusHandle, String> {
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     describe();
+    register_zeroes();
     Ok(handle)
+}
+
+/// Every counter starts at zero, so that a scrape shows each series even
+/// before its first event.
+fn register_zeroes() {
+    for cause in compliance_client::RetryCause::ALL {
+        metrics::counter!(RETRIES, "cause" => cause.as_str()).increment(0);
+    }
+    metrics::counter!(RATE_LIMITED).increment(0);
+    metrics::counter!(TOKEN_RENEWALS).increment(0);
+    metrics::counter!(DUPLICATES_DROPPED).increment(0);
+    metrics::gauge!(OUTBOX_DEPTH).set(0.0);
 }
 
 fn describe() {

@@ -54,6 +54,16 @@ pub struct Webhook {
     pub retry: Option<compliance_audit::RetryPolicy>,
 }
 
+impl std::fmt::Debug for Webhook {
+    // The secret stays out of every log line: only whether there is one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("endpoint", &self.endpoint)
+            .field("signed", &self.secret.is_some())
+            .finish()
+    }
+}
+
 /// Counts of what an extraction output; they survive restarts in checkpoints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {

@@ -1,0 +1,337 @@
+//! `genesys-compliance serve` as operators run it: against a simulator whose
+//! violations keep arriving (some late), scraped, stopped with SIGTERM in the
+//! middle of a run, restarted: every violation is output exactly once.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
+
+/// A child process that is killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary and reads `listening on http://ADDR` from its first line.
+fn spawn(args: &[&str], env: &[(&str, &str)], stderr: &Path) -> (Running, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("first line: {line:?}; stderr: {}", read(stderr)))
+        .to_string();
+    (Running(child), addr)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn utc(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Sends SIGTERM and waits (at most 12 s) for the exit status.
+fn terminate(mut child: Running) -> std::process::ExitStatus {
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(12);
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not stop within 12 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn output_counts(dir: &Path) -> HashMap<String, u32> {
+    let mut counts = HashMap::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten() {
+        let path = entry.unwrap().path();
+        if !path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("violations-")
+        {
+            continue;
+        }
+        for line in read(&path).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = v["violation"]["id"].as_str().unwrap().to_string();
+            *counts.entry(id).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Checks the Prometheus text format line by line and returns `name -> value` of unlabelled series
+/// and `name{labels}` of labelled ones.
+fn parse_prometheus(text: &str) -> HashMap<String, f64> {
+    let mut series = HashMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(comment) = line.strip_prefix('#') {
+            let words: Vec<&str> = comment.split_whitespace().collect();
+            assert!(
+                matches!(words.first(), Some(&"HELP") | Some(&"TYPE")),
+                "comment {line:?}"
+            );
+            continue;
+        }
+        let (name, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("sample {line:?}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("value in {line:?}"));
+        let bare = name.split('{').next().unwrap();
+        assert!(
+            bare.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "metric name in {line:?}"
+        );
+        if let Some(labels) = name.strip_prefix(bare) {
+            if !labels.is_empty() {
+                assert!(
+                    labels.starts_with('{') && labels.ends_with('}'),
+                    "labels in {line:?}"
+                );
+            }
+        }
+        series.insert(name.to_string(), value);
+    }
+    series
+}
+
+#[test]
+fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_start, data_end, since) = (utc(-40), utc(6), utc(-45));
+    let (_sim, sim_addr) = spawn(
+        &[
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--violations",
+            "600",
+            "--start",
+            &data_start,
+            "--end",
+            &data_end,
+            "--late-arrivals",
+            "0.3",
+            "--late-max",
+            "2s",
+            "--latency",
+            "300ms",
+            "--fault-duplicates",
+            "0.2",
+        ],
+        &[],
+        &dir.path().join("sim.err"),
+    );
+    let api = format!("http://{sim_addr}");
+    let out_dir = dir.path().join("out");
+    let state = dir.path().join("state.db");
+    let serve_args = |since: &str| -> Vec<String> {
+        [
+            "serve",
+            "--api-base-url",
+            &api,
+            "--every",
+            "1s",
+            "--lookback",
+            "4s",
+            "--lag",
+            "0s",
+            "--page-size",
+            "10",
+            "--since",
+            since,
+            "--listen",
+            "127.0.0.1:0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            "--out-dir".to_string(),
+            out_dir.display().to_string(),
+            "--state".to_string(),
+            state.display().to_string(),
+        ])
+        .collect()
+    };
+    let creds = [
+        ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
+        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
+    ];
+    let args = serve_args(&since);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    // First process: scrape it after a run or two, then stop it mid-run.
+    let (serve, addr) = spawn(&args, &creds, &dir.path().join("serve1.err"));
+    wait_for("a first run", Duration::from_secs(30), || {
+        read(&dir.path().join("serve1.err")).contains("run complete")
+    });
+    assert_eq!(http_get(&addr, "/healthz").0, 200);
+    let (status, metrics) = http_get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    let series = parse_prometheus(&metrics);
+    for name in [
+        "genesys_compliance_page_latency_seconds_bucket{le=\"+Inf\"}",
+        "genesys_compliance_page_latency_seconds_count",
+        "genesys_compliance_outbox_depth",
+        "genesys_compliance_last_success_timestamp_seconds",
+        "genesys_compliance_retries_total{cause=\"server_error\"}",
+    ] {
+        assert!(series.contains_key(name), "{name} missing from:\n{metrics}");
+    }
+    assert!(metrics.contains("# TYPE genesys_compliance_page_latency_seconds histogram"));
+    let violations: f64 = series
+        .iter()
+        .filter(|(k, _)| k.starts_with("genesys_compliance_violations_total{"))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(
+        violations > 0.0,
+        "violations_total counts what was output:\n{metrics}"
+    );
+    assert!(series
+        .keys()
+        .any(|k| k.starts_with("genesys_compliance_pii_findings_total{type=")));
+
+    // Stop it while a run is paging: pages take 300 ms, so runs last longer
+    // than the second between their starts and follow each other at once.
+    std::thread::sleep(Duration::from_millis(700));
+    let stopped_at = Instant::now();
+    let status = terminate(serve);
+    assert!(
+        status.success(),
+        "SIGTERM exits 0: {status:?}\n{}",
+        read(&dir.path().join("serve1.err"))
+    );
+    assert!(stopped_at.elapsed() < Duration::from_secs(10));
+    let log = read(&dir.path().join("serve1.err"));
+    assert!(
+        log.contains("stopping: output and state committed"),
+        "the stop came in the middle of a run:\n{log}"
+    );
+
+    // Second process: no --since needed any more; it continues from the watermark.
+    let args = serve_args(&since);
+    let args: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--since" && *a != since)
+        .collect();
+    let (serve, _) = spawn(&args, &creds, &dir.path().join("serve2.err"));
+    // Until the data's end, its lateness and a look-back have passed, plus a run.
+    std::thread::sleep(Duration::from_secs(10));
+    assert!(terminate(serve).success());
+
+    let counts = output_counts(&out_dir);
+    let repeated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "output more than once: {repeated:?}");
+    assert_eq!(counts.len(), 600, "every violation of the simulator, once");
+    let chain = Command::new(BIN)
+        .args(["audit", "verify"])
+        .arg(out_dir.join("audit"))
+        .arg("--state")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(
+        chain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&chain.stderr)
+    );
+}
+
+#[test]
+fn serve_refuses_bad_settings_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, named) in [
+        (vec!["--every", "soon"], "--every"),
+        (vec!["--every", "0s"], "--every"),
+        (vec!["--lookback", "5 minutes"], "--lookback"),
+        (vec!["--since", "2023-10-01T00:00:00+02:00"], "--since"),
+        (vec!["--listen", "localhost"], "--listen"),
+        (vec![], "--since"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("serve")
+            .args([
+                "--api-base-url",
+                "http://127.0.0.1:9",
+                "--listen",
+                "127.0.0.1:0",
+                "--out-dir",
+            ])
+            .arg(dir.path().join("out"))
+            .arg("--state")
+            .arg(dir.path().join("state.db"))
+            .args(&args)
+            .env("GENESYSCLOUD_OAUTHCLIENT_ID", "x")
+            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "y")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?} names {named}: {stderr}");
+    }
+}
