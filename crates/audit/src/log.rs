@@ -49,6 +49,8 @@ pub enum AuditError {
     Tampered { dir: PathBuf, tampering: Tampering },
     #[error("{path} changed since it was opened (another process writing the same audit directory?); give each process its own --audit-dir")]
     ChangedUnderfoot { path: PathBuf },
+    #[error("extraction {extraction_id} is already in the audit log; give each extraction a new extraction_id")]
+    Duplicate { extraction_id: String },
     #[error("the audit record cannot be serialised: {0}")]
     Record(#[from] serde_json::Error),
 }
@@ -213,12 +215,16 @@ impl AuditLog {
 
     /// Steps 1 to 3 of the module documentation.
     fn write_uncommitted(&mut self, record: &AuditRecord) -> Result<Appended, AuditError> {
-        let record = serde_json::to_value(record)?;
         let log_path = self.dir.join(LOG_FILE);
         let on_disk = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
         if on_disk != self.log_len {
             return Err(AuditError::ChangedUnderfoot { path: log_path });
         }
+        let id = record.extraction_id.to_string();
+        if self.dir.join(extraction_file_name(&id)).exists() {
+            return Err(AuditError::Duplicate { extraction_id: id });
+        }
+        let record = serde_json::to_value(record)?;
         let (seq, prev_hash) = match &self.head {
             Some(head) => (head.seq + 1, head.hash.clone()),
             None => (1, GENESIS_HASH.to_owned()),

@@ -87,6 +87,55 @@ mod tests {
     }
 
     #[test]
+    fn the_record_carries_the_design_fields_in_their_wire_form() {
+        let at = |s: &str| s.parse().unwrap();
+        let interval = TimeInterval {
+            start: at("2023-10-01T00:00:00Z"),
+            end: at("2023-10-02T00:00:00Z"),
+        };
+        let record = AuditRecord {
+            timestamp: at("2023-10-02T00:00:03.512Z"),
+            extraction_id: "3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10".parse().unwrap(),
+            payload_hash: payload_hash(b"{}"),
+            total_violations: 120,
+            accuracy_rate: 0.8,
+            latency_ms: 5321.7,
+            pii_exposures_detected: 14,
+            false_positives_filtered: 30,
+            interval,
+            windows: vec![interval],
+            filters: Filters::default(),
+            pages: 1,
+            violations_fetched: 150,
+            duplicates_dropped: 0,
+            by_severity: BTreeMap::from([("LOW".into(), 1), ("HIGH".into(), 2)]),
+            by_status: BTreeMap::new(),
+            by_pii_type: BTreeMap::new(),
+            retries: 0,
+            program_version: "0.1.0".into(),
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["timestamp"], "2023-10-02T00:00:03.512Z");
+        assert_eq!(
+            json["extraction_id"],
+            "3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10"
+        );
+        assert_eq!(json["total_violations"], 120);
+        assert_eq!(json["accuracy_rate"], 0.8);
+        assert_eq!(json["latency_ms"], 5321.7);
+        assert_eq!(json["pii_exposures_detected"], 14);
+        assert_eq!(json["false_positives_filtered"], 30);
+        assert_eq!(json["interval"]["start"], "2023-10-01T00:00:00.000Z");
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(
+            text.contains(r#""by_severity":{"HIGH":2,"LOW":1}"#),
+            "{text}"
+        );
+        let back: AuditRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, record);
+    }
+
+    #[test]
     fn accuracy_rate_is_zero_when_nothing_was_fetched() {
         assert_eq!(accuracy_rate(0, 0), 0.0);
         assert_eq!(accuracy_rate(96, 120), 0.8);

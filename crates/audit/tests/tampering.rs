@@ -272,3 +272,18 @@ fn a_log_changed_by_another_writer_is_not_appended_to() {
     assert!(matches!(err, AuditError::ChangedUnderfoot { .. }), "{err}");
     verify_dir(first.dir(), None).unwrap();
 }
+
+#[test]
+fn an_extraction_is_appended_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store(tmp.path());
+    let mut log = open_log(tmp.path(), &store, None);
+    log.append(&record(1)).unwrap();
+    let mut again = record(1);
+    again.total_violations = 0;
+    let err = log.append(&again).unwrap_err();
+    assert!(matches!(err, AuditError::Duplicate { .. }), "{err}");
+    assert!(err.to_string().contains(&id(1)), "{err}");
+    assert_eq!(log.append(&record(2)).unwrap().seq, 2);
+    verify_dir(log.dir(), None).unwrap();
+}
