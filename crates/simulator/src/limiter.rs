@@ -86,4 +86,24 @@ mod tests {
         assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
         assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
     }
+
+    #[test]
+    fn a_client_keeping_to_n_per_rolling_minute_is_never_refused() {
+        let limiter = RateLimiter::new(300);
+        let t0 = Instant::now();
+        // A burst of 300, then one request every 200 ms for three minutes:
+        // every rolling minute holds at most 300, and each is admitted.
+        for _ in 0..300 {
+            limiter.admit("a", t0).unwrap();
+        }
+        let mut at = t0 + WINDOW;
+        while at < t0 + 4 * WINDOW {
+            limiter.admit("a", at).unwrap();
+            if at >= t0 + 2 * WINDOW {
+                // The steady pace fills every minute: one more would be the 301st.
+                assert!(limiter.admit("a", at + Duration::from_millis(100)).is_err());
+            }
+            at += Duration::from_millis(200);
+        }
+    }
 }

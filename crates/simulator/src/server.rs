@@ -275,10 +275,17 @@ async fn around_every_request(
             _ => stats.other_requests += 1,
         }
     }
-    let mut response = match shared.inject_fault(&id).await {
+    let mut response = match shared.inject_fault(&id) {
         Some(fault) => fault,
         None => next.run(req).await,
     };
+    // A slow response is delayed after it is handled, so that the rate limit
+    // counts the request when it arrived, as the client sent it.
+    let faults = shared.faults();
+    if shared.roll(faults.slow) {
+        shared.count_fault(|s| s.slow += 1);
+        tokio::time::sleep(faults.slow_delay).await;
+    }
     if response.extensions().get::<Reset>().is_none() {
         let mut stats = shared.stats.lock().expect("stats lock");
         *stats
@@ -306,17 +313,13 @@ impl Shared {
     }
 
     /// Rolls each fault in turn; the first that hits answers the request.
-    async fn inject_fault(&self, correlation: &str) -> Option<Response> {
+    fn inject_fault(&self, correlation: &str) -> Option<Response> {
         let f = self.faults();
         if self.roll(f.resets) {
             self.count_fault(|s| s.resets += 1);
             let mut response = Response::new(Body::empty());
             response.extensions_mut().insert(Reset);
             return Some(response);
-        }
-        if self.roll(f.slow) {
-            self.count_fault(|s| s.slow += 1);
-            tokio::time::sleep(f.slow_delay).await;
         }
         if self.roll(f.rate_limit_bursts) {
             self.count_fault(|s| s.rate_limit_bursts += 1);
