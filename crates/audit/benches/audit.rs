@@ -85,6 +85,10 @@ fn verify(c: &mut Criterion) {
     group.bench_function(format!("{TRAIL} records"), |b| {
         b.iter(|| assert_eq!(verify_dir(tmp.path(), None).unwrap().records, TRAIL))
     });
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::open(tmp.path().join("s.db")).unwrap());
+    group.bench_function(format!("AuditLog::open, {TRAIL} records"), |b| {
+        b.iter(|| AuditLog::open(tmp.path(), store.clone(), None).unwrap())
+    });
     group.finish();
     println!("trail of {TRAIL} records: audit.jsonl {} bytes", text.len());
 }

@@ -67,8 +67,20 @@ impl ChainEntry {
 
 /// The chain hash of a record at `seq` after `prev_hash` (see the module documentation).
 pub fn entry_hash(seq: u64, prev_hash: &str, record: &Value) -> String {
-    let text = canonical_json(&json!({"seq": seq, "prev_hash": prev_hash, "record": record}));
-    hex::encode(Sha256::digest(text.as_bytes()))
+    hash_of_canonical(seq, prev_hash, &canonical_json(record))
+}
+
+/// [`entry_hash`] from the record's canonical form, which the caller may
+/// reuse. The members of `{"prev_hash","record","seq"}` are already in
+/// canonical (sorted) order, so the record's text slots in as it is.
+fn hash_of_canonical(seq: u64, prev_hash: &str, canonical_record: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"{\"prev_hash\":");
+    hasher.update(canonical_json(&Value::from(prev_hash)).as_bytes());
+    hasher.update(b",\"record\":");
+    hasher.update(canonical_record.as_bytes());
+    hasher.update(format!(",\"seq\":{seq}}}").as_bytes());
+    hex::encode(hasher.finalize())
 }
 
 /// SHA-256 of a record's canonical form: compares a log line with an extraction file.
@@ -239,10 +251,12 @@ pub(crate) fn scan_log(path: &Path) -> std::io::Result<ScannedLog> {
 fn summarise(bytes: &[u8]) -> Result<LineSummary, String> {
     let entry: ChainEntry = serde_json::from_slice(bytes)
         .map_err(|e| format!("the line is not a chain entry ({e})"))?;
+    let canonical_record = canonical_json(&entry.record);
     Ok(LineSummary {
-        self_consistent: entry_hash(entry.seq, &entry.prev_hash, &entry.record) == entry.hash,
+        self_consistent: hash_of_canonical(entry.seq, &entry.prev_hash, &canonical_record)
+            == entry.hash,
         extraction_id: entry.extraction_id().map(str::to_owned),
-        record_digest: record_digest(&entry.record),
+        record_digest: Sha256::digest(canonical_record.as_bytes()).into(),
         seq: entry.seq,
         prev_hash: entry.prev_hash,
         hash: entry.hash,
@@ -548,4 +562,24 @@ pub(crate) fn head_of(lines: &[LineInfo]) -> Option<Anchor> {
         seq: s.seq,
         hash: s.hash.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_is_sha256_of_the_canonical_entry_without_its_hash() {
+        let record = json!({"z": 1, "a": "x\"y", "n": 0.8});
+        let prev = "ab".repeat(32);
+        let canonical = canonical_json(&json!({"seq": 12, "prev_hash": prev, "record": record}));
+        assert_eq!(
+            canonical,
+            format!(r#"{{"prev_hash":"{prev}","record":{{"a":"x\"y","n":0.8,"z":1}},"seq":12}}"#)
+        );
+        assert_eq!(
+            entry_hash(12, &prev, &record),
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
+    }
 }

@@ -311,3 +311,38 @@ async fn a_new_state_file_adopts_an_existing_log_without_resending_it() {
     assert_eq!(other.outbox_depth().unwrap(), 0);
     assert_eq!(other.anchor(log.anchor_key()).unwrap().unwrap().seq, 2);
 }
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_times_out_and_the_record_stays_queued() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Accepts connections (through the backlog) but never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/webhook", silent.local_addr().unwrap());
+    let store = store(tmp.path());
+    let mut log = open_log(tmp.path(), &store, Some(&url));
+    let id = log.append(&record(1)).unwrap().webhook_id.unwrap();
+    let deliverer = Deliverer::new(
+        store.clone(),
+        WebhookEndpoint::parse(&url).unwrap(),
+        Some(secret()),
+    )
+    .unwrap()
+    .with_retry(RetryPolicy {
+        max_attempts: 2,
+        ..quick()
+    })
+    .with_timeout(Duration::from_millis(200))
+    .unwrap();
+    let started = std::time::Instant::now();
+    let report = deliverer.deliver_pending().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(report.still_queued, 1);
+    let error = report.last_error.unwrap();
+    assert!(
+        error.contains("timed out") || error.contains("timeout"),
+        "{error}"
+    );
+    assert!(!error.contains(&url), "the URL may carry a token: {error}");
+    assert_eq!(store.webhook(&id).unwrap().unwrap().attempts, 2);
+    drop(silent);
+}
