@@ -424,11 +424,14 @@ fn one_evidence(rng: &mut ChaCha8Rng, clock: &mut i64) -> (SimEvidence, Vec<PiiT
         _ => ("ANNOTATION", None, evidence_text(rng)),
     };
     // Now and then an item with an empty value (speech-to-text heard nothing).
-    let (value, pii) = if rng.gen_bool(0.02) {
+    let (mut value, mut pii) = if rng.gen_bool(0.02) {
         (String::new(), Vec::new())
     } else {
         (value, pii)
     };
+    // Held for the server's lifetime: drop the slack of how they were built.
+    value.shrink_to_fit();
+    pii.shrink_to_fit();
     let (start_ms, end_ms) = if kind == "TRANSCRIPT" {
         let start = *clock + rng.gen_range(500..20_000);
         let end = start + rng.gen_range(1_500..12_000);
