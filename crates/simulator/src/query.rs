@@ -89,8 +89,11 @@ const FILTER_KEYS: [&str; 3] = ["severity", "policy_ids", "agent_ids"];
 
 /// Parses a query body, checking every constraint of the contract.
 pub(crate) fn parse(body: &[u8]) -> Result<Query, Refusal> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Refusal::bad(vec![("invalid.json", format!("body ({e})"))]))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| Refusal {
+        code: codes::BAD_REQUEST,
+        message: format!("The request body is not valid JSON ({e}); send the query object."),
+        details: vec![("invalid.json", "body".into())],
+    })?;
     let Value::Object(body) = value else {
         return Err(Refusal::bad(vec![("invalid.value", "body".into())]));
     };

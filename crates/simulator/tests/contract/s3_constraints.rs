@@ -324,7 +324,8 @@ async fn a_body_that_is_not_a_json_object_is_refused() {
     let token = s.token().await;
     for body in ["", "{", "[]", "null", "\"query\""] {
         let r = s.query_raw(&token, body).await;
-        api_error(r, 400, "bad.request").await;
+        let refusal = api_error(r, 400, "bad.request").await;
+        assert_eq!(fields(&refusal), ["body"], "{body:?}");
     }
 }
 
