@@ -8,7 +8,7 @@ use compliance_pipeline::health::Health;
 use compliance_pipeline::run::AuditTarget;
 use compliance_pipeline::serve::{ServeConfig, ServeError, Service};
 use compliance_store::{SqliteStore, StateStore};
-use compliance_verify::{RuleMatrix, Verifier};
+use compliance_verify::Verifier;
 use futures::FutureExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,9 +62,7 @@ pub async fn run(args: Args) -> Outcome {
     let audit_dir = audit
         .audit_dir
         .unwrap_or_else(|| schedule.out_dir.join("audit"));
-    let rules = selection
-        .rules
-        .map_or_else(RuleMatrix::design_default, |r| r.matrix);
+    let rules = crate::settings::rule_matrix(selection.rules);
     let mut config = ExtractorConfig::new(connection.transport);
     config.concurrency = connection.concurrency;
     let extractor = ViolationExtractor::new(config).map_err(crate::exit::client_failure)?;

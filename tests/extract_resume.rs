@@ -1,0 +1,166 @@
+//! `extract` killed with SIGKILL at several points, then run again: the
+//! output ends with every violation of the simulator exactly once, in order,
+//! with one audit record; and a webhook receiver that is down for the first
+//! run and up for the second gets every record, signed, once per webhook-id.
+
+use compliance_audit::{WebhookReceiver, WebhookSecret};
+use compliance_simulator::{Faults, SimConfig, Simulator};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn extract(api: &str, dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("extract")
+        .args(["--api-base-url", api, "--page-size", "50"])
+        .args([
+            "--start",
+            "2023-10-01T00:00:00Z",
+            "--end",
+            "2023-10-02T00:00:00Z",
+        ])
+        .arg("--out")
+        .arg(dir.join("violations.jsonl"))
+        .arg("--state")
+        .arg(dir.join("state.db"))
+        .arg("--audit-dir")
+        .arg(dir.join("audit"))
+        .args(extra)
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret")
+        .env("COMPLIANCE_WEBHOOK_SECRET", SECRET)
+        .env("GENESYS_COMPLIANCE_LOG", "warn")
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn ids(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["violation"]["id"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_runs_continue_to_every_violation_exactly_once() {
+    let sim = Simulator::start(
+        SimConfig {
+            violations: 3_000,
+            latency: Duration::from_millis(25),
+            rate_limit_per_minute: 0,
+            faults: Faults {
+                duplicates: 0.3,
+                ..Faults::default()
+            },
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let api = sim.base_url();
+
+    // Kill at growing delays until a run gets to the end by itself.
+    let mut kills = 0;
+    let mut delay = Duration::from_millis(150);
+    let status = loop {
+        let mut child = extract(&api, dir.path(), &[]).spawn().unwrap();
+        tokio::time::sleep(delay).await;
+        match child.try_wait().unwrap() {
+            Some(status) => break status,
+            None => {
+                child.kill().unwrap(); // SIGKILL: no chance to clean up
+                child.wait().unwrap();
+                kills += 1;
+                delay += Duration::from_millis(150);
+            }
+        }
+        assert!(kills < 40, "the extraction never finished");
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        kills >= 2,
+        "killed only {kills} times; the test needs a slower extraction"
+    );
+
+    let expected: Vec<String> = sim
+        .dataset()
+        .violations
+        .iter()
+        .map(|v| v.id.clone())
+        .collect();
+    assert_eq!(ids(&dir.path().join("violations.jsonl")), expected);
+    let log = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "one extraction, one audit record");
+    let record: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(record["record"]["violations_fetched"], 3_000);
+    let verify = Command::new(BIN)
+        .args(["audit", "verify"])
+        .arg(dir.path().join("audit"))
+        .arg("--state")
+        .arg(dir.path().join("state.db"))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_for_the_first_run_gets_every_record_on_the_second() {
+    let sim = Simulator::start(
+        SimConfig {
+            violations: 500,
+            rate_limit_per_minute: 0,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let api = sim.base_url();
+    // A port with nobody listening, for now.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{addr}/webhook");
+    let quick = ["--webhook-url", &url];
+
+    let first = extract(&api, dir.path(), &quick).output().unwrap();
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(first.status.code(), Some(5), "{err}");
+    assert!(err.contains("still queued"), "{err}");
+
+    let receiver = WebhookReceiver::bind(addr, Some(WebhookSecret::parse(SECRET).unwrap()))
+        .await
+        .unwrap();
+    let second = extract(&api, dir.path(), &quick).output().unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(0), "{err}");
+
+    let messages = receiver.messages();
+    assert_eq!(messages.len(), 2, "both records: {messages:?}");
+    assert!(messages.iter().all(|m| m.verified));
+    let accepted = receiver.acceptances();
+    assert!(
+        accepted.values().all(|n| *n == 1),
+        "once per webhook-id: {accepted:?}"
+    );
+    // The first run's record came first.
+    let log = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2);
+}
