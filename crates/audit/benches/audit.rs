@@ -79,10 +79,10 @@ fn verify(c: &mut Criterion) {
         text.push('\n');
     }
     std::fs::write(tmp.path().join(LOG_FILE), &text).unwrap();
-    let mut group = c.benchmark_group("verify_dir");
+    let mut group = c.benchmark_group("trail");
     group.sample_size(10);
     group.throughput(Throughput::Elements(TRAIL));
-    group.bench_function(format!("{TRAIL} records"), |b| {
+    group.bench_function(format!("verify_dir, {TRAIL} records"), |b| {
         b.iter(|| assert_eq!(verify_dir(tmp.path(), None).unwrap().records, TRAIL))
     });
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::open(tmp.path().join("s.db")).unwrap());
