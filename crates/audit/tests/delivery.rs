@@ -346,3 +346,21 @@ async fn a_receiver_that_never_answers_times_out_and_the_record_stays_queued() {
     assert_eq!(store.webhook(&id).unwrap().unwrap().attempts, 2);
     drop(silent);
 }
+
+#[tokio::test]
+async fn the_receiver_listens_on_loopback_only_and_stops_when_dropped() {
+    let err = WebhookReceiver::bind("0.0.0.0:0".parse().unwrap(), None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("loopback"), "{err}");
+    let receiver = WebhookReceiver::start(None).await.unwrap();
+    let addr = receiver.addr();
+    assert!(std::net::TcpStream::connect(addr).is_ok());
+    drop(receiver);
+    tokio::task::yield_now().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still listening"
+    );
+}
