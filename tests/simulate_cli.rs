@@ -56,13 +56,37 @@ fn prints_its_address_serves_tokens_and_exits_0_on_sigterm() {
         .contains("inin-correlation-id:"));
     assert!(response.contains("\"token_type\":\"bearer\""), "{response}");
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    stop(child, "-TERM");
+}
+
+#[test]
+fn exits_0_on_sigint_too() {
+    let mut child = Command::new(BIN)
+        .args(["simulate", "--listen", "127.0.0.1:0", "--violations", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(
+        first.starts_with("listening on http://127.0.0.1:"),
+        "{first}"
+    );
+    stop(child, "-INT");
+}
+
+/// Sends `signal` (`-TERM`, `-INT`) and expects exit code 0.
+fn stop(mut child: std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
-    assert!(killed.success());
+    assert!(sent.success());
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(0), "after {signal}");
 }
 
 #[test]
