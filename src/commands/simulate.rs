@@ -86,6 +86,9 @@ struct Flags {
     /// Late violations become visible up to this long after detectedAt.
     #[arg(long, default_value = "15m", value_name = "DURATION")]
     late_max: HumanDuration,
+    /// Answer like an older server: no `total`, no `nextPageCursor` on the last page.
+    #[arg(long)]
+    legacy_pages: bool,
     /// Write the dataset as one Violation JSON per line to FILE (`-` for standard output) and exit.
     #[arg(long, value_name = "FILE")]
     dump_jsonl: Option<PathBuf>,
@@ -147,6 +150,7 @@ impl Flags {
                 late_arrivals: self.late_arrivals,
                 late_max: self.late_max.get(),
             },
+            legacy_pages: self.legacy_pages,
         })
     }
 }

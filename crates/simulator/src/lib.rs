@@ -48,6 +48,9 @@ pub struct SimConfig {
     /// Added to every query response.
     pub latency: Duration,
     pub faults: Faults,
+    /// Answer like an older server: no `total`, and no `nextPageCursor` on
+    /// the last page (clients must treat an absent cursor as null).
+    pub legacy_pages: bool,
 }
 
 impl Default for SimConfig {
@@ -62,6 +65,7 @@ impl Default for SimConfig {
             rate_limit_per_minute: 300,
             latency: Duration::ZERO,
             faults: Faults::default(),
+            legacy_pages: false,
         }
     }
 }

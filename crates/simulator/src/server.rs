@@ -77,6 +77,7 @@ struct Shared {
     clients: Vec<SimClient>,
     token_lifetime: Duration,
     latency: Duration,
+    legacy_pages: bool,
     /// Changeable while running ([`Simulator::set_faults`]).
     faults: RwLock<Faults>,
     dataset: RwLock<Arc<Dataset>>,
@@ -119,6 +120,7 @@ impl Simulator {
             clients: config.clients,
             token_lifetime: config.token_lifetime,
             latency: config.latency,
+            legacy_pages: config.legacy_pages,
             faults: RwLock::new(config.faults),
             dataset: RwLock::new(Arc::new(dataset)),
             tokens: Mutex::new(HashMap::new()),
@@ -600,11 +602,18 @@ async fn query_violations(
     if repeat_last {
         shared.count_fault(|s| s.duplicates += 1);
     }
+    let next = page.next.as_ref().map(|c| c.encode());
+    let legacy = shared.legacy_pages;
     let body = serde_json::to_vec(&PageBody {
         violations: page.violations,
         page_size: query.size,
-        next_page_cursor: page.next.as_ref().map(|c| c.encode()),
-        total: page.total,
+        // An older server leaves the cursor out on the last page, and the total out.
+        next_page_cursor: if legacy && next.is_none() {
+            None
+        } else {
+            Some(next)
+        },
+        total: (!legacy).then_some(page.total),
     });
     match body {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
@@ -624,8 +633,9 @@ struct PageBody<'a> {
     violations: Vec<&'a SimViolation>,
     #[serde(rename = "pageSize")]
     page_size: u32,
-    /// Always present: null on the last page.
-    #[serde(rename = "nextPageCursor")]
-    next_page_cursor: Option<String>,
-    total: u64,
+    /// Present and null on the last page (absent only in legacy mode).
+    #[serde(rename = "nextPageCursor", skip_serializing_if = "Option::is_none")]
+    next_page_cursor: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<u64>,
 }
