@@ -105,6 +105,9 @@ struct Reset;
 impl Simulator {
     /// Generates the dataset and starts serving on `listen` (use port 0 for a free port).
     pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Simulator> {
+        // Bind first, so that a busy port is reported before a long generation.
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
         let faults = config.faults.clone();
         let dataset = tokio::task::spawn_blocking(move || {
             generate(
@@ -128,8 +131,6 @@ impl Simulator {
             stats: Mutex::new(Stats::default()),
             dice: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_FA17)),
         });
-        let listener = TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
         let task = tokio::spawn(accept_loop(listener, router(shared.clone())));
         Ok(Simulator {
             addr,

@@ -25,3 +25,12 @@ async fn it_stops_when_dropped() {
     s.sim.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn a_busy_port_is_an_error_at_start() {
+    let s = start(small(5)).await;
+    let err = compliance_simulator::Simulator::start(small(5), s.sim.addr())
+        .await
+        .expect_err("the port is taken");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+}
