@@ -24,6 +24,12 @@ fn http(addr: &str, request: &str) -> String {
 fn prints_its_address_serves_tokens_and_exits_0_on_sigterm() {
     let mut child = Command::new(BIN)
         .args(["simulate", "--listen", "127.0.0.1:0", "--violations", "50"])
+        .args([
+            "--extra-client",
+            "etl:pw",
+            "--no-permission-client",
+            "reader:s3cret",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -41,6 +47,21 @@ fn prints_its_address_serves_tokens_and_exits_0_on_sigterm() {
         "{addr}"
     );
 
+    let token = |id: &str, secret: &str| {
+        let body = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+        http(
+            &addr,
+            &format!(
+                "POST /oauth/token HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    // Further clients from the flags; unknown ones refused.
+    assert!(token("etl", "pw").starts_with("HTTP/1.1 200"));
+    assert!(token("reader", "s3cret").starts_with("HTTP/1.1 200"));
+    assert!(token("nobody", "pw").starts_with("HTTP/1.1 401"));
     let body = "grant_type=client_credentials&client_id=demo-client&client_secret=demo-secret";
     let response = http(
         &addr,

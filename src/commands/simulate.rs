@@ -16,7 +16,7 @@ use std::path::PathBuf;
         --start 2023-10-01T00:00:00Z --end 2023-10-08T00:00:00Z\n  \
     genesys-compliance simulate --fault-5xx 0.05 --fault-429 0.02 --fault-reset 0.01 \\\n      \
         --fault-duplicates 0.1 --latency 40ms --rate-limit 120\n  \
-    genesys-compliance simulate --token-lifetime 5m --no-permission-client reader:s3cret\n  \
+    genesys-compliance simulate --token-lifetime 5m --extra-client etl:pw --no-permission-client reader:s3cret\n  \
     genesys-compliance simulate --violations 1000000 --dump-jsonl raw.jsonl\n\n\
     The first line on standard output is `listening on http://IP:PORT`; the token endpoint \
     (/oauth/token) and the API (/api/v2/...) both live there. Stop it with SIGINT or SIGTERM \
@@ -50,6 +50,9 @@ struct Flags {
     /// Its secret.
     #[arg(long, default_value = compliance_simulator::DEMO_CLIENT_SECRET, value_name = "SECRET")]
     client_secret: String,
+    /// A further client with the permission; repeatable.
+    #[arg(long, value_name = "ID:SECRET", value_parser = parse_permitted_client)]
+    extra_client: Vec<SimClient>,
     /// A further client that gets tokens but lacks agentassist:compliance:read (403); repeatable.
     #[arg(long, value_name = "ID:SECRET", value_parser = parse_client)]
     no_permission_client: Vec<SimClient>,
@@ -112,6 +115,13 @@ fn parse_client(s: &str) -> Result<SimClient, String> {
     }
 }
 
+fn parse_permitted_client(s: &str) -> Result<SimClient, String> {
+    parse_client(s).map(|c| SimClient {
+        permitted: true,
+        ..c
+    })
+}
+
 fn parse_lifetime(s: &str) -> Result<HumanDuration, String> {
     let d: HumanDuration = s.parse().map_err(|e: compliance_api::ValueError| e.0)?;
     if d.get().as_secs() == 0 {
@@ -130,6 +140,7 @@ impl Flags {
             )));
         }
         let mut clients = vec![SimClient::new(&self.client_id, &self.client_secret)];
+        clients.extend(self.extra_client.iter().cloned());
         clients.extend(self.no_permission_client.iter().cloned());
         Ok(SimConfig {
             seed: self.seed,
