@@ -23,6 +23,7 @@
 //! ```
 
 pub mod detect;
+mod line;
 mod pii;
 mod redact;
 mod rules;

@@ -2,7 +2,6 @@
 //! the violation against the rule matrix, and count what was seen.
 
 use crate::pii::{Finding, PiiType};
-use crate::redact::redact_into;
 use crate::rules::{RuleMatrix, LOW_TOLERANCE};
 use crate::scan::Scanner;
 use compliance_api::{Severity, Violation};
@@ -78,8 +77,8 @@ pub struct Verifier {
 }
 
 thread_local! {
-    // Scan and redaction buffers, reused across violations on each thread.
-    static BUFFERS: RefCell<(Scanner, Vec<Finding>, String)> = RefCell::default();
+    // Scan buffers, reused across violations on each thread.
+    static BUFFERS: RefCell<(Scanner, Vec<Finding>)> = RefCell::default();
 }
 
 impl Verifier {
@@ -94,43 +93,64 @@ impl Verifier {
         &self.rules
     }
 
+    /// Whether evidence is left unredacted.
+    pub fn keep_pii(&self) -> bool {
+        self.keep_pii
+    }
+
     /// Verifies one violation.
     pub fn verify(&self, mut violation: Violation) -> OutputRecord {
         let mut pii = Vec::new();
-        if let Some(evidence) = violation.evidence.as_mut() {
-            BUFFERS.with_borrow_mut(|(scanner, findings, redacted)| {
-                for (index, item) in evidence.iter_mut().enumerate() {
-                    let Some(value) = item.value.as_mut() else {
-                        continue;
-                    };
-                    scanner.scan_into(value, findings);
-                    if findings.is_empty() {
-                        continue;
-                    }
-                    pii.extend(findings.iter().map(|f| PiiFinding {
-                        kind: f.kind,
-                        evidence_index: index,
-                        start: f.start,
-                        end: f.end,
-                    }));
-                    if !self.keep_pii {
-                        redact_into(value, findings, redacted);
-                        std::mem::swap(value, redacted);
-                    }
-                }
+        for (index, item) in violation.evidence.iter_mut().flatten().enumerate() {
+            let Some(value) = item.value.as_mut() else {
+                continue;
+            };
+            let mut found = false;
+            self.scan_value(value, |f| {
+                found = true;
+                pii.push(PiiFinding {
+                    kind: f.kind,
+                    evidence_index: index,
+                    start: f.start,
+                    end: f.end,
+                });
             });
+            if found && !self.keep_pii {
+                let first = pii.partition_point(|p| p.evidence_index < index);
+                let findings: Vec<Finding> = pii[first..]
+                    .iter()
+                    .map(|p| Finding {
+                        kind: p.kind,
+                        start: p.start,
+                        end: p.end,
+                    })
+                    .collect();
+                *value = crate::redact(value, &findings);
+            }
         }
-        let regulations = self.rules.regulations(&violation.rule_id);
+        let verdict = self.judge(&violation.rule_id, violation.severity, pii);
+        OutputRecord { violation, verdict }
+    }
+
+    /// Scans one evidence value, handing each finding to `found` in order.
+    pub(crate) fn scan_value(&self, value: &str, mut found: impl FnMut(Finding)) {
+        BUFFERS.with_borrow_mut(|(scanner, findings)| {
+            scanner.scan_into(value, findings);
+            findings.iter().copied().for_each(&mut found);
+        });
+    }
+
+    /// The verdict for a violation of `rule_id` at `severity` with these findings.
+    pub(crate) fn judge(&self, rule_id: &str, severity: Severity, pii: Vec<PiiFinding>) -> Verdict {
+        let regulations = self.rules.regulations(rule_id);
         let reason = if regulations.is_empty() {
             Some(Reason::NoRegulatoryMapping)
-        } else if violation.severity == Severity::Low
-            && !regulations.iter().any(|r| r == LOW_TOLERANCE)
-        {
+        } else if severity == Severity::Low && !regulations.iter().any(|r| r == LOW_TOLERANCE) {
             Some(Reason::BelowSeverityThreshold)
         } else {
             None
         };
-        let verdict = Verdict {
+        Verdict {
             status: if reason.is_some() {
                 Status::FalsePositive
             } else {
@@ -139,8 +159,7 @@ impl Verifier {
             reason,
             regulations: regulations.to_vec(),
             pii,
-        };
-        OutputRecord { violation, verdict }
+        }
     }
 }
 
@@ -163,28 +182,31 @@ pub struct Tally {
 impl Tally {
     /// Counts one output record.
     pub fn add(&mut self, record: &OutputRecord) {
-        self.violations += 1;
-        match record.verdict.reason {
-            None => self.validated += 1,
-            Some(reason) => {
-                self.false_positives += 1;
-                *self.by_reason.entry(reason).or_default() += 1;
-            }
-        }
-        *self
-            .by_severity
-            .entry(record.violation.severity)
-            .or_default() += 1;
-        for f in &record.verdict.pii {
-            *self.pii_by_type.entry(f.kind).or_default() += 1;
-        }
-        self.pii_exposures += record.verdict.pii.len() as u64;
         let has_value = record
             .violation
             .evidence
             .iter()
             .flatten()
             .any(|e| e.value.as_deref().is_some_and(|v| !v.is_empty()));
+        self.count(record.violation.severity, &record.verdict, has_value);
+    }
+
+    /// Counts one violation from its parts: `has_value` tells whether it had
+    /// any non-empty evidence value.
+    pub fn count(&mut self, severity: Severity, verdict: &Verdict, has_value: bool) {
+        self.violations += 1;
+        match verdict.reason {
+            None => self.validated += 1,
+            Some(reason) => {
+                self.false_positives += 1;
+                *self.by_reason.entry(reason).or_default() += 1;
+            }
+        }
+        *self.by_severity.entry(severity).or_default() += 1;
+        for f in &verdict.pii {
+            *self.pii_by_type.entry(f.kind).or_default() += 1;
+        }
+        self.pii_exposures += verdict.pii.len() as u64;
         if !has_value {
             self.missing_evidence += 1;
         }

@@ -66,15 +66,21 @@ impl Scanner {
         out.clear();
         self.raw.clear();
         let bytes = text.as_bytes();
-        // Cheap prefilter: most values hold no digit, no '@' and no number word.
-        let has_digit = bytes.iter().any(u8::is_ascii_digit);
         if memchr::memchr(b'@', bytes).is_some() {
             find_emails(bytes, &mut self.raw);
         }
-        if has_digit {
-            written::find(bytes, &mut self.units, &mut self.digits, &mut self.raw);
+        // The spoken pass reads every word; the written pass needs digits
+        // and starts at the first word holding one.
+        let first_digit = spoken::find(bytes, &mut self.units, &mut self.digits, &mut self.raw);
+        if let Some(from) = first_digit {
+            written::find(
+                bytes,
+                from,
+                &mut self.units,
+                &mut self.digits,
+                &mut self.raw,
+            );
         }
-        spoken::find(bytes, &mut self.units, &mut self.digits, &mut self.raw);
         resolve(&mut self.raw, out);
     }
 }
@@ -82,8 +88,19 @@ impl Scanner {
 /// Whether a byte continues a word: a glued letter or digit means the digits
 /// around it belong to something else (an order code, a product name).
 pub(crate) fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b >= 0x80 || b == b'_'
+    WORD_BYTES[usize::from(b)]
 }
+
+const WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c >= 0x80 || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 fn find_emails(b: &[u8], raw: &mut Vec<Finding>) {
     for at in memchr::memchr_iter(b'@', b) {

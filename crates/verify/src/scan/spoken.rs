@@ -19,11 +19,13 @@ enum Token {
     Other,
 }
 
+/// What a word (not all digits) means.
 fn token(t: &[u8]) -> Token {
-    if t.iter().all(u8::is_ascii_digit) {
-        return Token::Digits;
-    }
-    if t.len() > 6 {
+    // Number words are 2 to 6 letters and start with one of these.
+    let first = t[0] | 0x20;
+    if !(2..=6).contains(&t.len())
+        || !matches!(first, b'z' | b'o' | b't' | b'f' | b's' | b'e' | b'n' | b'd')
+    {
         return Token::Other;
     }
     let mut lower = [0u8; 6];
@@ -125,7 +127,15 @@ fn classify(ds: &[u8]) -> Option<PiiType> {
     }
 }
 
-pub(super) fn find(b: &[u8], units: &mut Vec<Unit>, digits: &mut Vec<u8>, raw: &mut Vec<Finding>) {
+/// Records spoken numbers; returns where the first word holding a digit
+/// starts (the written pass starts there), if any does.
+pub(super) fn find(
+    b: &[u8],
+    units: &mut Vec<Unit>,
+    digits: &mut Vec<u8>,
+    raw: &mut Vec<Finding>,
+) -> Option<usize> {
+    let mut first_digit = None;
     let mut run = Run {
         units,
         digits,
@@ -142,11 +152,26 @@ pub(super) fn find(b: &[u8], units: &mut Vec<Unit>, digits: &mut Vec<u8>, raw: &
             continue;
         }
         let start = i;
+        let (mut all_digits, mut any_digit) = (true, false);
         while i < b.len() && is_word_byte(b[i]) {
+            let digit = b[i].is_ascii_digit();
+            all_digits &= digit;
+            any_digit |= digit;
             i += 1;
         }
-        let tok = token(&b[start..i]);
+        if any_digit && first_digit.is_none() {
+            first_digit = Some(start);
+        }
+        let tok = if all_digits {
+            Token::Digits
+        } else {
+            token(&b[start..i])
+        };
         let in_run = !run.units.is_empty() || run.repeat.is_some();
+        if !in_run && tok == Token::Other {
+            // The common case: an ordinary word outside any number.
+            continue;
+        }
         if in_run && !joins(&b[last_end..start]) {
             run.finish(raw);
         }
@@ -184,4 +209,5 @@ pub(super) fn find(b: &[u8], units: &mut Vec<Unit>, digits: &mut Vec<u8>, raw: &
         last_end = i;
     }
     run.finish(raw);
+    first_digit
 }

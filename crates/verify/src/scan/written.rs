@@ -9,8 +9,15 @@ use crate::pii::{Finding, PiiType};
 /// Longest chain considered; longer ones are cut (no PII spans more groups).
 const MAX_GROUPS: usize = 40;
 
-pub(super) fn find(b: &[u8], units: &mut Vec<Unit>, digits: &mut Vec<u8>, raw: &mut Vec<Finding>) {
-    let mut i = 0;
+/// Records written numbers and IBANs found from byte `from` on.
+pub(super) fn find(
+    b: &[u8],
+    from: usize,
+    units: &mut Vec<Unit>,
+    digits: &mut Vec<u8>,
+    raw: &mut Vec<Finding>,
+) {
+    let mut i = from;
     while i < b.len() {
         if !b[i].is_ascii_digit() {
             i += 1;

@@ -1,0 +1,189 @@
+//! The fast path of `verify` for JSONL: one violation line in, one output
+//! record out, without building a [`Violation`] or serialising it again.
+//!
+//! The line is parsed into borrowed views that check every field the typed
+//! [`Violation`] checks (unknown fields are skipped, as `extra` accepts
+//! anything); the output record is the line itself, bytes untouched except
+//! the redacted spans of evidence values, followed by the verdict. A line
+//! whose evidence values contain JSON escapes (so their text is not the raw
+//! bytes) takes the typed path; so does any line that fails here, so that its
+//! error message is the typed one.
+
+use crate::pii::Finding;
+use crate::verdict::{OutputRecord, PiiFinding, Tally, Verifier};
+use compliance_api::{Severity, Timestamp, Violation};
+use serde::Deserialize;
+use std::io::Write;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // Fields are read only to check their types.
+struct RawViolation<'a> {
+    id: &'a str,
+    #[serde(default)]
+    conversation_id: Option<&'a str>,
+    #[serde(default)]
+    communication_id: Option<&'a str>,
+    #[serde(default)]
+    agent_id: Option<&'a str>,
+    #[serde(default)]
+    queue_id: Option<&'a str>,
+    #[serde(default)]
+    policy_id: Option<&'a str>,
+    rule_id: &'a str,
+    #[serde(default)]
+    rule_name: Option<&'a str>,
+    severity: Severity,
+    detected_at: Timestamp,
+    #[serde(default)]
+    segment_reference: Option<&'a str>,
+    #[serde(default)]
+    confidence: Option<f64>,
+    #[serde(default, borrow)]
+    evidence: Option<Vec<RawEvidence<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct RawEvidence<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(default)]
+    participant: Option<&'a str>,
+    #[serde(default)]
+    value: Option<&'a str>,
+    #[serde(default)]
+    start_ms: Option<i64>,
+    #[serde(default)]
+    end_ms: Option<i64>,
+}
+
+impl Verifier {
+    /// Verifies one JSON violation (`line`, one object) and appends its output
+    /// record (no newline) to `out`, counting it in `tally`. Evidence is
+    /// redacted in place unless PII is kept; every other byte of the
+    /// violation is written as received. On error nothing is appended and
+    /// the error is the one parsing a [`Violation`] gives.
+    pub fn verify_json(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) -> Result<(), serde_json::Error> {
+        // One UTF-8 check for the whole line is faster than one per string.
+        let Ok(text) = std::str::from_utf8(line) else {
+            return self.verify_typed(line, out, tally);
+        };
+        let Ok(raw) = serde_json::from_str::<RawViolation>(text) else {
+            return self.verify_typed(line, out, tally);
+        };
+        let mut pii = Vec::new();
+        let mut cuts: Vec<(usize, Finding)> = Vec::new();
+        let mut has_value = false;
+        let evidence = raw.evidence.as_deref().unwrap_or_default();
+        for (index, item) in evidence.iter().enumerate() {
+            let Some(value) = item.value else { continue };
+            has_value |= !value.is_empty();
+            let base = value.as_ptr() as usize - line.as_ptr() as usize;
+            self.scan_value(value, |f| {
+                pii.push(PiiFinding {
+                    kind: f.kind,
+                    evidence_index: index,
+                    start: f.start,
+                    end: f.end,
+                });
+                cuts.push((base, f));
+            });
+        }
+        let verdict = self.judge(raw.rule_id, raw.severity, pii);
+        tally.count(raw.severity, &verdict, has_value);
+
+        out.extend_from_slice(b"{\"violation\":");
+        let mut copied = 0;
+        if !self.keep_pii() {
+            for (base, f) in &cuts {
+                out.extend_from_slice(&line[copied..base + f.start]);
+                out.extend_from_slice(f.kind.marker().as_bytes());
+                copied = base + f.end;
+            }
+        }
+        out.extend_from_slice(&line[copied..]);
+        out.extend_from_slice(b",\"verdict\":");
+        serde_json::to_writer(&mut *out, &verdict)?;
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// The typed path: parse a [`Violation`], verify, serialise.
+    fn verify_typed(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) -> Result<(), serde_json::Error> {
+        let violation: Violation = serde_json::from_slice(line)?;
+        let record: OutputRecord = self.verify(violation);
+        tally.add(&record);
+        let len = out.len();
+        serde_json::to_writer(&mut *out, &record).inspect_err(|_| out.truncate(len))?;
+        let _ = out.flush();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RuleMatrix;
+    use serde_json::json;
+
+    /// Both paths give the same record, up to how it is spelled (the fast
+    /// path keeps the received bytes: timestamps, nulls, key order).
+    #[test]
+    fn fast_path_equals_typed_path() {
+        let lines = [
+            json!({"id": "v1", "ruleId": "rule-uuid-001", "severity": "HIGH", "detectedAt": "2023-10-01T13:04:05.120Z",
+                   "confidence": 0.5, "x": {"y": [1, 2]},
+                   "evidence": [{"type": "TRANSCRIPT", "value": "card 4111 1111 1111 1111 ok ünï"},
+                                {"type": "SCREEN", "value": "mail jane@example.com and (415) 555-0132"},
+                                {"type": "METADATA"}]}),
+            json!({"id": "v2", "ruleId": "rule-uuid-002", "severity": "LOW", "detectedAt": "2023-10-01T13:04:05Z",
+                   "evidence": [{"type": "TRANSCRIPT", "value": "quote \" and card 4111 1111 1111 1111"}]}),
+            json!({"id": "v3", "ruleId": "nope", "severity": "CRITICAL", "detectedAt": "2023-10-01T13:04:05Z"}),
+        ];
+        for keep in [false, true] {
+            let verifier = Verifier::new(RuleMatrix::design_default(), keep);
+            for line in &lines {
+                let text = line.to_string();
+                let (mut fast, mut typed) = (Vec::new(), Vec::new());
+                let (mut t1, mut t2) = (Tally::default(), Tally::default());
+                verifier
+                    .verify_json(text.as_bytes(), &mut fast, &mut t1)
+                    .unwrap();
+                verifier
+                    .verify_typed(text.as_bytes(), &mut typed, &mut t2)
+                    .unwrap();
+                // Parsed back, so that "13:04:05Z" and "13:04:05.000Z" compare equal.
+                let fast: OutputRecord = serde_json::from_slice(&fast).unwrap();
+                let typed: OutputRecord = serde_json::from_slice(&typed).unwrap();
+                assert_eq!(fast, typed);
+                assert_eq!(t1, t2);
+            }
+        }
+    }
+
+    #[test]
+    fn errors_are_the_typed_ones_and_append_nothing() {
+        let verifier = Verifier::new(RuleMatrix::design_default(), false);
+        let mut out = b"kept".to_vec();
+        let mut tally = Tally::default();
+        for bad in [&b"{\"id\": \"v\"}"[..], b"not json", b"{\"id\": 1}", b"[]"] {
+            let e = verifier.verify_json(bad, &mut out, &mut tally).unwrap_err();
+            let typed = serde_json::from_slice::<Violation>(bad).unwrap_err();
+            assert_eq!(e.to_string(), typed.to_string());
+        }
+        assert_eq!(out, b"kept");
+        assert_eq!(tally, Tally::default());
+    }
+}
