@@ -374,3 +374,69 @@ async fn legacy_pages_leave_out_total_and_the_last_cursor() {
     }
     assert_eq!(served, 25);
 }
+
+/// Many queries with random intervals, filters and sizes: each, paged to the
+/// end, returns exactly the matching violations, in order, once each.
+#[tokio::test]
+async fn random_queries_page_to_exactly_the_matching_violations() {
+    use rand::{Rng, SeedableRng};
+    let s = start(SimConfig {
+        rate_limit_per_minute: 0,
+        ..small(400)
+    })
+    .await;
+    let token = s.token().await;
+    let data = s.sim.dataset();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut checked = 0;
+    for _ in 0..25 {
+        let (mut a, mut b) = (rng.gen_range(0..400), rng.gen_range(0..400));
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        let (start, end) = (
+            data.violations[a].detected_at,
+            data.violations[b].detected_at,
+        );
+        if start == end {
+            continue;
+        }
+        let severities: Vec<&str> = ["LOW", "MEDIUM", "HIGH", "CRITICAL"]
+            .into_iter()
+            .filter(|_| rng.gen_bool(0.6))
+            .collect();
+        let agents: Vec<String> = data
+            .agents
+            .iter()
+            .filter(|_| rng.gen_bool(0.3))
+            .map(|u| u.to_string())
+            .collect();
+        let mut filters = serde_json::Map::new();
+        if !severities.is_empty() {
+            filters.insert("severity".into(), json!(severities));
+        }
+        if !agents.is_empty() && rng.gen_bool(0.5) {
+            filters.insert("agent_ids".into(), json!(agents));
+        }
+        let size = rng.gen_range(1..60);
+        let q = json!({"time_interval": {"start": start, "end": end}, "filters": filters, "size": size});
+        let expected: Vec<&str> = data
+            .violations
+            .iter()
+            .filter(|v| v.detected_at >= start && v.detected_at < end)
+            .filter(|v| severities.is_empty() || severities.contains(&v.severity.as_str()))
+            .filter(|v| {
+                !filters.contains_key("agent_ids")
+                    || v.agent_id
+                        .is_some_and(|id| agents.contains(&id.to_string()))
+            })
+            .map(|v| v.id.as_str())
+            .collect();
+        let pages = s.all_pages(&token, q.clone()).await;
+        assert_eq!(ids(&pages), expected, "{q}");
+        assert!(pages.iter().all(|p| p["total"] == expected.len()));
+        assert_eq!(pages.len(), expected.len().div_ceil(size).max(1), "{q}");
+        checked += expected.len();
+    }
+    assert!(checked > 1_000, "the queries matched something: {checked}");
+}
