@@ -4,7 +4,8 @@
 //!
 //! ```sh
 //! cargo run --release -p compliance-client --example bench_extract -- \
-//!     [--violations 100000] [--latency-ms 40] [--limit 6000] [--page-size 500]
+//!     [--violations 100000] [--latency-ms 40] [--limit 6000] [--page-size 500] \
+//!     [--concurrency 8] [--pages-per-window 4] [--buffered-pages 4]
 //! ```
 //! Prints both times, the ratio, and the 429s each received.
 
@@ -70,7 +71,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     );
     transport.rate_limit_per_minute = limit;
-    let extractor = ViolationExtractor::new(ExtractorConfig::new(transport))?;
+    let mut config = ExtractorConfig::new(transport);
+    config.concurrency = arg("--concurrency", config.concurrency as u64) as usize;
+    config.pages_per_window = arg("--pages-per-window", config.pages_per_window as u64) as u32;
+    config.buffered_pages = arg("--buffered-pages", config.buffered_pages as u64) as usize;
+    let extractor = ViolationExtractor::new(config)?;
     let query = Query {
         window: Window::new(
             "2023-10-01T00:00:00Z".parse()?,

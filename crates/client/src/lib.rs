@@ -10,6 +10,7 @@ mod endpoint;
 mod error;
 mod extractor;
 mod pacer;
+mod page;
 mod retry;
 mod stats;
 mod transport;

@@ -4,11 +4,12 @@
 use crate::endpoint::Endpoints;
 use crate::error::Error;
 use crate::pacer::Pacer;
+use crate::page::ReceivedPage;
 use crate::retry::{RetryCause, RetryPolicy};
 use crate::stats::Stats;
 use compliance_api::{
-    codes, ApiError, OAuthError, Page, TokenResponse, ViolationQuery, CORRELATION_HEADER,
-    QUERY_PATH, TOKEN_PATH,
+    codes, ApiError, OAuthError, TokenResponse, ViolationQuery, CORRELATION_HEADER, QUERY_PATH,
+    TOKEN_PATH,
 };
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -54,10 +55,6 @@ impl TransportConfig {
         }
     }
 }
-
-/// One page as received: the violations still raw, so that one bad record
-/// cannot sink the page.
-pub(crate) type RawPage = Page<serde_json::Value>;
 
 /// What one attempt came to.
 enum Attempt<T> {
@@ -109,7 +106,7 @@ impl Transport {
     }
 
     /// Fetches one page, retrying what the contract says to retry.
-    pub(crate) async fn query(&self, query: &ViolationQuery) -> Result<RawPage, Error> {
+    pub(crate) async fn query(&self, query: &ViolationQuery) -> Result<ReceivedPage, Error> {
         let body = serde_json::to_vec(query).expect("queries serialise");
         let renewed = AtomicBool::new(false);
         self.with_retries(|| async {
@@ -132,7 +129,7 @@ impl Transport {
                 Err(retry) => return retry,
             };
             match status {
-                StatusCode::OK => match serde_json::from_slice::<RawPage>(&bytes) {
+                StatusCode::OK => match crate::page::decode(&bytes) {
                     Ok(page) => {
                         self.stats.page_latency(started.elapsed());
                         Attempt::Done(page)
