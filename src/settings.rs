@@ -861,3 +861,53 @@ impl Layers<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod example_config_tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_config_is_accepted() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/config.example.toml"
+        ));
+        let env = |_: &str| None;
+        let layers = Layers::load(Some(path), &env).unwrap();
+        let schedule = layers.schedule(&ScheduleArgs::default()).unwrap();
+        assert_eq!(schedule.every, Duration::from_secs(300));
+        assert_eq!(schedule.lookback, Duration::from_secs(900));
+        assert_eq!(schedule.listen.port(), 9464);
+        let audit = layers.audit(&AuditArgs::default()).unwrap();
+        assert!(audit.webhook.is_some() && audit.audit_dir.is_some());
+        assert!(!layers.keep_pii(false));
+    }
+
+    #[test]
+    fn a_webhook_without_an_audit_dir_is_refused_by_name() {
+        let env = |_: &str| None;
+        let layers = Layers::load(None, &env).unwrap();
+        let args = AuditArgs {
+            webhook_url: Some("https://grc.example.com/hook".into()),
+            ..AuditArgs::default()
+        };
+        let err = layers.audit(&args).unwrap_err();
+        assert_eq!(err.input, "--webhook-url");
+        assert!(err.message.contains("--audit-dir"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_webhook_secret_is_refused_naming_the_variable_not_the_value() {
+        let env =
+            |name: &str| (name == env::WEBHOOK_SECRET).then(|| "not-a-secret-value".to_string());
+        let layers = Layers::load(None, &env).unwrap();
+        let args = AuditArgs {
+            webhook_url: Some("https://grc.example.com/hook".into()),
+            audit_dir: Some("audit".into()),
+            ..AuditArgs::default()
+        };
+        let err = layers.audit(&args).unwrap_err().to_string();
+        assert!(err.contains(env::WEBHOOK_SECRET), "{err}");
+        assert!(!err.contains("not-a-secret-value"), "{err}");
+    }
+}

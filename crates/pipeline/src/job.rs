@@ -184,7 +184,7 @@ impl ExtractJob {
         // Append first: the record queues its webhook in the same step.
         let (appended, delivery) = match &self.audit {
             None => (None, None),
-            Some(target) => append_and_deliver(target, &record).await?,
+            Some(target) => append_and_deliver(target, &mut target.open()?, &record).await?,
         };
         out.finish()?;
         if let Some(store) = &store {

@@ -256,16 +256,25 @@ pub fn audit_record(
     }
 }
 
+impl AuditTarget {
+    /// Opens the audit log (checking its chain, and repairing what a crash
+    /// left). Opening reads the whole chain, so a long-running caller keeps
+    /// the log open.
+    pub fn open(&self) -> Result<AuditLog, RunError> {
+        let endpoint = self.webhook.as_ref().map(|w| w.endpoint.clone());
+        Ok(AuditLog::open(&self.dir, self.store.clone(), endpoint)?)
+    }
+}
+
 /// Appends the record to the audit log (which queues its webhook in the same
 /// step) unless the log already holds it (a rerun after a crash that came
 /// after the append), then delivers everything queued for the endpoint,
 /// oldest first.
 pub async fn append_and_deliver(
     target: &AuditTarget,
+    log: &mut AuditLog,
     record: &AuditRecord,
 ) -> Result<(Option<Appended>, Option<DeliveryReport>), RunError> {
-    let endpoint = target.webhook.as_ref().map(|w| w.endpoint.clone());
-    let mut log = AuditLog::open(&target.dir, target.store.clone(), endpoint)?;
     let already = target
         .dir
         .join(compliance_audit::extraction_file_name(

@@ -16,6 +16,7 @@ use crate::run::{
     append_and_deliver, audit_record, extract, AuditTarget, Checkpoint, Progress, Rejects, RunError,
 };
 use compliance_api::{Filters, PageSize, Timestamp};
+use compliance_audit::AuditLog;
 use compliance_client::{Batch, Plan, Query, Resume, StatsSnapshot, ViolationExtractor, Window};
 use compliance_store::{SeenId, StateStore};
 use compliance_verify::Verifier;
@@ -96,11 +97,13 @@ impl Service {
         if state.watermark.is_none() && self.config.since.is_none() {
             return Err(ServeError::NoStart);
         }
+        // Opened once: opening checks the whole chain, which grows with every run.
+        let mut log = self.config.audit.open().map_err(ServeError::FirstRun)?;
         let mut first = true;
         let mut last_stats = self.extractor.stats().snapshot();
         loop {
             let started = Instant::now();
-            let outcome = self.run_once(&key, stop.clone()).await;
+            let outcome = self.run_once(&key, &mut log, stop.clone()).await;
             let stats = self.extractor.stats().snapshot();
             record_transport(&last_stats, &stats);
             last_stats = stats;
@@ -161,6 +164,7 @@ impl Service {
     pub async fn run_once(
         &self,
         key: &str,
+        log: &mut AuditLog,
         stop: impl Future<Output = ()>,
     ) -> Result<ServeRun, RunError> {
         let started = Instant::now();
@@ -207,7 +211,7 @@ impl Service {
         }
         let plan = plan.unwrap_or_else(|| empty_plan(from, c));
         let record = audit_record(uuid::Uuid::new_v4(), &plan, &progress, started.elapsed());
-        let (appended, delivery) = append_and_deliver(&c.audit, &record).await?;
+        let (appended, delivery) = append_and_deliver(&c.audit, log, &record).await?;
         if let Some(w) = interval {
             state.watermark = Some(w.end);
         }
