@@ -4,7 +4,6 @@
 
 use super::Outcome;
 use crate::exit::{Exit, Failure};
-use compliance_api::Violation;
 use compliance_verify::{redact, scan, PiiType, Reason, RuleMatrix, Tally, Verifier};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -81,13 +80,15 @@ fn verify(args: &Args) -> Outcome {
     let started = Instant::now();
     let internal = |e: std::io::Error| Failure::new(Exit::Internal, e);
 
-    let mut line = String::new();
+    // Bytes, not String: serde_json checks UTF-8 as it parses, once.
+    let mut line = Vec::with_capacity(4096);
+    let mut record = Vec::with_capacity(4096);
     let mut number = 0u64;
     loop {
         line.clear();
-        let read = input.read_line(&mut line).map_err(|e| {
+        let read = input.read_until(b'\n', &mut line).map_err(|e| {
             Failure::invalid(anyhow::anyhow!(
-                "cannot read --in `{}` at line {}: {e}; the input must be UTF-8 JSONL",
+                "cannot read --in `{}` at line {}: {e}",
                 args.input.display(),
                 number + 1
             ))
@@ -96,18 +97,20 @@ fn verify(args: &Args) -> Outcome {
             break;
         }
         number += 1;
-        let text = line.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
+        let text = line.trim_ascii();
+        if text.is_empty() {
             continue;
         }
-        match serde_json::from_str::<Violation>(text) {
-            Ok(violation) => {
-                let record = verifier.verify(violation);
-                tally.add(&record);
-                output.record(&record).map_err(internal)?;
-            }
+        record.clear();
+        match verifier.verify_json(text, &mut record, &mut tally) {
+            Ok(()) => output.record(&record).map_err(internal)?,
             Err(e) => output
-                .reject(number, text, &e.to_string(), args.keep_pii)
+                .reject(
+                    number,
+                    &String::from_utf8_lossy(text),
+                    &e.to_string(),
+                    args.keep_pii,
+                )
                 .map_err(internal)?,
         }
     }
@@ -168,19 +171,28 @@ impl Output {
         })
     }
 
-    fn record(&mut self, record: &compliance_verify::OutputRecord) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, record)?;
+    fn record(&mut self, record: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(record)?;
         self.out.write_all(b"\n")
     }
 
     /// Records a line that is not a violation. Its text may carry PII, so it
     /// is redacted like evidence unless PII is kept.
-    fn reject(&mut self, line: u64, text: &str, reason: &str, keep_pii: bool) -> std::io::Result<()> {
+    fn reject(
+        &mut self,
+        line: u64,
+        text: &str,
+        reason: &str,
+        keep_pii: bool,
+    ) -> std::io::Result<()> {
         if self.rejects.is_none() {
             let file = File::create(&self.rejects_path).map_err(|e| {
                 std::io::Error::new(
                     e.kind(),
-                    format!("cannot create the rejects file `{}`: {e}", self.rejects_path.display()),
+                    format!(
+                        "cannot create the rejects file `{}`: {e}",
+                        self.rejects_path.display()
+                    ),
                 )
             })?;
             self.rejects = Some(BufWriter::new(file));
@@ -209,7 +221,11 @@ impl Output {
             std::fs::rename(partial, done).map_err(|e| {
                 Failure::new(
                     Exit::Internal,
-                    anyhow::anyhow!("cannot rename `{}` to `{}`: {e}", partial.display(), done.display()),
+                    anyhow::anyhow!(
+                        "cannot rename `{}` to `{}`: {e}",
+                        partial.display(),
+                        done.display()
+                    ),
                 )
             })?;
         }
@@ -223,12 +239,24 @@ impl Output {
 fn summary(t: &Tally, seconds: f64, rejects: &Rejects) {
     let reasons = [Reason::NoRegulatoryMapping, Reason::BelowSeverityThreshold]
         .iter()
-        .map(|r| format!("{} {}", r.as_str(), t.by_reason.get(r).copied().unwrap_or(0)))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.as_str(),
+                t.by_reason.get(r).copied().unwrap_or(0)
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let pii = PiiType::ALL
         .iter()
-        .map(|k| format!("{} {}", k.as_str(), t.pii_by_type.get(k).copied().unwrap_or(0)))
+        .map(|k| {
+            format!(
+                "{} {}",
+                k.as_str(),
+                t.pii_by_type.get(k).copied().unwrap_or(0)
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let rate = t.violations as f64 / seconds.max(1e-9);

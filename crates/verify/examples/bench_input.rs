@@ -44,9 +44,7 @@ fn main() -> std::io::Result<()> {
         let v = json!({
             "id": uuid(&mut rng),
             "conversationId": conversation,
-            "communicationId": uuid(&mut rng),
             "agentId": uuid(&mut rng),
-            "queueId": uuid(&mut rng),
             "policyId": uuid(&mut rng),
             "ruleId": rule,
             "ruleName": name,

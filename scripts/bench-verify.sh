@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Benchmark of `genesys-compliance verify` against the design document's Python
+# validator (shared/bench/seed_validator.py) on the same file, each as a whole
+# process pinned to one core, with peak memory from /usr/bin/time -v.
+#
+# Usage: scripts/bench-verify.sh [N=200000]   (CARGO_TARGET_DIR is honoured)
+# Results go to docs/benchmarks-verify.md by hand, with this command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-200000}
+TARGET=${CARGO_TARGET_DIR:-target}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+cargo build --release --quiet --bin genesys-compliance && cargo build --release --quiet -p compliance-verify --example bench_input
+"$TARGET/release/examples/bench_input" "$N" "$WORK/raw.jsonl" 1
+BYTES=$(stat -c %s "$WORK/raw.jsonl")
+echo "input: $N violations, $BYTES bytes ($((BYTES / N)) bytes each)"
+
+measure() { # name, command...
+    local name=$1; shift
+    /usr/bin/time -v -o "$WORK/time" taskset -c 0 "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr"
+    local wall rss
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time")
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time")
+    local secs
+    secs=$(echo "$wall" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+    printf '%-8s wall %8.3f s   %10.0f violations/s   peak RSS %8.1f MB\n' \
+        "$name" "$secs" "$(echo "$N / $secs" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+    echo "$secs $rss" >"$WORK/$name.result"
+}
+
+measure verify "$TARGET/release/genesys-compliance" verify --in "$WORK/raw.jsonl" --out "$WORK/out.jsonl"
+sed 's/^/         /' "$WORK/verify.stderr"
+measure python python3 "${SEED_VALIDATOR:-../shared/bench/seed_validator.py}" "$WORK/raw.jsonl"
+sed 's/^/         /' "$WORK/python.stdout"
+
+read -r vs vr <"$WORK/verify.result"
+read -r ps pr <"$WORK/python.result"
+printf 'speed-up %.1fx, memory %.1f%% of the Python validator\n' \
+    "$(echo "$ps / $vs" | bc -l)" "$(echo "100 * $vr / $pr" | bc -l)"

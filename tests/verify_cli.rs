@@ -1,0 +1,232 @@
+//! `genesys-compliance verify`, run as the real binary on real files.
+
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_genesys-compliance"))
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn violation(id: &str, rule: &str, severity: &str, values: &[&str]) -> Value {
+    json!({
+        "id": id, "ruleId": rule, "severity": severity,
+        "detectedAt": "2023-10-01T13:04:05.120Z",
+        "segmentReference": "conversation/c/segment/4",
+        "sentiment": {"score": -0.4},
+        "evidence": values.iter().map(|v| json!({"type": "TRANSCRIPT", "participant": "CUSTOMER", "value": v, "startMs": 1, "endMs": 2})).collect::<Vec<_>>(),
+    })
+}
+
+fn jsonl(values: &[Value]) -> String {
+    values.iter().map(|v| format!("{v}\n")).collect()
+}
+
+fn records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn verifies_redacts_and_judges() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = "my card is 4111 1111 1111 1111 ok";
+    let input = jsonl(&[
+        violation(
+            "v1",
+            "rule-uuid-001",
+            "HIGH",
+            &[card, "four one five, five five five, oh one three two"],
+        ),
+        violation("v2", "rule-uuid-002", "LOW", &["nothing here"]),
+        violation(
+            "v3",
+            "rule-uuid-999",
+            "CRITICAL",
+            &["mail jane@example.com"],
+        ),
+    ]);
+    std::fs::write(dir.path().join("raw.jsonl"), input).unwrap();
+    let out = run(
+        dir.path(),
+        &["verify", "--in", "raw.jsonl", "--out", "out.jsonl"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("verified 3 violations"), "{stderr}");
+    assert!(stderr.contains("accuracy rate 0.3333"), "{stderr}");
+
+    let r = records(&dir.path().join("out.jsonl"));
+    assert_eq!(r.len(), 3);
+    assert_eq!(
+        r[0]["verdict"],
+        json!({"status": "validated", "reason": null, "regulations": ["gdpr_art5", "hipaa_164"],
+               "pii": [{"type": "credit_card", "evidence_index": 0, "start": 11, "end": 30},
+                       {"type": "phone", "evidence_index": 1, "start": 0, "end": 47}]})
+    );
+    assert_eq!(
+        r[0]["violation"]["evidence"][0]["value"],
+        "my card is [REDACTED:credit_card] ok"
+    );
+    assert_eq!(
+        r[0]["violation"]["evidence"][1]["value"],
+        "[REDACTED:phone]"
+    );
+    // Unknown fields pass through.
+    assert_eq!(r[0]["violation"]["sentiment"], json!({"score": -0.4}));
+    assert_eq!(r[1]["verdict"]["status"], "false_positive");
+    assert_eq!(r[1]["verdict"]["reason"], "below_severity_threshold");
+    assert_eq!(r[2]["verdict"]["reason"], "no_regulatory_mapping");
+    assert_eq!(r[2]["verdict"]["regulations"], json!([]));
+    let written = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    assert!(
+        !written.contains("4111") && !written.contains("jane@"),
+        "{written}"
+    );
+    assert!(!dir.path().join("out.jsonl.partial").exists());
+}
+
+#[test]
+fn keep_pii_and_stdin_stdout_and_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.toml"),
+        "[rules.\"r\"]\nregulations = [\"pci_dss_req6\", \"low_tolerance\"]\n",
+    )
+    .unwrap();
+    let mut child = bin()
+        .current_dir(dir.path())
+        .args([
+            "verify",
+            "--in",
+            "-",
+            "--out",
+            "-",
+            "--keep-pii",
+            "--rules",
+            "rules.toml",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = jsonl(&[violation("v1", "r", "LOW", &["ssn 536-22-1234"])]);
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["violation"]["evidence"][0]["value"], "ssn 536-22-1234");
+    assert_eq!(r["verdict"]["status"], "validated");
+    assert_eq!(
+        r["verdict"]["regulations"],
+        json!(["pci_dss_req6", "low_tolerance"])
+    );
+    assert_eq!(r["verdict"]["pii"][0]["type"], "ssn");
+}
+
+#[test]
+fn malformed_lines_go_to_rejects_redacted_with_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = violation("v1", "rule-uuid-001", "HIGH", &["hello"]).to_string();
+    let input = format!(
+        "{good}\n{{\"id\": \"v2\", \"note\": \"card 4111 1111 1111 1111\"}}\nnot json\n\n{good}\n"
+    );
+    std::fs::write(dir.path().join("raw.jsonl"), input).unwrap();
+    let out = run(
+        dir.path(),
+        &["verify", "--in", "raw.jsonl", "--out", "out.jsonl"],
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rejected 2 lines"), "{stderr}");
+    assert_eq!(records(&dir.path().join("out.jsonl")).len(), 2);
+    let rejects = records(&dir.path().join("out.jsonl.rejects.jsonl"));
+    assert_eq!(rejects.len(), 2);
+    assert_eq!(rejects[0]["line"], 2);
+    assert!(
+        rejects[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("missing field"),
+        "{}",
+        rejects[0]
+    );
+    assert!(rejects[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("[REDACTED:credit_card]"));
+    assert_eq!(rejects[1]["line"], 3);
+}
+
+#[test]
+fn bad_inputs_exit_2_naming_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["verify", "--in", "missing.jsonl", "--out", "out.jsonl"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("missing.jsonl") && stderr.contains("--in"),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.path().join("raw.jsonl"), "").unwrap();
+    std::fs::write(
+        dir.path().join("rules.toml"),
+        "[rules.\"r\"]\nregulation = [\"x\"]\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "verify",
+            "--in",
+            "raw.jsonl",
+            "--out",
+            "out.jsonl",
+            "--rules",
+            "rules.toml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("rules.toml") && stderr.contains("allowed"),
+        "{stderr}"
+    );
+
+    let out = run(
+        dir.path(),
+        &[
+            "verify",
+            "--in",
+            "raw.jsonl",
+            "--out",
+            "no/such/dir/out.jsonl",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
+}
