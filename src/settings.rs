@@ -713,7 +713,8 @@ pub struct ScheduleArgs {
     /// How far behind now a run ends [default: 30s]
     #[arg(long, value_name = "DURATION")]
     pub lag: Option<String>,
-    /// Directory of the hourly output files violations-YYYYMMDDTHH.jsonl
+    /// Directory of the hourly output files violations-YYYYMMDDTHH.jsonl;
+    /// `-` writes to standard output instead
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
     /// Address of /healthz and /metrics [default: 127.0.0.1:9464]
@@ -728,7 +729,8 @@ pub struct Schedule {
     pub every: Duration,
     pub lookback: Duration,
     pub lag: Duration,
-    pub out_dir: PathBuf,
+    /// `None`: standard output (`--out-dir -`).
+    pub out_dir: Option<PathBuf>,
     pub listen: std::net::SocketAddr,
 }
 
@@ -832,9 +834,10 @@ impl Layers<'_> {
             .ok_or_else(|| {
                 SettingsError::new(
                     "--out-dir",
-                    "required: the directory for the hourly violations-YYYYMMDDTHH.jsonl files",
+                    "required: the directory for the hourly violations-YYYYMMDDTHH.jsonl files, or - for standard output",
                 )
             })?;
+        let out_dir = (out_dir.as_os_str() != "-").then_some(out_dir);
         let listen = self
             .pick(
                 ("--listen", args.listen.as_ref()),

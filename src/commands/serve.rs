@@ -59,9 +59,11 @@ pub async fn run(args: Args) -> Outcome {
 
     let store: Arc<dyn StateStore> =
         Arc::new(SqliteStore::open(&audit.state).map_err(Failure::invalid)?);
-    let audit_dir = audit
-        .audit_dir
-        .unwrap_or_else(|| schedule.out_dir.join("audit"));
+    // The audit trail goes beside the output unless told otherwise.
+    let audit_dir = audit.audit_dir.unwrap_or_else(|| match &schedule.out_dir {
+        Some(dir) => dir.join("audit"),
+        None => std::path::PathBuf::from("audit"),
+    });
     let rules = crate::settings::rule_matrix(selection.rules);
     let mut config = ExtractorConfig::new(connection.transport);
     config.concurrency = connection.concurrency;
@@ -77,8 +79,13 @@ pub async fn run(args: Args) -> Outcome {
             ))
         })?;
     let bound = listener.local_addr().map_err(anyhow::Error::from)?;
-    // Scripts read the port from the first line, as with `simulate`.
-    println!("listening on http://{bound}");
+    // Scripts read the port from the first line, as with `simulate`; on
+    // standard error when standard output carries the violations.
+    if schedule.out_dir.is_some() {
+        println!("listening on http://{bound}");
+    } else {
+        eprintln!("listening on http://{bound}");
+    }
     tracing::info!("serving /healthz and /metrics on http://{bound}");
 
     let stop = stop_signal().shared();

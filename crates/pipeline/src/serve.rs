@@ -11,7 +11,7 @@
 
 use crate::health::Health;
 use crate::metrics as m;
-use crate::output::{HourlySink, Position};
+use crate::output::{FileSink, HourlySink, OutputTarget, Position, RecordSink};
 use crate::run::{
     append_and_deliver, audit_record, extract, AuditTarget, Checkpoint, Progress, Rejects, RunError,
 };
@@ -37,7 +37,10 @@ pub struct ServeConfig {
     pub lookback: Duration,
     /// How far behind now a run ends, so that the newest second is complete.
     pub lag: Duration,
-    pub out_dir: PathBuf,
+    /// Directory of the hourly files, or `None` for standard output (where a
+    /// restart cannot take back uncommitted lines: files are exactly-once,
+    /// standard output at-least-once for the page a kill interrupted).
+    pub out_dir: Option<PathBuf>,
     pub store: Arc<dyn StateStore>,
     pub audit: AuditTarget,
     /// How long ids are remembered beyond the look-back.
@@ -55,9 +58,14 @@ struct ServeState {
 }
 
 /// The state key: one `serve` state per output directory.
-fn state_key(out_dir: &std::path::Path) -> String {
-    let absolute = std::path::absolute(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
-    format!("serve:{}", absolute.display())
+fn state_key(out_dir: Option<&std::path::Path>) -> String {
+    match out_dir {
+        None => "serve:-".to_string(),
+        Some(dir) => {
+            let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            format!("serve:{}", absolute.display())
+        }
+    }
 }
 
 /// What one run did.
@@ -92,7 +100,7 @@ impl Service {
     /// finished or abandoned and what was output is committed. A first run
     /// refused by the server (credentials, permission) ends the service.
     pub async fn run(&self, stop: impl Future<Output = ()> + Clone) -> Result<(), ServeError> {
-        let key = state_key(&self.config.out_dir);
+        let key = state_key(self.config.out_dir.as_deref());
         let state = self.load(&key).map_err(ServeError::FirstRun)?;
         if state.watermark.is_none() && self.config.since.is_none() {
             return Err(ServeError::NoStart);
@@ -188,8 +196,15 @@ impl Service {
         };
         let mut progress = Progress::default();
         if let Some(plan) = &plan {
-            let mut sink = HourlySink::open(&c.out_dir, Some(&state.output))?;
-            let mut rejects = Rejects::new(c.out_dir.join("rejects.jsonl"), state.rejects);
+            let mut sink: Box<dyn RecordSink> = match &c.out_dir {
+                Some(dir) => Box::new(HourlySink::open(dir, Some(&state.output))?),
+                None => Box::new(FileSink::open(&OutputTarget::Stdout, 0)?),
+            };
+            let rejects_path = match &c.out_dir {
+                Some(dir) => dir.join("rejects.jsonl"),
+                None => OutputTarget::Stdout.rejects_path(),
+            };
+            let mut rejects = Rejects::new(rejects_path, state.rejects);
             let mut checkpoint = ServeCheckpoint {
                 store: c.store.clone(),
                 key: key.to_string(),
@@ -200,7 +215,7 @@ impl Service {
                 plan.clone(),
                 Resume::default(),
                 &self.verifier,
-                &mut sink,
+                sink.as_mut(),
                 &mut rejects,
                 &mut checkpoint,
                 Progress::default(),

@@ -70,7 +70,7 @@ async fn late_arrivals_across_scheduled_runs_are_output_exactly_once() {
             every: Duration::from_millis(700),
             lookback: Duration::from_secs(3),
             lag: Duration::ZERO,
-            out_dir: out_dir.clone(),
+            out_dir: Some(out_dir.clone()),
             store: store.clone(),
             audit: AuditTarget {
                 dir: dir.path().join("audit"),
