@@ -449,6 +449,7 @@ impl WindowFetcher {
             duplicates_dropped: 0,
         };
         let mut ids = HashSet::with_capacity(page.records.len());
+        let mut without_evidence = Vec::new();
         for record in page.records {
             let violation = match record {
                 Ok(v) => v,
@@ -467,10 +468,21 @@ impl WindowFetcher {
                 continue; // passed on before the window was split
             }
             if violation.evidence.is_none() {
-                Stats::add(&self.transport.stats.missing_evidence, 1);
-                tracing::warn!(id = %violation.id, "violation has no evidence; kept");
+                without_evidence.push(violation.id.clone());
             }
             batch.violations.push(violation);
+        }
+        if !without_evidence.is_empty() {
+            // One line per page that names them all, rather than a line each.
+            Stats::add(
+                &self.transport.stats.missing_evidence,
+                without_evidence.len() as u64,
+            );
+            tracing::warn!(
+                count = without_evidence.len(),
+                ids = %without_evidence.join(","),
+                "violations without evidence; kept"
+            );
         }
         *previous_ids = ids;
         batch
