@@ -15,8 +15,8 @@
 
 use crate::output::{FileSink, OutputTarget, Position};
 use crate::run::{
-    append_and_deliver, audit_record, extract, AuditTarget, Checkpoint, NoCheckpoint, Progress,
-    Rejects, RunError,
+    append_and_deliver, audit_record, extract, load_state, save_state, AuditTarget, Checkpoint,
+    Progress, Rejects, RunError,
 };
 use compliance_audit::{Appended, AuditRecord, DeliveryReport};
 use compliance_client::{Batch, Plan, Query, Resume, StatsSnapshot, ViolationExtractor};
@@ -94,8 +94,8 @@ impl ExtractJob {
             OutputTarget::File(_) => self.store.clone(),
         };
         let key = self.key();
-        let loaded = match &store {
-            Some(store) => load(store.as_ref(), &key)?,
+        let loaded: Option<Saved> = match &store {
+            Some(store) => load_state(store.as_ref(), &key)?,
             None => None,
         };
         let resumed = loaded.is_some();
@@ -121,7 +121,7 @@ impl ExtractJob {
                     complete: false,
                 };
                 if let Some(store) = &store {
-                    save(store.as_ref(), &key, &saved)?;
+                    save_state(store.as_ref(), &key, &saved, &[])?;
                 }
                 saved
             }
@@ -130,48 +130,29 @@ impl ExtractJob {
         let mut out = FileSink::open(&self.output, saved.output)?;
         let mut rejects = Rejects::new(self.output.rejects_path(), saved.rejects);
         if !saved.complete {
-            let progress = match &store {
-                Some(store) => {
-                    let mut checkpoint = ExtractCheckpoint {
-                        store: store.clone(),
-                        key: key.clone(),
-                        saved: saved.clone(),
-                        repeated: saved.last_ids.iter().cloned().collect(),
-                    };
-                    let progress = extract(
-                        extractor,
-                        saved.plan.clone(),
-                        saved.resume.clone(),
-                        verifier,
-                        &mut out,
-                        &mut rejects,
-                        &mut checkpoint,
-                        saved.progress.clone(),
-                        stop,
-                    )
-                    .await?;
-                    saved = checkpoint.saved;
-                    progress
-                }
-                None => {
-                    extract(
-                        extractor,
-                        saved.plan.clone(),
-                        saved.resume.clone(),
-                        verifier,
-                        &mut out,
-                        &mut rejects,
-                        &mut NoCheckpoint,
-                        saved.progress.clone(),
-                        stop,
-                    )
-                    .await?
-                }
+            let mut checkpoint = ExtractCheckpoint {
+                store: store.clone(),
+                key: key.clone(),
+                saved: saved.clone(),
+                repeated: saved.last_ids.iter().cloned().collect(),
             };
+            let progress = extract(
+                extractor,
+                saved.plan.clone(),
+                saved.resume.clone(),
+                verifier,
+                &mut out,
+                &mut rejects,
+                &mut checkpoint,
+                saved.progress.clone(),
+                stop,
+            )
+            .await?;
+            saved = checkpoint.saved;
             saved.progress = progress;
             saved.complete = true;
             if let Some(store) = &store {
-                save(store.as_ref(), &key, &saved)?;
+                save_state(store.as_ref(), &key, &saved, &[])?;
             }
         }
 
@@ -210,7 +191,8 @@ impl ExtractJob {
 /// are not saved until the window ends: a restart fetches that window again
 /// from the start, and cuts the output back to where it began.
 struct ExtractCheckpoint {
-    store: Arc<dyn StateStore>,
+    /// `None`: nothing is saved (standard output, or no state store).
+    store: Option<Arc<dyn StateStore>>,
     key: String,
     saved: Saved,
     /// The last page before a restart, until the first page after it is seen.
@@ -254,20 +236,9 @@ impl Checkpoint for ExtractCheckpoint {
         self.saved.rejects = rejects;
         self.saved.progress = progress.clone();
         self.saved.last_ids = batch.violations.iter().map(|v| v.id.clone()).collect();
-        save(self.store.as_ref(), &self.key, &self.saved)
+        match &self.store {
+            Some(store) => save_state(store.as_ref(), &self.key, &self.saved, &[]),
+            None => Ok(()),
+        }
     }
-}
-
-fn load(store: &dyn StateStore, key: &str) -> Result<Option<Saved>, RunError> {
-    match store.load_progress(key)? {
-        None => Ok(None),
-        Some(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| RunError::Checkpoint(e.to_string())),
-    }
-}
-
-fn save(store: &dyn StateStore, key: &str, saved: &Saved) -> Result<(), RunError> {
-    let text = serde_json::to_string(saved).expect("a checkpoint serialises");
-    Ok(store.save_progress(key, &text, &[])?)
 }

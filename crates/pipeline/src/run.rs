@@ -93,13 +93,28 @@ pub trait Checkpoint: Send {
     ) -> Result<(), RunError>;
 }
 
-/// A checkpoint that keeps nothing.
-pub struct NoCheckpoint;
-
-impl Checkpoint for NoCheckpoint {
-    fn committed(&mut self, _: &Batch, _: &Position, _: u64, _: &Progress) -> Result<(), RunError> {
-        Ok(())
+/// Reads the JSON state saved under `key`, `None` when there is none.
+pub fn load_state<T: serde::de::DeserializeOwned>(
+    store: &dyn StateStore,
+    key: &str,
+) -> Result<Option<T>, RunError> {
+    match store.load_progress(key)? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| RunError::Checkpoint(e.to_string())),
     }
+}
+
+/// Saves `state` as JSON under `key`, with the ids it output, in one transaction.
+pub fn save_state<T: Serialize>(
+    store: &dyn StateStore,
+    key: &str,
+    state: &T,
+    seen: &[compliance_store::SeenId],
+) -> Result<(), RunError> {
+    let text = serde_json::to_string(state).expect("state serialises to JSON");
+    Ok(store.save_progress(key, &text, seen)?)
 }
 
 /// The rejects file: created on the first reject, resumable like the output.

@@ -13,7 +13,8 @@ use crate::health::Health;
 use crate::metrics as m;
 use crate::output::{FileSink, HourlySink, OutputTarget, Position, RecordSink};
 use crate::run::{
-    append_and_deliver, audit_record, extract, AuditTarget, Checkpoint, Progress, Rejects, RunError,
+    append_and_deliver, audit_record, extract, load_state, save_state, AuditTarget, Checkpoint,
+    Progress, Rejects, RunError,
 };
 use compliance_api::{Filters, PageSize, Timestamp};
 use compliance_audit::AuditLog;
@@ -160,12 +161,7 @@ impl Service {
     }
 
     fn load(&self, key: &str) -> Result<ServeState, RunError> {
-        match self.config.store.load_progress(key)? {
-            None => Ok(ServeState::default()),
-            Some(text) => {
-                serde_json::from_str(&text).map_err(|e| RunError::Checkpoint(e.to_string()))
-            }
-        }
+        Ok(load_state(self.config.store.as_ref(), key)?.unwrap_or_default())
     }
 
     /// One run: `[watermark - lookback, now - lag)`.
@@ -230,8 +226,7 @@ impl Service {
         if let Some(w) = interval {
             state.watermark = Some(w.end);
         }
-        let text = serde_json::to_string(&state).expect("serve state serialises");
-        c.store.save_progress(key, &text, &[])?;
+        save_state(c.store.as_ref(), key, &state, &[])?;
         if let Some(watermark) = state.watermark {
             let forget_before = minus(minus(watermark, c.lookback), c.retention_margin);
             c.store.prune_seen(key, forget_before.unix_millis())?;
@@ -301,8 +296,7 @@ impl Checkpoint for ServeCheckpoint {
                 detected_at_ms: v.detected_at.unix_millis(),
             })
             .collect();
-        let text = serde_json::to_string(&self.state).expect("serve state serialises");
-        Ok(self.store.save_progress(&self.key, &text, &seen)?)
+        save_state(self.store.as_ref(), &self.key, &self.state, &seen)
     }
 }
 
