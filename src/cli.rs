@@ -21,7 +21,12 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "GENESYS_COMPLIANCE_LOG_FORMAT")]
     pub log_format: LogFormat,
     /// Log filter, in `tracing` syntax (`info`, `debug`, `compliance_client=debug`, ...).
-    #[arg(long, global = true, default_value = "info", env = "GENESYS_COMPLIANCE_LOG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "info",
+        env = "GENESYS_COMPLIANCE_LOG"
+    )]
     pub log: String,
     #[command(subcommand)]
     pub command: Command,

@@ -110,7 +110,5 @@ fn stored_anchor(path: &Path, dir: &Path) -> Result<Option<Anchor>, Failure> {
     let Ok(key) = anchor_key(dir) else {
         return Ok(None);
     };
-    store
-        .anchor(&key)
-        .map_err(Failure::invalid)
+    store.anchor(&key).map_err(Failure::invalid)
 }
