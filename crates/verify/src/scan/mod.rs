@@ -87,8 +87,8 @@ impl Scanner {
 
 /// Whether a byte continues a word: a glued letter or digit means the digits
 /// around it belong to something else (an order code, a product name).
-pub(crate) fn is_word_byte(b: u8) -> bool {
-    WORD_BYTES[usize::from(b)]
+pub(crate) const fn is_word_byte(b: u8) -> bool {
+    WORD_BYTES[b as usize]
 }
 
 const WORD_BYTES: [bool; 256] = {

@@ -7,6 +7,26 @@ use super::{is_word_byte, Sep, Unit};
 use crate::detect::{card, phone, ssn};
 use crate::pii::{Finding, PiiType};
 
+const WORD: u8 = 1;
+const DIGIT: u8 = 2;
+
+/// Byte classes: 0 between words, `WORD` in a word, `WORD | DIGIT` for digits.
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        if is_word_byte(b as u8) {
+            table[b] = if (b as u8).is_ascii_digit() {
+                WORD | DIGIT
+            } else {
+                WORD
+            };
+        }
+        b += 1;
+    }
+    table
+};
+
 /// What a token of the text means for a spoken number.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Token {
@@ -28,25 +48,46 @@ fn token(t: &[u8]) -> Token {
     {
         return Token::Other;
     }
-    let mut lower = [0u8; 6];
-    let lower = &mut lower[..t.len()];
-    lower.copy_from_slice(t);
-    lower.make_ascii_lowercase();
-    match &*lower {
-        b"zero" | b"oh" => Token::Word(0),
-        b"one" => Token::Word(1),
-        b"two" => Token::Word(2),
-        b"three" => Token::Word(3),
-        b"four" => Token::Word(4),
-        b"five" => Token::Word(5),
-        b"six" => Token::Word(6),
-        b"seven" => Token::Word(7),
-        b"eight" => Token::Word(8),
-        b"nine" => Token::Word(9),
-        b"double" => Token::Repeat(2),
-        b"triple" => Token::Repeat(3),
+    // The word, lowercased, packed into an integer: one comparison per word.
+    const ZERO: u64 = key(b"zero");
+    const OH: u64 = key(b"oh");
+    const ONE: u64 = key(b"one");
+    const TWO: u64 = key(b"two");
+    const THREE: u64 = key(b"three");
+    const FOUR: u64 = key(b"four");
+    const FIVE: u64 = key(b"five");
+    const SIX: u64 = key(b"six");
+    const SEVEN: u64 = key(b"seven");
+    const EIGHT: u64 = key(b"eight");
+    const NINE: u64 = key(b"nine");
+    const DOUBLE: u64 = key(b"double");
+    const TRIPLE: u64 = key(b"triple");
+    match t.iter().fold(0u64, |k, c| k << 8 | u64::from(c | 0x20)) {
+        ZERO | OH => Token::Word(0),
+        ONE => Token::Word(1),
+        TWO => Token::Word(2),
+        THREE => Token::Word(3),
+        FOUR => Token::Word(4),
+        FIVE => Token::Word(5),
+        SIX => Token::Word(6),
+        SEVEN => Token::Word(7),
+        EIGHT => Token::Word(8),
+        NINE => Token::Word(9),
+        DOUBLE => Token::Repeat(2),
+        TRIPLE => Token::Repeat(3),
         _ => Token::Other,
     }
+}
+
+/// A lowercase word of up to 8 letters packed as `token` packs words.
+const fn key(word: &[u8]) -> u64 {
+    let mut k = 0u64;
+    let mut i = 0;
+    while i < word.len() {
+        k = k << 8 | word[i] as u64;
+        i += 1;
+    }
+    k
 }
 
 /// Whether the bytes between two tokens keep them in one spoken number:
@@ -152,13 +193,18 @@ pub(super) fn find(
             continue;
         }
         let start = i;
-        let (mut all_digits, mut any_digit) = (true, false);
-        while i < b.len() && is_word_byte(b[i]) {
-            let digit = b[i].is_ascii_digit();
-            all_digits &= digit;
-            any_digit |= digit;
+        // Classes of the word's bytes, and-ed and or-ed together.
+        let (mut all, mut any) = (DIGIT, 0);
+        while i < b.len() {
+            let class = CLASS[usize::from(b[i])];
+            if class == 0 {
+                break;
+            }
+            all &= class;
+            any |= class;
             i += 1;
         }
+        let (all_digits, any_digit) = (all & DIGIT != 0, any & DIGIT != 0);
         if any_digit && first_digit.is_none() {
             first_digit = Some(start);
         }
