@@ -1,18 +1,15 @@
 //! `extract`: one extraction of one time interval.
 
-use super::Outcome;
+use super::{Outcome, Pipeline};
 use crate::exit::{Exit, Failure};
 use crate::report::{print_summary, Progress};
 use crate::settings::{AuditArgs, ConnectionArgs, FilterArgs, Layers};
 use compliance_api::Timestamp;
-use compliance_client::{ExtractorConfig, Query, ViolationExtractor, Window};
+use compliance_client::{Query, Window};
 use compliance_pipeline::job::ExtractJob;
 use compliance_pipeline::output::OutputTarget;
 use compliance_pipeline::run::AuditTarget;
-use compliance_store::{SqliteStore, StateStore};
-use compliance_verify::Verifier;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -82,12 +79,21 @@ pub struct Args {
 pub async fn run(args: Args) -> Outcome {
     let env = |name: &str| std::env::var(name).ok();
     let layers = Layers::load(args.connection.config.as_deref(), &env).map_err(Failure::invalid)?;
-    let connection = layers
-        .connection(&args.connection)
-        .map_err(Failure::invalid)?;
-    let selection = layers.selection(&args.filters).map_err(Failure::invalid)?;
-    let audit = layers.audit(&args.audit).map_err(Failure::invalid)?;
     let keep_pii = layers.keep_pii(args.keep_pii);
+    let Pipeline {
+        extractor,
+        verifier,
+        store,
+        filters,
+        page_size,
+        audit,
+    } = Pipeline::from_settings(
+        &layers,
+        &args.connection,
+        &args.filters,
+        &args.audit,
+        args.keep_pii,
+    )?;
     let window = Window::new(args.start, args.end).ok_or_else(|| {
         Failure::invalid(anyhow::anyhow!(
             "--end: {} is not after --start {}; give an end later than the start",
@@ -104,19 +110,11 @@ pub async fn run(args: Args) -> Outcome {
             )));
         }
     }
-    let store: Arc<dyn StateStore> = Arc::new(
-        SqliteStore::open(&audit.state)
-            .map_err(|e| Failure::invalid(anyhow::anyhow!("--state: {e}")))?,
-    );
-    let verifier = Verifier::new(crate::settings::rule_matrix(selection.rules), keep_pii);
-    let mut config = ExtractorConfig::new(connection.transport);
-    config.concurrency = connection.concurrency;
-    let extractor = ViolationExtractor::new(config).map_err(crate::exit::client_failure)?;
     let job = ExtractJob {
         query: Query {
             window,
-            filters: selection.filters,
-            page_size: selection.page_size,
+            filters,
+            page_size,
         },
         output: output.clone(),
         store: Some(store.clone()),

@@ -11,3 +11,47 @@ use crate::exit::{Exit, Failure};
 
 /// What a command returns: its exit code, or a failure carrying one.
 pub type Outcome = Result<Exit, Failure>;
+
+/// What `extract` and `serve` both build from their settings: the extractor,
+/// the verifier, the state store, and what to extract and audit.
+pub struct Pipeline {
+    pub extractor: compliance_client::ViolationExtractor,
+    pub verifier: compliance_verify::Verifier,
+    pub store: std::sync::Arc<dyn compliance_store::StateStore>,
+    pub filters: compliance_api::Filters,
+    pub page_size: compliance_api::PageSize,
+    pub audit: crate::settings::AuditSettings,
+}
+
+impl Pipeline {
+    /// Reads every layer of settings the two commands share; a bad one exits 2.
+    pub fn from_settings(
+        layers: &crate::settings::Layers<'_>,
+        connection: &crate::settings::ConnectionArgs,
+        filters: &crate::settings::FilterArgs,
+        audit: &crate::settings::AuditArgs,
+        keep_pii: bool,
+    ) -> Result<Pipeline, Failure> {
+        let connection = layers.connection(connection).map_err(Failure::invalid)?;
+        let selection = layers.selection(filters).map_err(Failure::invalid)?;
+        let audit = layers.audit(audit).map_err(Failure::invalid)?;
+        let store = compliance_store::SqliteStore::open(&audit.state)
+            .map_err(|e| Failure::invalid(anyhow::anyhow!("--state: {e}")))?;
+        let verifier = compliance_verify::Verifier::new(
+            crate::settings::rule_matrix(selection.rules),
+            layers.keep_pii(keep_pii),
+        );
+        let mut config = compliance_client::ExtractorConfig::new(connection.transport);
+        config.concurrency = connection.concurrency;
+        let extractor = compliance_client::ViolationExtractor::new(config)
+            .map_err(crate::exit::client_failure)?;
+        Ok(Pipeline {
+            extractor,
+            verifier,
+            store: std::sync::Arc::new(store),
+            filters: selection.filters,
+            page_size: selection.page_size,
+            audit,
+        })
+    }
+}

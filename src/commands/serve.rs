@@ -1,14 +1,11 @@
 //! `serve`: continuous extraction on a schedule, with `/healthz` and `/metrics`.
 
-use super::Outcome;
+use super::{Outcome, Pipeline};
 use crate::exit::{Exit, Failure};
 use crate::settings::{AuditArgs, ConnectionArgs, FilterArgs, Layers, ScheduleArgs};
-use compliance_client::{ExtractorConfig, ViolationExtractor};
 use compliance_pipeline::health::Health;
 use compliance_pipeline::run::AuditTarget;
 use compliance_pipeline::serve::{ServeConfig, ServeError, Service};
-use compliance_store::{SqliteStore, StateStore};
-use compliance_verify::Verifier;
 use futures::FutureExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,25 +46,26 @@ const STOP_GRACE: Duration = Duration::from_secs(9);
 pub async fn run(args: Args) -> Outcome {
     let env = |name: &str| std::env::var(name).ok();
     let layers = Layers::load(args.connection.config.as_deref(), &env).map_err(Failure::invalid)?;
-    let connection = layers
-        .connection(&args.connection)
-        .map_err(Failure::invalid)?;
-    let selection = layers.selection(&args.filters).map_err(Failure::invalid)?;
     let schedule = layers.schedule(&args.schedule).map_err(Failure::invalid)?;
-    let audit = layers.audit(&args.audit).map_err(Failure::invalid)?;
-    let keep_pii = layers.keep_pii(args.keep_pii);
-
-    let store: Arc<dyn StateStore> =
-        Arc::new(SqliteStore::open(&audit.state).map_err(Failure::invalid)?);
+    let Pipeline {
+        extractor,
+        verifier,
+        store,
+        filters,
+        page_size,
+        audit,
+    } = Pipeline::from_settings(
+        &layers,
+        &args.connection,
+        &args.filters,
+        &args.audit,
+        args.keep_pii,
+    )?;
     // The audit trail goes beside the output unless told otherwise.
     let audit_dir = audit.audit_dir.unwrap_or_else(|| match &schedule.out_dir {
         Some(dir) => dir.join("audit"),
         None => std::path::PathBuf::from("audit"),
     });
-    let rules = crate::settings::rule_matrix(selection.rules);
-    let mut config = ExtractorConfig::new(connection.transport);
-    config.concurrency = connection.concurrency;
-    let extractor = ViolationExtractor::new(config).map_err(crate::exit::client_failure)?;
     let metrics = compliance_pipeline::metrics::install()
         .map_err(|e| Failure::new(Exit::Internal, anyhow::anyhow!(e)))?;
     let listener = tokio::net::TcpListener::bind(schedule.listen)
@@ -98,10 +96,10 @@ pub async fn run(args: Args) -> Outcome {
     ));
     let service = Service {
         extractor,
-        verifier: Verifier::new(rules, keep_pii),
+        verifier,
         config: ServeConfig {
-            filters: selection.filters,
-            page_size: selection.page_size,
+            filters,
+            page_size,
             since: schedule.since,
             every: schedule.every,
             lookback: schedule.lookback,
