@@ -10,10 +10,17 @@
 //! error message is the typed one.
 
 use crate::pii::Finding;
-use crate::verdict::{OutputRecord, PiiFinding, Tally, Verifier};
+use crate::verdict::{OutputRecord, Reason, Tally, Verifier};
 use compliance_api::{Severity, Timestamp, Violation};
 use serde::Deserialize;
+use std::cell::RefCell;
 use std::io::Write;
+
+thread_local! {
+    // Findings of one line, with where their value starts in the line and
+    // its evidence index; reused across lines.
+    static CUTS: RefCell<Vec<(usize, usize, Finding)>> = RefCell::default();
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,41 +85,80 @@ impl Verifier {
         let Ok(raw) = serde_json::from_str::<RawViolation>(text) else {
             return self.verify_typed(line, out, tally);
         };
-        let mut pii = Vec::new();
-        let mut cuts: Vec<(usize, Finding)> = Vec::new();
-        let mut has_value = false;
-        let evidence = raw.evidence.as_deref().unwrap_or_default();
-        for (index, item) in evidence.iter().enumerate() {
-            let Some(value) = item.value else { continue };
-            has_value |= !value.is_empty();
-            let base = value.as_ptr() as usize - line.as_ptr() as usize;
-            self.scan_value(value, |f| {
-                pii.push(PiiFinding {
-                    kind: f.kind,
-                    evidence_index: index,
-                    start: f.start,
-                    end: f.end,
-                });
-                cuts.push((base, f));
-            });
-        }
-        let verdict = self.judge(raw.rule_id, raw.severity, pii);
-        tally.count(raw.severity, &verdict, has_value);
+        CUTS.with_borrow_mut(|cuts| {
+            cuts.clear();
+            let mut has_value = false;
+            let evidence = raw.evidence.as_deref().unwrap_or_default();
+            for (index, item) in evidence.iter().enumerate() {
+                let Some(value) = item.value else { continue };
+                has_value |= !value.is_empty();
+                let base = value.as_ptr() as usize - line.as_ptr() as usize;
+                self.scan_value(value, |f| cuts.push((base, index, f)));
+            }
+            let regulations = self.rules().regulations(raw.rule_id);
+            let reason = self.reason(regulations, raw.severity);
+            tally.count(
+                raw.severity,
+                reason,
+                cuts.iter().map(|c| c.2.kind),
+                has_value,
+            );
+            self.write_record(line, cuts, reason, regulations, out);
+        });
+        Ok(())
+    }
 
+    /// Writes the received line, its findings redacted, and the verdict:
+    /// the same JSON as serialising an [`OutputRecord`], without building one.
+    fn write_record(
+        &self,
+        line: &[u8],
+        cuts: &[(usize, usize, Finding)],
+        reason: Option<Reason>,
+        regulations: &[String],
+        out: &mut Vec<u8>,
+    ) {
         out.extend_from_slice(b"{\"violation\":");
         let mut copied = 0;
         if !self.keep_pii() {
-            for (base, f) in &cuts {
+            for (base, _, f) in cuts {
                 out.extend_from_slice(&line[copied..base + f.start]);
                 out.extend_from_slice(f.kind.marker().as_bytes());
                 copied = base + f.end;
             }
         }
         out.extend_from_slice(&line[copied..]);
-        out.extend_from_slice(b",\"verdict\":");
-        serde_json::to_writer(&mut *out, &verdict)?;
-        out.push(b'}');
-        Ok(())
+        out.extend_from_slice(b",\"verdict\":{\"status\":");
+        match reason {
+            None => out.extend_from_slice(b"\"validated\",\"reason\":null"),
+            Some(r) => {
+                out.extend_from_slice(b"\"false_positive\",\"reason\":\"");
+                out.extend_from_slice(r.as_str().as_bytes());
+                out.push(b'"');
+            }
+        }
+        out.extend_from_slice(b",\"regulations\":[");
+        for (i, r) in regulations.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Writing a string into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, r);
+        }
+        out.extend_from_slice(b"],\"pii\":[");
+        for (i, (_, index, f)) in cuts.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = write!(
+                out,
+                "{{\"type\":\"{}\",\"evidence_index\":{index},\"start\":{},\"end\":{}}}",
+                f.kind.as_str(),
+                f.start,
+                f.end
+            );
+        }
+        out.extend_from_slice(b"]}}");
     }
 
     /// The typed path: parse a [`Violation`], verify, serialise.

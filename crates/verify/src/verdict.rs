@@ -143,13 +143,7 @@ impl Verifier {
     /// The verdict for a violation of `rule_id` at `severity` with these findings.
     pub(crate) fn judge(&self, rule_id: &str, severity: Severity, pii: Vec<PiiFinding>) -> Verdict {
         let regulations = self.rules.regulations(rule_id);
-        let reason = if regulations.is_empty() {
-            Some(Reason::NoRegulatoryMapping)
-        } else if severity == Severity::Low && !regulations.iter().any(|r| r == LOW_TOLERANCE) {
-            Some(Reason::BelowSeverityThreshold)
-        } else {
-            None
-        };
+        let reason = self.reason(regulations, severity);
         Verdict {
             status: if reason.is_some() {
                 Status::FalsePositive
@@ -159,6 +153,17 @@ impl Verifier {
             reason,
             regulations: regulations.to_vec(),
             pii,
+        }
+    }
+
+    /// Why a violation whose rule lists `regulations` is a false positive, if it is.
+    pub(crate) fn reason(&self, regulations: &[String], severity: Severity) -> Option<Reason> {
+        if regulations.is_empty() {
+            Some(Reason::NoRegulatoryMapping)
+        } else if severity == Severity::Low && !regulations.iter().any(|r| r == LOW_TOLERANCE) {
+            Some(Reason::BelowSeverityThreshold)
+        } else {
+            None
         }
     }
 }
@@ -188,14 +193,27 @@ impl Tally {
             .iter()
             .flatten()
             .any(|e| e.value.as_deref().is_some_and(|v| !v.is_empty()));
-        self.count(record.violation.severity, &record.verdict, has_value);
+        let kinds = record.verdict.pii.iter().map(|p| p.kind);
+        self.count(
+            record.violation.severity,
+            record.verdict.reason,
+            kinds,
+            has_value,
+        );
     }
 
-    /// Counts one violation from its parts: `has_value` tells whether it had
-    /// any non-empty evidence value.
-    pub fn count(&mut self, severity: Severity, verdict: &Verdict, has_value: bool) {
+    /// Counts one violation from its parts: its severity, why it is a false
+    /// positive (if it is), the types of its findings, and whether it had any
+    /// non-empty evidence value.
+    pub fn count(
+        &mut self,
+        severity: Severity,
+        reason: Option<Reason>,
+        pii: impl Iterator<Item = PiiType>,
+        has_value: bool,
+    ) {
         self.violations += 1;
-        match verdict.reason {
+        match reason {
             None => self.validated += 1,
             Some(reason) => {
                 self.false_positives += 1;
@@ -203,10 +221,10 @@ impl Tally {
             }
         }
         *self.by_severity.entry(severity).or_default() += 1;
-        for f in &verdict.pii {
-            *self.pii_by_type.entry(f.kind).or_default() += 1;
+        for kind in pii {
+            *self.pii_by_type.entry(kind).or_default() += 1;
+            self.pii_exposures += 1;
         }
-        self.pii_exposures += verdict.pii.len() as u64;
         if !has_value {
             self.missing_evidence += 1;
         }
