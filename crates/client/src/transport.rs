@@ -114,7 +114,6 @@ impl Transport {
                 Ok(t) => t,
                 Err(e) => return Attempt::Fail(e),
             };
-            let started = std::time::Instant::now();
             let sent = self
                 .send(
                     self.http
@@ -124,14 +123,20 @@ impl Transport {
                         .body(body.clone()),
                 )
                 .await;
-            let (status, cid, bytes, retry_after) = match sent {
+            let Answer {
+                status,
+                cid,
+                bytes,
+                retry_after,
+                sent_at,
+            } = match sent {
                 Ok(answer) => answer,
                 Err(retry) => return retry,
             };
             match status {
                 StatusCode::OK => match crate::page::decode(&bytes) {
                     Ok(page) => {
-                        self.stats.page_latency(started.elapsed());
+                        self.stats.page_latency(sent_at.elapsed());
                         Attempt::Done(page)
                     }
                     Err(e) => Attempt::Retry {
@@ -228,7 +233,13 @@ impl Transport {
                         .body("grant_type=client_credentials"),
                 )
                 .await;
-            let (status, cid, bytes, retry_after) = match sent {
+            let Answer {
+                status,
+                cid,
+                bytes,
+                retry_after,
+                ..
+            } = match sent {
                 Ok(answer) => answer,
                 Err(retry) => return retry,
             };
@@ -277,12 +288,10 @@ impl Transport {
 
     /// Sends one paced request and reads its whole body. A network failure
     /// comes back as the retry it calls for.
-    #[allow(clippy::type_complexity)]
-    async fn send<T>(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<(StatusCode, String, bytes::Bytes, Option<Duration>), Attempt<T>> {
+    async fn send<T>(&self, request: reqwest::RequestBuilder) -> Result<Answer, Attempt<T>> {
         self.pacer.acquire().await;
+        // Latency counts from here: time spent waiting for the pacer is not the server's.
+        let sent_at = Instant::now();
         Stats::add(&self.stats.requests, 1);
         let ours = uuid::Uuid::new_v4().to_string();
         let network = |e: reqwest::Error, cid: &str| {
@@ -321,7 +330,13 @@ impl Transport {
             self.pacer.pause_until(Instant::now() + wait);
         }
         let bytes = response.bytes().await.map_err(|e| network(e, &cid))?;
-        Ok((status, cid, bytes, retry_after))
+        Ok(Answer {
+            status,
+            cid,
+            bytes,
+            retry_after,
+            sent_at,
+        })
     }
 
     /// Runs `attempt` until it is done, fails, or the retry budget is spent.
@@ -366,6 +381,17 @@ impl Transport {
             }
         }
     }
+}
+
+/// One HTTP answer, body read.
+struct Answer {
+    status: StatusCode,
+    /// The server's correlation id, else the one this client sent.
+    cid: String,
+    bytes: bytes::Bytes,
+    retry_after: Option<Duration>,
+    /// When the request left the pacer.
+    sent_at: Instant,
 }
 
 /// A 429 or 5xx becomes a retry; any other status is handed back (with the
