@@ -3,7 +3,7 @@
 # validator (shared/bench/seed_validator.py) on the same file, each as a whole
 # process pinned to one core, with peak memory from /usr/bin/time -v.
 #
-# Usage: scripts/bench-verify.sh [N=200000]   (CARGO_TARGET_DIR is honoured)
+# Usage: [CORE=0] scripts/bench-verify.sh [N=200000]   (CARGO_TARGET_DIR is honoured)
 # "wall" is what the user waits; "cpu" (user + system time) is what the process
 # itself spent, which is what a busy machine does not distort.
 # Results go to docs/benchmarks-verify.md by hand, with this command.
@@ -21,7 +21,7 @@ echo "input: $N violations, $BYTES bytes ($((BYTES / N)) bytes each)"
 
 measure() { # name, command...
     local name=$1; shift
-    /usr/bin/time -v -o "$WORK/time" taskset -c 0 "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr"
+    /usr/bin/time -v -o "$WORK/time" taskset -c "${CORE:-0}" "$@" >"$WORK/$name.stdout" 2>"$WORK/$name.stderr"
     local wall rss cpu secs
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time")
