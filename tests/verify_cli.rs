@@ -230,3 +230,40 @@ fn bad_inputs_exit_2_naming_the_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
 }
+
+#[test]
+fn lines_across_read_buffers_are_all_verified_once() {
+    // More than the 1 MiB read buffer, so that lines straddle two reads.
+    let dir = tempfile::tempdir().unwrap();
+    let filler = "x".repeat(700);
+    let input: String = (0..3000)
+        .map(|i| {
+            let value = format!("call (415) 555-{:04} {filler}", i % 10_000);
+            format!(
+                "{}\n",
+                violation(&format!("v{i}"), "rule-uuid-001", "HIGH", &[&value])
+            )
+        })
+        .collect();
+    assert!(input.len() > 2 << 20);
+    std::fs::write(dir.path().join("raw.jsonl"), input).unwrap();
+    let out = run(
+        dir.path(),
+        &["verify", "--in", "raw.jsonl", "--out", "out.jsonl"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = records(&dir.path().join("out.jsonl"));
+    assert_eq!(r.len(), 3000);
+    for (i, rec) in r.iter().enumerate() {
+        assert_eq!(rec["violation"]["id"], format!("v{i}"));
+        assert_eq!(rec["verdict"]["pii"][0]["type"], "phone");
+        assert!(rec["violation"]["evidence"][0]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("call [REDACTED:phone] x"));
+    }
+}

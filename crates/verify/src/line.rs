@@ -220,6 +220,34 @@ mod tests {
     }
 
     #[test]
+    fn fast_path_equals_typed_path_on_generated_evidence() {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let verifier = Verifier::new(RuleMatrix::design_default(), false);
+        for i in 0..2000 {
+            let values: Vec<String> = (0..1 + i % 3)
+                .map(|_| compliance_simulator::evidence::evidence_text(&mut rng).0)
+                .collect();
+            let line = json!({"id": format!("v{i}"), "ruleId": "rule-uuid-001", "severity": "HIGH",
+                "detectedAt": "2023-10-01T13:04:05.120Z",
+                "evidence": values.iter().map(|v| json!({"type": "TRANSCRIPT", "value": v})).collect::<Vec<_>>()})
+            .to_string();
+            let (mut fast, mut typed) = (Vec::new(), Vec::new());
+            let (mut t1, mut t2) = (Tally::default(), Tally::default());
+            verifier
+                .verify_json(line.as_bytes(), &mut fast, &mut t1)
+                .unwrap();
+            verifier
+                .verify_typed(line.as_bytes(), &mut typed, &mut t2)
+                .unwrap();
+            let fast: OutputRecord = serde_json::from_slice(&fast).unwrap();
+            let typed: OutputRecord = serde_json::from_slice(&typed).unwrap();
+            assert_eq!(fast, typed, "{line}");
+            assert_eq!(t1, t2);
+        }
+    }
+
+    #[test]
     fn errors_are_the_typed_ones_and_append_nothing() {
         let verifier = Verifier::new(RuleMatrix::design_default(), false);
         let mut out = b"kept".to_vec();
