@@ -108,6 +108,9 @@ impl Transport {
     /// Fetches one page, retrying what the contract says to retry.
     pub(crate) async fn query(&self, query: &ViolationQuery) -> Result<ReceivedPage, Error> {
         let body = serde_json::to_vec(query).expect("queries serialise");
+        // Set by a 401, cleared by any other outcome: two 401s in a row (the
+        // second on a fresh token) fail, while a token that expires during
+        // a long run of other retries is renewed again.
         let renewed = AtomicBool::new(false);
         self.with_retries(|| async {
             let (token, generation) = match self.token().await {
@@ -131,8 +134,14 @@ impl Transport {
                 sent_at,
             } = match sent {
                 Ok(answer) => answer,
-                Err(retry) => return retry,
+                Err(retry) => {
+                    renewed.store(false, Ordering::Relaxed);
+                    return retry;
+                }
             };
+            if status != StatusCode::UNAUTHORIZED {
+                renewed.store(false, Ordering::Relaxed);
+            }
             match status {
                 StatusCode::OK => match crate::page::decode(&bytes) {
                     Ok(page) => {

@@ -361,3 +361,27 @@ async fn a_window_that_outgrows_the_paging_limit_is_split_not_refused() {
     assert!(got == expected(&sim), "every violation once, in order");
     assert!(extractor.stats().snapshot().window_splits >= 1);
 }
+
+#[tokio::test]
+async fn an_interval_longer_than_31_days_is_split_not_refused() {
+    let sim = start(SimConfig {
+        violations: 500,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let query = Query {
+        window: Window::new(
+            "2023-09-01T00:00:00Z".parse().unwrap(),
+            "2023-11-30T00:00:00Z".parse().unwrap(),
+        )
+        .unwrap(),
+        ..day_query(100)
+    };
+    let extractor = demo(&sim, |_| {});
+    let plan = extractor.plan(&query).await.unwrap();
+    assert!(plan.windows.len() >= 3, "{plan:?}");
+    let got = ids(&extractor, &query).await.unwrap();
+    assert_eq!(got, expected(&sim));
+    assert_eq!(sim.stats().status(400), 0, "no query broke a constraint");
+}

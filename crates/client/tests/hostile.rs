@@ -71,7 +71,7 @@ async fn serve(replies: Vec<Reply>) -> (Arc<Script>, ViolationExtractor) {
     );
     transport.rate_limit_per_minute = 0;
     transport.retry = RetryPolicy {
-        max_attempts: 3,
+        max_attempts: 4,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
         max_elapsed: Duration::from_secs(10),
@@ -137,10 +137,10 @@ async fn bad_bodies_are_retried_like_server_errors() {
 #[tokio::test]
 async fn a_body_that_stays_bad_fails_naming_what_is_wrong() {
     let lacking = json!({"violations": []}).to_string();
-    let (_, extractor) = serve(vec![(200, vec![], lacking); 3]).await;
+    let (_, extractor) = serve(vec![(200, vec![], lacking); 4]).await;
     let err = fetch_all(&extractor).await.unwrap_err();
     assert!(
-        matches!(err, Error::Unavailable { attempts: 3, .. }),
+        matches!(err, Error::Unavailable { attempts: 4, .. }),
         "{err}"
     );
     let text = err.to_string();
@@ -276,4 +276,18 @@ async fn retry_after_is_obeyed() {
         ),
         (1, 1)
     );
+}
+
+#[tokio::test]
+async fn a_token_that_expires_again_after_other_retries_is_renewed_again() {
+    let unauthorized = (401, vec![], json!({"code": "bad.credentials"}).to_string());
+    let (script, extractor) = serve(vec![
+        unauthorized.clone(),
+        (503, vec![], String::new()),
+        unauthorized,
+        page(vec![violation("a", "2023-10-01T01:00:00Z")], None),
+    ])
+    .await;
+    assert_eq!(fetch_all(&extractor).await.unwrap().len(), 1);
+    assert_eq!(*script.tokens.lock().unwrap(), 3);
 }
