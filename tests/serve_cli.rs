@@ -335,3 +335,35 @@ fn serve_refuses_bad_settings_before_anything_runs() {
         assert!(stderr.contains(named), "{args:?} names {named}: {stderr}");
     }
 }
+
+#[test]
+fn credentials_refused_on_the_first_run_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, sim_addr) = spawn(
+        &["simulate", "--listen", "127.0.0.1:0", "--violations", "10"],
+        &[],
+        &dir.path().join("sim.err"),
+    );
+    let out = Command::new(BIN)
+        .arg("serve")
+        .args(["--api-base-url", &format!("http://{sim_addr}")])
+        .args(["--since", "2023-10-01T00:00:00Z", "--listen", "127.0.0.1:0"])
+        .arg("--out-dir")
+        .arg(dir.path().join("out"))
+        .arg("--state")
+        .arg(dir.path().join("state.db"))
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "not-the-secret")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("GENESYSCLOUD_OAUTHCLIENT_SECRET"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("not-the-secret"),
+        "the secret never reaches a message"
+    );
+}
