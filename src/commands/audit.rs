@@ -28,6 +28,17 @@ enum AuditCommand {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Each line of DIR/audit.jsonl carries the SHA-256 of the previous one over \
+canonical JSON, and each extraction_<id>.json must match its line. The newest record is checked \
+against an anchor kept outside the log: the state store that wrote it (--state), or the head that \
+the audit system received in the newest webhook's `chain` (--expect-head); without one, cutting \
+off the newest records cannot be ruled out, and the report says so.
+
+Examples:
+  genesys-compliance audit verify /var/lib/genesys-compliance/audit --state /var/lib/genesys-compliance/genesys-compliance.db
+  genesys-compliance audit verify audit --expect-head 12:3f0c...e9 (the 64-digit hash from the webhook)"
+)]
 struct VerifyArgs {
     /// The audit directory (the one that holds audit.jsonl).
     dir: PathBuf,
