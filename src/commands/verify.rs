@@ -96,7 +96,7 @@ fn verify(args: &Args) -> Outcome {
         if buf.is_empty() {
             break;
         }
-        let (line, used): (&[u8], usize) = match buf.iter().position(|b| *b == b'\n') {
+        let (line, used): (&[u8], usize) = match memchr::memchr(b'\n', buf) {
             Some(end) => (&buf[..end], end + 1),
             None => {
                 long.clear();
