@@ -202,14 +202,15 @@ impl Transport {
                 return Ok((c.token.clone(), c.generation));
             }
         }
-        let answer = self.fetch_token().await?;
+        let (answer, asked_at) = self.fetch_token().await?;
         let lifetime = Duration::from_secs(answer.expires_in);
         // Renew ahead of expiry: a fifth of the lifetime, at most a minute.
         let margin = (lifetime / 5).min(Duration::from_secs(60));
         let generation = cached.as_ref().map_or(1, |c| c.generation + 1);
         let fresh = CachedToken {
             token: Arc::new(SecretString::from(answer.access_token)),
-            renew_at: Instant::now() + lifetime - margin,
+            // The server's clock started no earlier than our request left.
+            renew_at: asked_at + lifetime - margin,
             generation,
         };
         let out = (fresh.token.clone(), generation);
@@ -227,7 +228,8 @@ impl Transport {
         }
     }
 
-    async fn fetch_token(&self) -> Result<TokenResponse, Error> {
+    /// A token, and when the request that got it was sent.
+    async fn fetch_token(&self) -> Result<(TokenResponse, Instant), Error> {
         let creds = &self.credentials;
         self.with_retries(|| async {
             let sent = self
@@ -247,14 +249,14 @@ impl Transport {
                 cid,
                 bytes,
                 retry_after,
-                ..
+                sent_at,
             } = match sent {
                 Ok(answer) => answer,
                 Err(retry) => return retry,
             };
             match status {
                 StatusCode::OK => match serde_json::from_slice::<TokenResponse>(&bytes) {
-                    Ok(t) => Attempt::Done(t),
+                    Ok(t) => Attempt::Done((t, sent_at)),
                     Err(e) => Attempt::Retry {
                         cause: RetryCause::BadBody,
                         retry_after: None,

@@ -116,7 +116,8 @@ async fn every_fault_at_once_still_yields_every_violation_exactly_once() {
     let sim = start(SimConfig {
         violations: 4_000,
         rate_limit_per_minute: 0,
-        token_lifetime: Duration::from_secs(1),
+        // Shorter than the run (4 to 10 s in debug builds), so tokens expire mid-run.
+        token_lifetime: Duration::from_secs(2),
         latency: Duration::from_millis(2),
         faults: Faults {
             rate_limit_bursts: 0.05,
@@ -153,6 +154,7 @@ async fn every_fault_at_once_still_yields_every_violation_exactly_once() {
     assert!(s.retries_of(RetryCause::RateLimited) > 0, "{s:?}");
     assert!(s.duplicates_dropped > 0, "{s:?}");
     assert_eq!(s.rate_limited_received, sim.stats().status(429));
+    assert!(s.token_renewals >= 2, "tokens expired mid-run: {s:?}");
 }
 
 #[tokio::test]
