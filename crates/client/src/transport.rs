@@ -113,6 +113,9 @@ impl Transport {
         // a long run of other retries is renewed again.
         let renewed = AtomicBool::new(false);
         self.with_retries(|| async {
+            // Pace first, then take the token: a token taken before a long
+            // wait for the pacer (a 429's pause) could expire on the way.
+            self.pacer.acquire().await;
             let (token, generation) = match self.token().await {
                 Ok(t) => t,
                 Err(e) => return Attempt::Fail(e),
@@ -232,6 +235,7 @@ impl Transport {
     async fn fetch_token(&self) -> Result<(TokenResponse, Instant), Error> {
         let creds = &self.credentials;
         self.with_retries(|| async {
+            self.pacer.acquire().await;
             let sent = self
                 .send(
                     self.http
@@ -297,11 +301,10 @@ impl Transport {
         .await
     }
 
-    /// Sends one paced request and reads its whole body. A network failure
+    /// Sends one request (the caller has paced it) and reads its whole body. A network failure
     /// comes back as the retry it calls for.
     async fn send<T>(&self, request: reqwest::RequestBuilder) -> Result<Answer, Attempt<T>> {
-        self.pacer.acquire().await;
-        // Latency counts from here: time spent waiting for the pacer is not the server's.
+        // Latency counts from here: the wait for the pacer is not the server's.
         let sent_at = Instant::now();
         Stats::add(&self.stats.requests, 1);
         let ours = uuid::Uuid::new_v4().to_string();

@@ -116,8 +116,8 @@ async fn every_fault_at_once_still_yields_every_violation_exactly_once() {
     let sim = start(SimConfig {
         violations: 4_000,
         rate_limit_per_minute: 0,
-        // Shorter than the run (4 to 10 s in debug builds), so tokens expire mid-run.
-        token_lifetime: Duration::from_secs(2),
+        // Much shorter than the run (4 to 10 s in debug builds).
+        token_lifetime: Duration::from_secs(1),
         latency: Duration::from_millis(2),
         faults: Faults {
             rate_limit_bursts: 0.05,
