@@ -33,8 +33,8 @@ use std::time::Instant;
 pub struct ExtractJob {
     pub query: Query,
     pub output: OutputTarget,
-    /// Where checkpoints go; `None` (or `--out -`, which cannot be cut back)
-    /// runs without them.
+    /// Where checkpoints go; `None` (or an output that cannot be cut back:
+    /// standard output, a device, a pipe) runs without them.
     pub store: Option<Arc<dyn StateStore>>,
     pub audit: Option<AuditTarget>,
 }
@@ -89,9 +89,10 @@ impl ExtractJob {
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<JobReport, RunError> {
         let started = Instant::now();
-        let store = match self.output {
-            OutputTarget::Stdout => None,
-            OutputTarget::File(_) => self.store.clone(),
+        // Only an output that can be cut back to a checkpoint is checkpointed.
+        let store = match self.output.is_resumable() {
+            true => self.store.clone(),
+            false => None,
         };
         let key = self.key();
         let loaded: Option<Saved> = match &store {

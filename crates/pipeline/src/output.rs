@@ -45,16 +45,24 @@ impl OutputTarget {
         }
     }
 
-    /// Where the output is written until it is complete.
+    /// Where the output is written until it is complete: `FILE.partial`,
+    /// for a regular file (or one yet to be created). Standard output, and a
+    /// device or pipe such as `/dev/null`, are written directly: they can be
+    /// neither renamed over nor cut back, so they are not checkpointed.
     pub fn partial_path(&self) -> Option<PathBuf> {
         match self {
-            OutputTarget::Stdout => None,
-            OutputTarget::File(p) => {
+            OutputTarget::File(p) if !is_special(p) => {
                 let mut name = p.as_os_str().to_owned();
                 name.push(".partial");
                 Some(PathBuf::from(name))
             }
+            _ => None,
         }
+    }
+
+    /// Whether a rerun can continue this output where it stopped.
+    pub fn is_resumable(&self) -> bool {
+        self.partial_path().is_some()
     }
 }
 
@@ -156,6 +164,20 @@ impl JsonlFile {
         })
     }
 
+    /// An existing device or pipe, written as it is (no truncation, no seek).
+    fn stream(path: &Path) -> Result<JsonlFile, OutputError> {
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(OutputError::at(path))?;
+        Ok(JsonlFile {
+            path: Some(path.to_path_buf()),
+            out: BufWriter::with_capacity(BUFFER, Box::new(file)),
+            file: None,
+            offset: 0,
+        })
+    }
+
     /// Standard output.
     pub fn stdout() -> JsonlFile {
         JsonlFile {
@@ -212,9 +234,10 @@ pub struct FileSink {
 impl FileSink {
     /// Opens the output, resuming at `resume_at` bytes of the partial file.
     pub fn open(target: &OutputTarget, resume_at: u64) -> Result<FileSink, OutputError> {
-        let file = match target.partial_path() {
-            None => JsonlFile::stdout(),
-            Some(partial) => JsonlFile::open(&partial, resume_at)?,
+        let file = match (target, target.partial_path()) {
+            (_, Some(partial)) => JsonlFile::open(&partial, resume_at)?,
+            (OutputTarget::File(path), None) => JsonlFile::stream(path)?,
+            (OutputTarget::Stdout, None) => JsonlFile::stdout(),
         };
         Ok(FileSink {
             target: target.clone(),
@@ -332,6 +355,11 @@ impl RecordSink for HourlySink {
     }
 }
 
+/// An existing path that is not a regular file: a device, a pipe, a socket.
+fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 fn open_private(path: &Path, truncate: bool) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.create(true).write(true).read(true);
@@ -443,6 +471,32 @@ mod tests {
             PathBuf::from("/tmp/x/violations.rejects.jsonl")
         );
         assert_eq!(OutputTarget::parse("-"), OutputTarget::Stdout);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_is_written_directly_and_never_renamed_over() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        let target = OutputTarget::File(fifo.clone());
+        assert!(!target.is_resumable());
+        let mut sink = FileSink::open(&target, 0).unwrap();
+        sink.write(&json!({"id": 1})).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(reader.join().unwrap(), "{\"id\":1}\n");
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "still a pipe");
+        assert!(!dir.path().join("out.fifo.partial").exists());
     }
 
     fn ten_past_nine() -> DateTime<Utc> {
