@@ -80,14 +80,7 @@ pub async fn run(args: Args) -> Outcome {
     let env = |name: &str| std::env::var(name).ok();
     let layers = Layers::load(args.connection.config.as_deref(), &env).map_err(Failure::invalid)?;
     let keep_pii = layers.keep_pii(args.keep_pii);
-    let Pipeline {
-        extractor,
-        verifier,
-        store,
-        filters,
-        page_size,
-        audit,
-    } = Pipeline::from_settings(
+    let pipeline = Pipeline::from_settings(
         &layers,
         &args.connection,
         &args.filters,
@@ -113,19 +106,22 @@ pub async fn run(args: Args) -> Outcome {
     let job = ExtractJob {
         query: Query {
             window,
-            filters,
-            page_size,
+            filters: pipeline.filters,
+            page_size: pipeline.page_size,
         },
         output: output.clone(),
-        store: Some(store.clone()),
-        audit: audit.audit_dir.map(|dir| AuditTarget {
+        store: Some(pipeline.store.clone()),
+        audit: pipeline.audit.audit_dir.map(|dir| AuditTarget {
             dir,
-            store,
-            webhook: audit.webhook,
+            store: pipeline.store,
+            webhook: pipeline.audit.webhook,
         }),
     };
+    let extractor = pipeline.extractor;
     let progress = Progress::start(extractor.stats());
-    let outcome = job.run(&extractor, &verifier, std::future::pending()).await;
+    let outcome = job
+        .run(&extractor, &pipeline.verifier, std::future::pending())
+        .await;
     progress.finish();
     let report = match outcome {
         Ok(report) => report,

@@ -47,14 +47,7 @@ pub async fn run(args: Args) -> Outcome {
     let env = |name: &str| std::env::var(name).ok();
     let layers = Layers::load(args.connection.config.as_deref(), &env).map_err(Failure::invalid)?;
     let schedule = layers.schedule(&args.schedule).map_err(Failure::invalid)?;
-    let Pipeline {
-        extractor,
-        verifier,
-        store,
-        filters,
-        page_size,
-        audit,
-    } = Pipeline::from_settings(
+    let pipeline = Pipeline::from_settings(
         &layers,
         &args.connection,
         &args.filters,
@@ -62,10 +55,14 @@ pub async fn run(args: Args) -> Outcome {
         args.keep_pii,
     )?;
     // The audit trail goes beside the output unless told otherwise.
-    let audit_dir = audit.audit_dir.unwrap_or_else(|| match &schedule.out_dir {
-        Some(dir) => dir.join("audit"),
-        None => std::path::PathBuf::from("audit"),
-    });
+    let state_file = pipeline.audit.state.clone();
+    let audit_dir = pipeline
+        .audit
+        .audit_dir
+        .unwrap_or_else(|| match &schedule.out_dir {
+            Some(dir) => dir.join("audit"),
+            None => std::path::PathBuf::from("audit"),
+        });
     let metrics = compliance_pipeline::metrics::install()
         .map_err(|e| Failure::new(Exit::Internal, anyhow::anyhow!(e)))?;
     let listener = tokio::net::TcpListener::bind(schedule.listen)
@@ -95,21 +92,21 @@ pub async fn run(args: Args) -> Outcome {
         stop.clone(),
     ));
     let service = Service {
-        extractor,
-        verifier,
+        extractor: pipeline.extractor,
+        verifier: pipeline.verifier,
         config: ServeConfig {
-            filters,
-            page_size,
+            filters: pipeline.filters,
+            page_size: pipeline.page_size,
             since: schedule.since,
             every: schedule.every,
             lookback: schedule.lookback,
             lag: schedule.lag,
             out_dir: schedule.out_dir,
-            store: store.clone(),
+            store: pipeline.store.clone(),
             audit: AuditTarget {
                 dir: audit_dir,
-                store,
-                webhook: audit.webhook,
+                store: pipeline.store,
+                webhook: pipeline.audit.webhook,
             },
             retention_margin: Duration::from_secs(3600),
         },
@@ -122,7 +119,7 @@ pub async fn run(args: Args) -> Outcome {
         Err(ServeError::NoStart) => Err(Failure::invalid(anyhow::anyhow!(
             "--since: required for the first run (the state store {} holds no watermark yet); \
              give where extraction starts, such as --since 2023-10-01T00:00:00Z",
-            audit.state.display()
+            state_file.display()
         ))),
         Err(ServeError::FirstRun(e)) => Err(crate::exit::run_failure(e)),
     }

@@ -15,8 +15,8 @@
 
 use crate::output::{FileSink, OutputTarget, Position};
 use crate::run::{
-    append_and_deliver, audit_record, extract, load_state, save_state, AuditTarget, Checkpoint,
-    Progress, Rejects, RunError,
+    append_and_deliver, audit_record, drop_ids, extract, load_state, save_state, AuditTarget,
+    Checkpoint, Progress, Rejects, RunError,
 };
 use compliance_audit::{Appended, AuditRecord, DeliveryReport};
 use compliance_client::{Batch, Plan, Query, Resume, StatsSnapshot, ViolationExtractor};
@@ -202,13 +202,9 @@ struct ExtractCheckpoint {
 
 impl Checkpoint for ExtractCheckpoint {
     fn filter_seen(&mut self, batch: &mut Batch) -> Result<u64, RunError> {
-        if self.repeated.is_empty() {
-            return Ok(0);
-        }
-        let before = batch.violations.len();
-        batch.violations.retain(|v| !self.repeated.contains(&v.id));
+        let dropped = drop_ids(batch, &self.repeated);
         self.repeated.clear();
-        Ok((before - batch.violations.len()) as u64)
+        Ok(dropped)
     }
 
     fn committed(

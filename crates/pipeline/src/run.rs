@@ -93,6 +93,13 @@ pub trait Checkpoint: Send {
     ) -> Result<(), RunError>;
 }
 
+/// Drops the violations of `batch` whose id is in `ids`; returns how many.
+pub fn drop_ids(batch: &mut Batch, ids: &std::collections::HashSet<String>) -> u64 {
+    let before = batch.violations.len();
+    batch.violations.retain(|v| !ids.contains(&v.id));
+    (before - batch.violations.len()) as u64
+}
+
 /// Reads the JSON state saved under `key`, `None` when there is none.
 pub fn load_state<T: serde::de::DeserializeOwned>(
     store: &dyn StateStore,

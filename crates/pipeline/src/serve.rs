@@ -13,8 +13,8 @@ use crate::health::Health;
 use crate::metrics as m;
 use crate::output::{FileSink, HourlySink, OutputTarget, Position, RecordSink};
 use crate::run::{
-    append_and_deliver, audit_record, extract, load_state, save_state, AuditTarget, Checkpoint,
-    Progress, Rejects, RunError,
+    append_and_deliver, audit_record, drop_ids, extract, load_state, save_state, AuditTarget,
+    Checkpoint, Progress, Rejects, RunError,
 };
 use compliance_api::{Filters, PageSize, Timestamp};
 use compliance_audit::AuditLog;
@@ -269,12 +269,7 @@ impl Checkpoint for ServeCheckpoint {
     fn filter_seen(&mut self, batch: &mut Batch) -> Result<u64, RunError> {
         let ids: Vec<&str> = batch.violations.iter().map(|v| v.id.as_str()).collect();
         let seen: HashSet<String> = self.store.seen_among(&self.key, &ids)?;
-        if seen.is_empty() {
-            return Ok(0);
-        }
-        let before = batch.violations.len();
-        batch.violations.retain(|v| !seen.contains(&v.id));
-        Ok((before - batch.violations.len()) as u64)
+        Ok(drop_ids(batch, &seen))
     }
 
     fn committed(
