@@ -40,7 +40,7 @@ GENESYSCLOUD_OAUTHCLIENT_SECRET (or the config file), never from a flag.
 Output: one JSON object per line, {\"violation\": {...}, \"verdict\": {...}}, one line per
 unique violation, PII in evidence redacted unless --keep-pii, written to OUT.partial and
 renamed to OUT when the extraction is complete. Records that are not usable violations go,
-with the reason, to the rejects file beside the output (violations.rejects.jsonl).
+with the reason, to the rejects file beside the output (OUT.rejects.jsonl).
 
 Progress is checkpointed in the state store after every page: if a run is killed or fails,
 run the same command again and it continues where it stopped, so that the output ends with

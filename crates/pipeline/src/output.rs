@@ -31,17 +31,17 @@ impl OutputTarget {
         }
     }
 
-    /// The file beside the output that takes what could not be output
-    /// (`violations.jsonl` → `violations.rejects.jsonl`); in the working
-    /// directory when the output is standard output.
+    /// The file beside the output that takes what could not be output:
+    /// `OUT.rejects.jsonl`; `genesys-compliance-rejects.jsonl` in the working
+    /// directory when the output is standard output or a device.
     pub fn rejects_path(&self) -> PathBuf {
         match self {
-            OutputTarget::Stdout => PathBuf::from("rejects.jsonl"),
-            OutputTarget::File(p) => {
-                let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned());
-                let name = format!("{}.rejects.jsonl", stem.as_deref().unwrap_or("output"));
-                p.with_file_name(name)
+            OutputTarget::File(p) if !is_special(p) => {
+                let mut name = p.as_os_str().to_owned();
+                name.push(".rejects.jsonl");
+                PathBuf::from(name)
             }
+            _ => PathBuf::from("genesys-compliance-rejects.jsonl"),
         }
     }
 
@@ -468,7 +468,11 @@ mod tests {
         let t = OutputTarget::parse("/tmp/x/violations.jsonl");
         assert_eq!(
             t.rejects_path(),
-            PathBuf::from("/tmp/x/violations.rejects.jsonl")
+            PathBuf::from("/tmp/x/violations.jsonl.rejects.jsonl")
+        );
+        assert_eq!(
+            OutputTarget::Stdout.rejects_path(),
+            PathBuf::from("genesys-compliance-rejects.jsonl")
         );
         assert_eq!(OutputTarget::parse("-"), OutputTarget::Stdout);
     }
