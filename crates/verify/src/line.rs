@@ -41,13 +41,79 @@ struct RawViolation<'a> {
     #[serde(default)]
     rule_name: Option<&'a str>,
     severity: Severity,
-    detected_at: Timestamp,
+    detected_at: RawTimestamp,
     #[serde(default)]
     segment_reference: Option<&'a str>,
     #[serde(default)]
     confidence: Option<f64>,
     #[serde(default, borrow)]
-    evidence: Option<Vec<RawEvidence<'a>>>,
+    evidence: Option<Values<'a>>,
+}
+
+/// A timestamp checked as [`Timestamp`] checks it, read from the line
+/// without copying it first (an escaped one fails here and takes the typed path).
+struct RawTimestamp;
+
+impl<'de> Deserialize<'de> for RawTimestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <&'de str>::deserialize(d)?;
+        s.parse::<Timestamp>()
+            .map(|_| RawTimestamp)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The evidence list, each item checked as a [`RawEvidence`], keeping only
+/// the values: the first few inline, so that a line allocates nothing.
+#[derive(Default)]
+struct Values<'a> {
+    inline: [Option<&'a str>; INLINE_VALUES],
+    len: usize,
+    more: Vec<Option<&'a str>>,
+}
+
+const INLINE_VALUES: usize = 4;
+
+impl<'a> Values<'a> {
+    fn push(&mut self, value: Option<&'a str>) {
+        if self.len < INLINE_VALUES {
+            self.inline[self.len] = value;
+        } else {
+            self.more.push(value);
+        }
+        self.len += 1;
+    }
+
+    /// Each item's value, in evidence order.
+    fn iter(&self) -> impl Iterator<Item = Option<&'a str>> + '_ {
+        self.inline[..self.len.min(INLINE_VALUES)]
+            .iter()
+            .chain(&self.more)
+            .copied()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Values<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Values<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Values<'a>, A::Error> {
+                let mut values = Values::default();
+                while let Some(item) = seq.next_element::<RawEvidence<'a>>()? {
+                    values.push(item.value);
+                }
+                Ok(values)
+            }
+        }
+        d.deserialize_seq(Visitor(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -88,9 +154,9 @@ impl Verifier {
         CUTS.with_borrow_mut(|cuts| {
             cuts.clear();
             let mut has_value = false;
-            let evidence = raw.evidence.as_deref().unwrap_or_default();
-            for (index, item) in evidence.iter().enumerate() {
-                let Some(value) = item.value else { continue };
+            let evidence = raw.evidence.iter().flat_map(Values::iter);
+            for (index, value) in evidence.enumerate() {
+                let Some(value) = value else { continue };
                 has_value |= !value.is_empty();
                 let base = value.as_ptr() as usize - line.as_ptr() as usize;
                 self.scan_value(value, |f| cuts.push((base, index, f)));
@@ -150,13 +216,15 @@ impl Verifier {
             if i > 0 {
                 out.push(b',');
             }
-            let _ = write!(
-                out,
-                "{{\"type\":\"{}\",\"evidence_index\":{index},\"start\":{},\"end\":{}}}",
-                f.kind.as_str(),
-                f.start,
-                f.end
-            );
+            out.extend_from_slice(b"{\"type\":\"");
+            out.extend_from_slice(f.kind.as_str().as_bytes());
+            out.extend_from_slice(b"\",\"evidence_index\":");
+            push_decimal(out, *index);
+            out.extend_from_slice(b",\"start\":");
+            push_decimal(out, f.start);
+            out.extend_from_slice(b",\"end\":");
+            push_decimal(out, f.end);
+            out.push(b'}');
         }
         out.extend_from_slice(b"]}}");
     }
@@ -178,6 +246,21 @@ impl Verifier {
     }
 }
 
+/// Appends `n` in decimal, as `Display` writes it, without the formatter.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +280,12 @@ mod tests {
             json!({"id": "v2", "ruleId": "rule-uuid-002", "severity": "LOW", "detectedAt": "2023-10-01T13:04:05Z",
                    "evidence": [{"type": "TRANSCRIPT", "value": "quote \" and card 4111 1111 1111 1111"}]}),
             json!({"id": "v3", "ruleId": "nope", "severity": "CRITICAL", "detectedAt": "2023-10-01T13:04:05Z"}),
+            // More evidence items than are kept inline.
+            json!({"id": "v4", "ruleId": "rule-uuid-001", "severity": "HIGH", "detectedAt": "2023-10-01T13:04:05Z",
+                   "evidence": [{"type": "A", "value": "ssn 536-22-1234"}, {"type": "B"},
+                                {"type": "C", "value": "x"}, {"type": "D", "value": "card 4111 1111 1111 1111"},
+                                {"type": "E", "value": "mail jane@example.com"}, {"type": "F", "value": null},
+                                {"type": "G", "value": "call (415) 555-0132"}]}),
         ];
         for keep in [false, true] {
             let verifier = Verifier::new(RuleMatrix::design_default(), keep);
@@ -248,11 +337,38 @@ mod tests {
     }
 
     #[test]
+    fn an_escaped_timestamp_takes_the_typed_path() {
+        let verifier = Verifier::new(RuleMatrix::design_default(), false);
+        let line = br#"{"id":"v","ruleId":"rule-uuid-001","severity":"HIGH","detectedAt":"2023-10-01T13:04:05\u005a","evidence":[{"type":"T","value":"ssn 536-22-1234"}]}"#;
+        let (mut out, mut tally) = (Vec::new(), Tally::default());
+        verifier.verify_json(line, &mut out, &mut tally).unwrap();
+        let record: OutputRecord = serde_json::from_slice(&out).unwrap();
+        assert_eq!(record.verdict.pii.len(), 1);
+        assert_eq!(tally.violations, 1);
+    }
+
+    #[test]
+    fn decimals_are_written_as_display_writes_them() {
+        for n in [0, 1, 9, 10, 99, 100, 12345, 1 << 40, usize::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
+
+    #[test]
     fn errors_are_the_typed_ones_and_append_nothing() {
         let verifier = Verifier::new(RuleMatrix::design_default(), false);
         let mut out = b"kept".to_vec();
         let mut tally = Tally::default();
-        for bad in [&b"{\"id\": \"v\"}"[..], b"not json", b"{\"id\": 1}", b"[]"] {
+        for bad in [
+            &b"{\"id\": \"v\"}"[..],
+            b"not json",
+            b"{\"id\": 1}",
+            b"[]",
+            br#"{"id":"v","ruleId":"r","severity":"LOW","detectedAt":"2023-10-01T00:00:00Z","evidence":5}"#,
+            br#"{"id":"v","ruleId":"r","severity":"LOW","detectedAt":"2023-10-01T00:00:00+01:00"}"#,
+        ] {
             let e = verifier.verify_json(bad, &mut out, &mut tally).unwrap_err();
             let typed = serde_json::from_slice::<Violation>(bad).unwrap_err();
             assert_eq!(e.to_string(), typed.to_string());

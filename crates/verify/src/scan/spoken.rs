@@ -7,26 +7,6 @@ use super::{is_word_byte, Sep, Unit};
 use crate::detect::{card, phone, ssn};
 use crate::pii::{Finding, PiiType};
 
-const WORD: u8 = 1;
-const DIGIT: u8 = 2;
-
-/// Byte classes: 0 between words, `WORD` in a word, `WORD | DIGIT` for digits.
-const CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        if is_word_byte(b as u8) {
-            table[b] = if (b as u8).is_ascii_digit() {
-                WORD | DIGIT
-            } else {
-                WORD
-            };
-        }
-        b += 1;
-    }
-    table
-};
-
 /// What a token of the text means for a spoken number.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Token {
@@ -176,7 +156,6 @@ pub(super) fn find(
     digits: &mut Vec<u8>,
     raw: &mut Vec<Finding>,
 ) -> Option<usize> {
-    let mut first_digit = None;
     let mut run = Run {
         units,
         digits,
@@ -193,25 +172,20 @@ pub(super) fn find(
             continue;
         }
         let start = i;
-        // Classes of the word's bytes, and-ed and or-ed together.
-        let (mut all, mut any) = (DIGIT, 0);
-        while i < b.len() {
-            let class = CLASS[usize::from(b[i])];
-            if class == 0 {
-                break;
-            }
-            all &= class;
-            any |= class;
+        while i < b.len() && is_word_byte(b[i]) {
             i += 1;
         }
-        let (all_digits, any_digit) = (all & DIGIT != 0, any & DIGIT != 0);
-        if any_digit && first_digit.is_none() {
-            first_digit = Some(start);
-        }
-        let tok = if all_digits {
-            Token::Digits
+        let word = &b[start..i];
+        // A word is digits if its first byte is one and so are the others;
+        // a word starting with a digit is never a number word.
+        let tok = if word[0].is_ascii_digit() {
+            if word.iter().all(u8::is_ascii_digit) {
+                Token::Digits
+            } else {
+                Token::Other
+            }
         } else {
-            token(&b[start..i])
+            token(word)
         };
         let in_run = !run.units.is_empty() || run.repeat.is_some();
         if !in_run && tok == Token::Other {
@@ -255,5 +229,65 @@ pub(super) fn find(
         last_end = i;
     }
     run.finish(raw);
-    first_digit
+    first_digit(b)
+}
+
+/// Where the first word holding a digit starts: the word around the first digit.
+fn first_digit(b: &[u8]) -> Option<usize> {
+    let mut at = first_ascii_digit(b)?;
+    while at > 0 && is_word_byte(b[at - 1]) {
+        at -= 1;
+    }
+    Some(at)
+}
+
+/// The position of the first ASCII digit, eight bytes at a time.
+pub(super) fn first_ascii_digit(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const LOW7: u64 = ONES * 0x7f;
+    const HIGH: u64 = ONES * 0x80;
+    let mut chunks = b.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // Per byte, without carries between bytes: the high bit is set where
+        // the byte is above b'/' and below b':' (and is ASCII).
+        let low = x & LOW7;
+        let below = ONES * (127 + u64::from(b':')) - low;
+        let above = low + ONES * (127 - u64::from(b'/'));
+        let digits = below & !x & above & HIGH;
+        if digits != 0 {
+            return Some(base + digits.trailing_zeros() as usize / 8);
+        }
+        base += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter().position(u8::is_ascii_digit).map(|k| base + k)
+}
+
+#[cfg(test)]
+mod swar_tests {
+    #[test]
+    fn first_ascii_digit_matches_a_byte_search() {
+        let mut text: Vec<u8> = Vec::new();
+        for n in 0..600u32 {
+            let c = (n.wrapping_mul(2_654_435_761) >> 13) as u8;
+            text.push(c);
+            for start in 0..text.len().min(20) {
+                let t = &text[start..];
+                assert_eq!(
+                    super::first_ascii_digit(t),
+                    t.iter().position(u8::is_ascii_digit),
+                    "{t:?}"
+                );
+            }
+        }
+        for c in 0..=255u8 {
+            let t = [b'a', b'b', b'c', c, b' ', b'x', b'y', b'z', c];
+            assert_eq!(
+                super::first_ascii_digit(&t),
+                t.iter().position(u8::is_ascii_digit)
+            );
+        }
+    }
 }

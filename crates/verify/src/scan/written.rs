@@ -19,9 +19,10 @@ pub(super) fn find(
 ) {
     let mut i = from;
     while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
+        // Straight to the next digit.
+        match super::first_ascii_digit(&b[i..]) {
+            Some(k) => i += k,
+            None => break,
         }
         if i >= 2 && b[i - 2].is_ascii_uppercase() && b[i - 1].is_ascii_uppercase() {
             match find_iban(b, i - 2) {
