@@ -4,6 +4,7 @@
 
 use super::Outcome;
 use crate::exit::{Exit, Failure};
+use compliance_pipeline::output::OutputTarget;
 use compliance_verify::{redact, scan, PiiType, Reason, RuleMatrix, Tally, Verifier};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -151,29 +152,32 @@ struct Rejects {
 
 impl Output {
     fn create(out: &Path, rejects: Option<&Path>) -> Result<Output, Failure> {
-        let (writer, rename): (Box<dyn Write>, _) = if out == Path::new("-") {
-            (stdout(), None)
-        } else {
-            let mut partial = out.as_os_str().to_owned();
-            partial.push(".partial");
-            let partial = PathBuf::from(partial);
-            let file = File::create(&partial).map_err(|e| {
-                Failure::invalid(anyhow::anyhow!(
-                    "cannot create the output `{}`: {e}; --out needs a writable path, or `-` for standard output",
-                    partial.display()
-                ))
-            })?;
-            (Box::new(file), Some((partial, out.to_path_buf())))
+        // One rule for every command: FILE.partial then a rename for regular
+        // files; standard output and devices such as /dev/null written directly.
+        let target = OutputTarget::parse(&out.to_string_lossy());
+        let cannot = |path: &Path, e: std::io::Error| {
+            Failure::invalid(anyhow::anyhow!(
+                "cannot create the output `{}`: {e}; --out needs a writable path, or `-` for standard output",
+                path.display()
+            ))
         };
-        let rejects_path = rejects.map(Path::to_path_buf).unwrap_or_else(|| {
-            if out == Path::new("-") {
-                PathBuf::from("genesys-compliance-rejects.jsonl")
-            } else {
-                let mut p = out.as_os_str().to_owned();
-                p.push(".rejects.jsonl");
-                PathBuf::from(p)
+        let (writer, rename): (Box<dyn Write>, _) = match (&target, target.partial_path()) {
+            (_, Some(partial)) => {
+                let file = File::create(&partial).map_err(|e| cannot(&partial, e))?;
+                (Box::new(file), Some((partial, out.to_path_buf())))
             }
-        });
+            (OutputTarget::File(path), None) => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| cannot(path, e))?;
+                (Box::new(file), None)
+            }
+            (OutputTarget::Stdout, None) => (stdout(), None),
+        };
+        let rejects_path = rejects
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| target.rejects_path());
         Ok(Output {
             buf: Vec::with_capacity(IO_BUFFER + (IO_BUFFER >> 2)),
             out: writer,
