@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Extraction benchmarks (issue 3). Release builds; prints figures for
-# docs/benchmarks-client.md.
+# docs/benchmarks.md (extraction section).
 #   1. speed: sequential pager vs extractor on 100,000 violations, 40 ms per
 #      page, 6,000 requests/minute, in one run (crates/client/examples/bench_extract.rs);
 #   2. memory: peak RSS of `extract` over 1,000,000 violations (/usr/bin/time -v),

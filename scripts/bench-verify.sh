@@ -6,7 +6,7 @@
 # Usage: [CORE=0] scripts/bench-verify.sh [N=200000]   (CARGO_TARGET_DIR is honoured)
 # "wall" is what the user waits; "cpu" (user + system time) is what the process
 # itself spent, which is what a busy machine does not distort.
-# Results go to docs/benchmarks-verify.md by hand, with this command.
+# Results go to docs/benchmarks.md (verification section) by hand, with this command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}

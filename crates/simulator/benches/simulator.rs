@@ -1,4 +1,4 @@
-//! Figures for docs/benchmarks-simulator.md: how fast the dataset is made and
+//! Figures for docs/benchmarks.md (simulator section): how fast the dataset is made and
 //! rendered, what it costs in memory, and how fast pages are served over
 //! loopback HTTP. Run with
 //! `cargo bench -p compliance-simulator --bench simulator` (release build).

@@ -4,7 +4,7 @@
 //!
 //! Violations are held as compact structs and rendered to JSON when served:
 //! a million `serde_json::Value`s would cost gigabytes, these cost a few
-//! hundred bytes each (see docs/benchmarks-simulator.md).
+//! hundred bytes each (see docs/benchmarks.md (simulator section)).
 
 use crate::evidence::{evidence_text, PiiTruth};
 use chrono::Duration as ChronoDuration;

@@ -4,7 +4,7 @@
 //! cards, 9xx SSNs, bad-checksum IBANs, spoken non-numbers, ...), in four
 //! languages. A finding counts as a true positive only with the exact type
 //! and span. Figures are printed (`cargo test -p compliance-verify --test
-//! corpus -- --nocapture`) and recorded in docs/benchmarks-verify.md.
+//! corpus -- --nocapture`) and recorded in docs/benchmarks.md (verification section).
 
 use compliance_simulator::evidence::evidence_text;
 use compliance_verify::{scan, PiiType};
