@@ -455,6 +455,34 @@ async fn bad_input_exits_2_naming_it_and_sends_nothing() {
             vec![],
             "--out",
         ),
+        (
+            "webhook without an audit dir",
+            s(&["--webhook-url", "https://grc.example.com/hook"]),
+            vec![],
+            "--audit-dir",
+        ),
+        (
+            "webhook over plain http to a remote host",
+            s(&[
+                "--webhook-url",
+                "http://grc.example.com/hook",
+                "--audit-dir",
+                "audit",
+            ]),
+            vec![],
+            "--webhook-url",
+        ),
+        (
+            "malformed webhook secret",
+            s(&[
+                "--webhook-url",
+                "https://grc.example.com/hook",
+                "--audit-dir",
+                "audit",
+            ]),
+            vec![("COMPLIANCE_WEBHOOK_SECRET", Some("hunter2-not-whsec"))],
+            "COMPLIANCE_WEBHOOK_SECRET",
+        ),
     ];
     assert!(cases.len() >= 20);
     for (what, extra, env, name) in cases {
@@ -476,6 +504,10 @@ async fn bad_input_exits_2_naming_it_and_sends_nothing() {
             "{what}: the message names {name}: {err}"
         );
         assert_eq!(requests(&sim), 0, "{what}: nothing was sent");
+        assert!(
+            !err.contains("hunter2"),
+            "{what}: a secret's value never reaches a message"
+        );
     }
 }
 
