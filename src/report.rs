@@ -27,9 +27,10 @@ impl Progress {
         Progress { task, stop }
     }
 
-    pub fn finish(self) {
+    /// Stops the display and waits for it to clear its line.
+    pub async fn finish(self) {
         self.stop.notify_one();
-        self.task.abort();
+        let _ = self.task.await;
     }
 }
 

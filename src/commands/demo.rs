@@ -154,7 +154,7 @@ pub async fn run(args: Args) -> Outcome {
         audit: Some(audit),
     };
     let outcome = job.run(&extractor, &verifier, std::future::pending()).await;
-    progress.finish();
+    progress.finish().await;
     let run = outcome.map_err(crate::exit::run_failure)?;
 
     report::print_summary(&run, &output, args.keep_pii);

@@ -122,7 +122,7 @@ pub async fn run(args: Args) -> Outcome {
     let outcome = job
         .run(&extractor, &pipeline.verifier, std::future::pending())
         .await;
-    progress.finish();
+    progress.finish().await;
     let report = match outcome {
         Ok(report) => report,
         Err(e) => {
