@@ -48,7 +48,7 @@ pub struct ConnectionArgs {
     /// rate_limit_per_minute, page_size, severity, policy_ids, agent_ids, rules,
     /// concurrency, request_timeout, retry_max_attempts, retry_base_delay,
     /// retry_max_delay, retry_max_elapsed, state, audit_dir, webhook_url,
-    /// keep_pii; for serve also since, every, lookback, lag, out_dir, listen.
+    /// keep_pii; for serve also since, every, lookback, lag, out_dir, listen, rotate.
     /// See deploy/config.example.toml.
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,
@@ -142,6 +142,7 @@ struct FileSettings {
     lag: Option<String>,
     out_dir: Option<PathBuf>,
     listen: Option<String>,
+    rotate: Option<String>,
 }
 
 /// Everything needed to talk to the API, valid by construction.
@@ -720,6 +721,10 @@ pub struct ScheduleArgs {
     /// Address of /healthz and /metrics [default: 127.0.0.1:9464]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// How often output files rotate: `hour` (violations-YYYYMMDDTHH.jsonl)
+    /// or `day` (violations-YYYYMMDD.jsonl) [default: hour]
+    #[arg(long, value_name = "PERIOD")]
+    pub rotate: Option<String>,
 }
 
 /// `serve`'s schedule, valid by construction.
@@ -732,6 +737,7 @@ pub struct Schedule {
     /// `None`: standard output (`--out-dir -`).
     pub out_dir: Option<PathBuf>,
     pub listen: std::net::SocketAddr,
+    pub rotate: compliance_pipeline::output::Rotation,
 }
 
 impl Layers<'_> {
@@ -806,14 +812,11 @@ impl Layers<'_> {
             Ok::<_, SettingsError>(d.get())
         };
         let every = duration("--every", args.every.as_ref(), "every", &f.every, "5m")?;
-        let every = positive(
-            if args.every.is_some() {
-                "--every"
-            } else {
-                "every"
-            },
-            every,
-        )?;
+        let every_input = match args.every {
+            Some(_) => "--every".to_string(),
+            None => self.file_key("every"),
+        };
+        let every = positive(&every_input, every)?;
         let lookback = duration(
             "--lookback",
             args.lookback.as_ref(),
@@ -854,7 +857,15 @@ impl Layers<'_> {
             })
             .transpose()?
             .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 9464)));
+        let rotate = self
+            .parse::<compliance_pipeline::output::Rotation>(
+                ("--rotate", args.rotate.as_ref()),
+                None,
+                ("rotate", f.rotate.clone()),
+            )?
+            .unwrap_or_default();
         Ok(Schedule {
+            rotate,
             since,
             every,
             lookback,
@@ -881,6 +892,7 @@ mod example_config_tests {
         assert_eq!(schedule.every, Duration::from_secs(300));
         assert_eq!(schedule.lookback, Duration::from_secs(900));
         assert_eq!(schedule.listen.port(), 9464);
+        assert_eq!(schedule.rotate, compliance_pipeline::output::Rotation::Hour);
         let audit = layers.audit(&AuditArgs::default()).unwrap();
         assert!(audit.webhook.is_some() && audit.audit_dir.is_some());
         assert!(!layers.keep_pii(false));

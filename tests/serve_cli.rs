@@ -311,6 +311,7 @@ fn serve_refuses_bad_settings_before_anything_runs() {
         (vec!["--lookback", "5 minutes"], "--lookback"),
         (vec!["--since", "2023-10-01T00:00:00+02:00"], "--since"),
         (vec!["--listen", "localhost"], "--listen"),
+        (vec!["--rotate", "weekly"], "--rotate"),
         (vec![], "--since"),
     ] {
         let out = Command::new(BIN)

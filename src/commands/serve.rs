@@ -102,6 +102,7 @@ pub async fn run(args: Args) -> Outcome {
             lookback: schedule.lookback,
             lag: schedule.lag,
             out_dir: schedule.out_dir,
+            rotation: schedule.rotate,
             store: pipeline.store.clone(),
             audit: AuditTarget {
                 dir: audit_dir,

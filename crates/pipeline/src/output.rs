@@ -267,11 +267,35 @@ impl RecordSink for FileSink {
     }
 }
 
+/// How often `serve`'s output files rotate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Rotation {
+    /// `violations-YYYYMMDDTHH.jsonl`, after the UTC hour.
+    #[default]
+    Hour,
+    /// `violations-YYYYMMDD.jsonl`, after the UTC day.
+    Day,
+}
+
+impl std::str::FromStr for Rotation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hour" | "hourly" => Ok(Rotation::Hour),
+            "day" | "daily" => Ok(Rotation::Day),
+            _ => Err(format!(
+                "`{s}` is not a rotation period; allowed: hour, day"
+            )),
+        }
+    }
+}
+
 /// `serve`'s output: `DIR/violations-YYYYMMDDTHH.jsonl` after the UTC hour a
-/// batch is written in. A batch never spans two files, so one position says
-/// everything a restart needs.
+/// batch is written in (or `violations-YYYYMMDD.jsonl` by day). A batch never
+/// spans two files, so one position says everything a restart needs.
 pub struct HourlySink {
     dir: PathBuf,
+    rotation: Rotation,
     current: Option<(PathBuf, JsonlFile)>,
     clock: fn() -> DateTime<Utc>,
 }
@@ -282,7 +306,11 @@ impl HourlySink {
     /// Opens the directory (creating it, owner-only), first cutting the output
     /// back to `committed`: the file it names is truncated to its offset, and
     /// files of later hours (written after the last commit) are emptied.
-    pub fn open(dir: &Path, committed: Option<&Position>) -> Result<HourlySink, OutputError> {
+    pub fn open(
+        dir: &Path,
+        rotation: Rotation,
+        committed: Option<&Position>,
+    ) -> Result<HourlySink, OutputError> {
         create_private_dir(dir).map_err(OutputError::at(dir))?;
         if let Some(Position {
             file: Some(file),
@@ -307,14 +335,19 @@ impl HourlySink {
         }
         Ok(HourlySink {
             dir: dir.to_path_buf(),
+            rotation,
             current: None,
             clock: Utc::now,
         })
     }
 
-    /// The file for the hour of `at`.
-    pub fn file_for(dir: &Path, at: DateTime<Utc>) -> PathBuf {
-        dir.join(format!("{}{}.jsonl", Self::PREFIX, at.format("%Y%m%dT%H")))
+    /// The file for the period of `at`.
+    pub fn file_for(dir: &Path, rotation: Rotation, at: DateTime<Utc>) -> PathBuf {
+        let period = match rotation {
+            Rotation::Hour => at.format("%Y%m%dT%H"),
+            Rotation::Day => at.format("%Y%m%d"),
+        };
+        dir.join(format!("{}{period}.jsonl", Self::PREFIX))
     }
 
     #[cfg(test)]
@@ -326,7 +359,7 @@ impl HourlySink {
 
 impl RecordSink for HourlySink {
     fn start_batch(&mut self) -> Result<(), OutputError> {
-        let path = Self::file_for(&self.dir, (self.clock)());
+        let path = Self::file_for(&self.dir, self.rotation, (self.clock)());
         if self.current.as_ref().is_some_and(|(p, _)| *p == path) {
             return Ok(());
         }
@@ -513,7 +546,7 @@ mod tests {
     #[test]
     fn hourly_files_are_named_after_the_hour_and_cut_back_on_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sink = HourlySink::open(dir.path(), None)
+        let mut sink = HourlySink::open(dir.path(), Rotation::Hour, None)
             .unwrap()
             .with_clock(ten_past_nine);
         sink.start_batch().unwrap();
@@ -521,7 +554,7 @@ mod tests {
         let committed = sink.commit().unwrap();
         sink.write(&json!({"id": 2})).unwrap(); // never committed
         sink.commit().unwrap();
-        let mut later = HourlySink::open(dir.path(), None)
+        let mut later = HourlySink::open(dir.path(), Rotation::Hour, None)
             .unwrap()
             .with_clock(ten_past_ten);
         later.start_batch().unwrap();
@@ -529,11 +562,24 @@ mod tests {
         later.commit().unwrap();
 
         // A restart from the first commit keeps exactly what it covered.
-        HourlySink::open(dir.path(), Some(&committed)).unwrap();
+        HourlySink::open(dir.path(), Rotation::Hour, Some(&committed)).unwrap();
         let nine = dir.path().join("violations-20231001T09.jsonl");
         let ten = dir.path().join("violations-20231001T10.jsonl");
         assert_eq!(committed.file.as_deref(), Some(nine.as_path()));
         assert_eq!(std::fs::read_to_string(nine).unwrap(), "{\"id\":1}\n");
         assert_eq!(std::fs::read_to_string(ten).unwrap(), "");
+    }
+
+    #[test]
+    fn daily_files_are_named_after_the_day() {
+        let at = ten_past_nine();
+        let dir = Path::new("/out");
+        assert_eq!(
+            HourlySink::file_for(dir, Rotation::Day, at),
+            PathBuf::from("/out/violations-20231001.jsonl")
+        );
+        assert_eq!("day".parse::<Rotation>().unwrap(), Rotation::Day);
+        let err = "weekly".parse::<Rotation>().unwrap_err();
+        assert!(err.contains("allowed: hour, day"), "{err}");
     }
 }

@@ -42,6 +42,8 @@ pub struct ServeConfig {
     /// restart cannot take back uncommitted lines: files are exactly-once,
     /// standard output at-least-once for the page a kill interrupted).
     pub out_dir: Option<PathBuf>,
+    /// How often the output files rotate.
+    pub rotation: crate::output::Rotation,
     pub store: Arc<dyn StateStore>,
     pub audit: AuditTarget,
     /// How long ids are remembered beyond the look-back.
@@ -193,7 +195,7 @@ impl Service {
         let mut progress = Progress::default();
         if let Some(plan) = &plan {
             let mut sink: Box<dyn RecordSink> = match &c.out_dir {
-                Some(dir) => Box::new(HourlySink::open(dir, Some(&state.output))?),
+                Some(dir) => Box::new(HourlySink::open(dir, c.rotation, Some(&state.output))?),
                 None => Box::new(FileSink::open(&OutputTarget::Stdout, 0)?),
             };
             let rejects_path = match &c.out_dir {

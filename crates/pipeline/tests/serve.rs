@@ -71,6 +71,7 @@ async fn late_arrivals_across_scheduled_runs_are_output_exactly_once() {
             lookback: Duration::from_secs(3),
             lag: Duration::ZERO,
             out_dir: Some(out_dir.clone()),
+            rotation: Default::default(),
             store: store.clone(),
             audit: AuditTarget {
                 dir: dir.path().join("audit"),
