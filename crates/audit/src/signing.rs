@@ -160,7 +160,7 @@ mod tests {
 
     const VECTORS: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/standard-webhooks-vectors.jsonl"
+        "/../../testdata/standard-webhooks-vectors.jsonl"
     );
 
     #[derive(Deserialize)]

@@ -1,5 +1,5 @@
 //! Conformance with Presidio's own recognizer tests
-//! (`shared/testdata/presidio-recognizer-vectors.jsonl`): for every vector,
+//! (`testdata/presidio-recognizer-vectors.jsonl`, copied from the shared test data): for every vector,
 //! the spans of findings of the vector's type must equal Presidio's expected
 //! spans, except where the project deliberately differs; those cases are
 //! listed below with the reason, and the test checks that they still differ
@@ -49,7 +49,7 @@ fn spans_of(text: &str, kind: PiiType) -> Vec<[usize; 2]> {
 fn presidio_recognizer_vectors() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/presidio-recognizer-vectors.jsonl"
+        "/../../testdata/presidio-recognizer-vectors.jsonl"
     );
     let text = std::fs::read_to_string(path).expect("the shared test vectors are readable");
     let (mut agreed, mut differed, mut failures) = (0, 0, Vec::new());
