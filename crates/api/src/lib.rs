@@ -7,6 +7,8 @@
 //! valid values ([`Timestamp`], [`PageSize`], [`CanonicalUuid`], [`Severity`]),
 //! so that a query built from them is valid by construction.
 
+#![deny(missing_docs)]
+
 mod region;
 mod values;
 mod violation;
@@ -40,17 +42,22 @@ pub const LATE_ARRIVAL_MINUTES: i64 = 15;
 /// `[start, end)` of a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimeInterval {
+    /// First instant included.
     pub start: Timestamp,
+    /// First instant no longer included; after `start`.
     pub end: Timestamp,
 }
 
 /// The query's filters; an absent list and `null` both mean "no filter".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filters {
+    /// Only violations of these severities.
     #[serde(default)]
     pub severity: Option<Vec<Severity>>,
+    /// Only violations of these policies (at most [`MAX_IDS_PER_FILTER`]).
     #[serde(default)]
     pub policy_ids: Option<Vec<CanonicalUuid>>,
+    /// Only violations of these agents (at most [`MAX_IDS_PER_FILTER`]).
     #[serde(default)]
     pub agent_ids: Option<Vec<CanonicalUuid>>,
 }
@@ -58,10 +65,14 @@ pub struct Filters {
 /// Body of `POST /api/v2/agentassist/compliance/violations/query`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViolationQuery {
+    /// The interval of `detectedAt`, at most [`MAX_SPAN_DAYS`] long.
     pub time_interval: TimeInterval,
+    /// Which violations; absent means all.
     #[serde(default)]
     pub filters: Filters,
+    /// Violations per page.
     pub size: PageSize,
+    /// The previous page's `nextPageCursor`; absent for the first page.
     #[serde(default)]
     pub cursor: Option<String>,
 }
@@ -71,12 +82,15 @@ pub struct ViolationQuery {
 /// (so that one malformed violation does not sink the page).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<V = Violation> {
+    /// This page's violations, ordered by `detectedAt`, then `id`.
     pub violations: Vec<V>,
+    /// The page size the server applied.
     #[serde(rename = "pageSize")]
     pub page_size: u32,
     /// Null on the last page; older servers omit it, which means the same.
     #[serde(rename = "nextPageCursor", default)]
     pub next_page_cursor: Option<String>,
+    /// How many violations the whole query matches, when the server says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
 }
@@ -84,16 +98,22 @@ pub struct Page<V = Violation> {
 /// The error body of every non-2xx response of the API host. Every field may be absent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {
+    /// Human-readable description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Machine-readable code, one of [`codes`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The HTTP status, repeated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The correlation id, repeated from the header.
     #[serde(rename = "contextId", default, skip_serializing_if = "Option::is_none")]
     pub context_id: Option<String>,
+    /// Which fields were wrong.
     #[serde(default)]
     pub details: Vec<ErrorDetail>,
+    /// Nested errors, kept as sent.
     #[serde(default)]
     pub errors: Vec<Value>,
 }
@@ -101,29 +121,41 @@ pub struct ApiError {
 /// One entry of [`ApiError::details`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ErrorDetail {
+    /// What was wrong with the field, such as `invalid.value`.
     #[serde(rename = "errorCode", default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// The field, as a path into the query body, such as `time_interval.start`.
     #[serde(rename = "fieldName", default, skip_serializing_if = "Option::is_none")]
     pub field_name: Option<String>,
+    /// Fields this version does not know, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 /// Error codes of the contract (section 5).
 pub mod codes {
+    /// 400: a request constraint was broken; `details` names the field.
     pub const BAD_REQUEST: &str = "bad.request";
+    /// 400: the cursor is unknown, expired, or belongs to another query.
     pub const INVALID_CURSOR: &str = "invalid.cursor";
+    /// 400: the query matches more than [`crate::MAX_RESULTS_PER_QUERY`]; split it.
     pub const PAGINATION_LIMIT_EXCEEDED: &str = "pagination.limit.exceeded";
+    /// 401: the token is unknown or expired.
     pub const BAD_CREDENTIALS: &str = "bad.credentials";
+    /// 403: the client lacks [`crate::REQUIRED_PERMISSION`].
     pub const MISSING_PERMISSIONS: &str = "missing.permissions";
+    /// 413: the body is larger than [`crate::MAX_BODY_BYTES`].
     pub const REQUEST_TOO_LARGE: &str = "request.too.large";
+    /// 429: over the rate limit; wait for `Retry-After`.
     pub const TOO_MANY_REQUESTS: &str = "too.many.requests.retry.after";
 }
 
 /// The 200 answer of the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
+    /// The bearer token, opaque.
     pub access_token: String,
+    /// Always `bearer`.
     pub token_type: String,
     /// Lifetime in seconds.
     pub expires_in: u64,
@@ -132,9 +164,12 @@ pub struct TokenResponse {
 /// The 400/401 answer of the token endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthError {
+    /// The OAuth error code, such as `invalid_client`.
     pub error: String,
+    /// Human-readable description (Genesys's name for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Human-readable description (the OAuth standard's name for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
 }

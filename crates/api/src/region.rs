@@ -10,6 +10,7 @@ pub struct Region {
     pub name: &'static str,
     /// Short prefix, where the region has one (`usw2`, `cac1`, ...).
     pub prefix: Option<&'static str>,
+    /// Domain of the region's hosts, such as `mypurecloud.ie`.
     pub domain: &'static str,
 }
 
@@ -65,9 +66,11 @@ impl Region {
             .find(|r| r.name == wanted || r.prefix == Some(wanted.as_str()) || r.domain == domain)
             .ok_or_else(|| RegionParseError(s.to_string()))
     }
+    /// `https://api.<domain>`.
     pub fn api_base_url(&self) -> String {
         format!("https://api.{}", self.domain)
     }
+    /// `https://login.<domain>` (the OAuth host).
     pub fn login_base_url(&self) -> String {
         format!("https://login.{}", self.domain)
     }

@@ -16,15 +16,19 @@ pub struct ValueError(pub String);
 pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {
+    /// The instant `at` (any instant is representable).
     pub fn from_datetime(at: DateTime<Utc>) -> Self {
         Timestamp(at)
     }
+    /// The current instant.
     pub fn now() -> Self {
         Timestamp(Utc::now())
     }
+    /// The instant as a `chrono` value.
     pub fn as_datetime(&self) -> DateTime<Utc> {
         self.0
     }
+    /// Milliseconds since the Unix epoch.
     pub fn unix_millis(&self) -> i64 {
         self.0.timestamp_millis()
     }
@@ -39,6 +43,11 @@ impl FromStr for Timestamp {
                  such as 2023-10-01T00:00:00Z or 2023-10-01T00:00:00.000Z"
             ))
         };
+        // Every character of the form is ASCII; checking first keeps the
+        // byte positions below on character boundaries.
+        if !s.is_ascii() {
+            return Err(refuse("only ASCII digits, -, :, T, . and Z belong in it"));
+        }
         let b = s.as_bytes();
         if !s.ends_with('Z') {
             return Err(refuse("it must end in Z, no other offset"));
@@ -96,19 +105,25 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
+    /// `LOW`
     Low,
+    /// `MEDIUM`
     Medium,
+    /// `HIGH`
     High,
+    /// `CRITICAL`
     Critical,
 }
 
 impl Severity {
+    /// Every severity, lowest first.
     pub const ALL: [Severity; 4] = [
         Severity::Low,
         Severity::Medium,
         Severity::High,
         Severity::Critical,
     ];
+    /// The name on the wire: `LOW`, `MEDIUM`, `HIGH` or `CRITICAL`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Severity::Low => "LOW",
@@ -146,10 +161,14 @@ impl FromStr for Severity {
 pub struct PageSize(u32);
 
 impl PageSize {
+    /// The smallest page size the contract allows.
     pub const MIN: u32 = 1;
+    /// The largest page size the contract allows.
     pub const MAX: u32 = 1000;
+    /// The page size used when none is given.
     pub const DEFAULT: PageSize = PageSize(500);
 
+    /// `n`, if it is within [`PageSize::MIN`]..=[`PageSize::MAX`].
     pub fn new(n: u64) -> Result<Self, ValueError> {
         if (Self::MIN as u64..=Self::MAX as u64).contains(&n) {
             Ok(PageSize(n as u32))
@@ -161,6 +180,7 @@ impl PageSize {
             )))
         }
     }
+    /// The number of violations per page.
     pub fn get(&self) -> u32 {
         self.0
     }
@@ -196,6 +216,7 @@ impl<'de> Deserialize<'de> for PageSize {
 pub struct CanonicalUuid(uuid::Uuid);
 
 impl CanonicalUuid {
+    /// The UUID itself.
     pub fn get(&self) -> uuid::Uuid {
         self.0
     }
@@ -281,6 +302,23 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_anywhere_in_a_timestamp_is_refused_not_a_panic() {
+        let good = "2023-10-01T00:00:00.000Z";
+        for i in 0..=good.len() {
+            for c in ['é', '€', '😀'] {
+                let replaced = format!("{}{c}{}", &good[..i], good.get(i + 1..).unwrap_or(""));
+                let inserted = format!("{}{c}{}", &good[..i], &good[i..]);
+                for bad in [replaced, inserted] {
+                    let err = bad.parse::<Timestamp>().unwrap_err();
+                    assert!(err.0.contains("RFC 3339"), "{bad}: {err}");
+                }
+            }
+        }
+        let err = "2023-10-01T00:00:0éZ".parse::<Timestamp>().unwrap_err();
+        assert!(err.0.contains("ASCII"), "{err}");
+    }
+
+    #[test]
     fn timestamps_print_milliseconds_or_more() {
         let t: Timestamp = "2023-10-01T13:04:05.12Z".parse().unwrap();
         assert_eq!(t.to_string(), "2023-10-01T13:04:05.120Z");
@@ -327,6 +365,7 @@ mod tests {
 pub struct HumanDuration(pub std::time::Duration);
 
 impl HumanDuration {
+    /// The duration itself.
     pub fn get(&self) -> std::time::Duration {
         self.0
     }

@@ -13,26 +13,39 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Violation {
+    /// Unique id of the violation.
     pub id: String,
+    /// The conversation it was detected in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
+    /// The communication (call, chat, ...) within the conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub communication_id: Option<String>,
+    /// The agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    /// The queue the conversation came through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_id: Option<String>,
+    /// The compliance policy the rule belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_id: Option<String>,
+    /// The rule that fired.
     pub rule_id: String,
+    /// The rule's name, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_name: Option<String>,
+    /// How serious the violation is.
     pub severity: Severity,
+    /// When it was detected; queries select and order by it.
     pub detected_at: Timestamp,
+    /// Where in the conversation, such as `conversation/<id>/segment/4`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment_reference: Option<String>,
+    /// The detector's confidence, 0 to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
+    /// What the detector saw; absent on some violations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Vec<Evidence>>,
     /// Fields added by newer servers.
@@ -47,22 +60,29 @@ pub struct Evidence {
     /// `TRANSCRIPT`, `SCREEN` or `METADATA`; new types may appear.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Who spoke or acted: `AGENT`, `CUSTOMER`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participant: Option<String>,
     /// Free text in any language, possibly empty; speech-to-text output for transcripts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// Where it starts, in milliseconds from the start of the communication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_ms: Option<i64>,
+    /// Where it ends, in milliseconds from the start of the communication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_ms: Option<i64>,
+    /// Fields added by newer servers.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
 impl Evidence {
+    /// [`Evidence::kind`] of speech-to-text output.
     pub const TRANSCRIPT: &'static str = "TRANSCRIPT";
+    /// [`Evidence::kind`] of text seen on the agent's screen.
     pub const SCREEN: &'static str = "SCREEN";
+    /// [`Evidence::kind`] of conversation metadata.
     pub const METADATA: &'static str = "METADATA";
 }
 
