@@ -7,9 +7,9 @@
 //! `{"prev_hash":..,"record":{..},"seq":N}`.
 //!
 //! The chain alone shows that no record was altered, removed, added or moved
-//! *inside* the log; whoever rewrites the whole chain, or cuts its newest
-//! records, is caught by the anchor: the head `(seq, hash)` kept outside the
-//! log, in the state store and in every webhook.
+//! *inside* the log; whoever rewrites the whole chain, cuts its newest
+//! records or appends correctly linked ones is caught by the anchor: the head
+//! `(seq, hash)` kept outside the log, in the state store and in every webhook.
 
 use crate::canonical::canonical_json;
 use compliance_store::Anchor;
@@ -184,6 +184,9 @@ pub struct ChainReport {
     /// The anchor the log was checked against; `None` means that truncation
     /// of the newest records could not be ruled out.
     pub anchor: Option<Anchor>,
+    /// The sequence number of the newest record when it is the append in
+    /// flight that the state store recorded ([`AfterAnchor::InFlight`]).
+    pub in_flight: Option<u64>,
 }
 
 /// What one line of the log told, kept small so that long logs verify in
@@ -409,8 +412,29 @@ pub(crate) fn check_chain(lines: &[LineInfo]) -> Result<(), Tampering> {
     Ok(())
 }
 
-/// Checks the head against an anchor kept outside the log.
-pub(crate) fn check_anchor(lines: &[LineInfo], anchor: &Anchor) -> Result<(), Tampering> {
+/// How [`verify_dir_against`] judges records after the anchor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterAnchor {
+    /// The anchor is the head (the state store's anchor, the head an append
+    /// returned): a record after it was inserted after the anchored head.
+    Nothing,
+    /// As `Nothing`, except for the append in flight that the state store
+    /// recorded (seq anchor + 1, with this hash): an extraction interrupted or
+    /// still running, which the next [`crate::AuditLog::open`] completes.
+    InFlight(Anchor),
+    /// Records after the anchor are expected: the anchor may lag behind the
+    /// head, as the newest webhook received does while later ones are queued.
+    Any,
+}
+
+/// Checks the log against an anchor kept outside it: the anchored record is
+/// there, unchanged, and nothing follows it that `after` does not allow.
+/// Returns the sequence number of an accepted append in flight.
+pub(crate) fn check_anchor(
+    lines: &[LineInfo],
+    anchor: &Anchor,
+    after: &AfterAnchor,
+) -> Result<Option<u64>, Tampering> {
     let records = lines.len() as u64;
     if anchor.seq > records {
         let first = records + 1;
@@ -425,29 +449,85 @@ pub(crate) fn check_anchor(lines: &[LineInfo], anchor: &Anchor) -> Result<(), Ta
             ),
         });
     }
-    if anchor.seq == 0 {
-        return Ok(());
+    let summary = |i: u64| {
+        let info = &lines[i as usize];
+        (info, info.parsed.as_ref().expect("checked by check_chain"))
+    };
+    if anchor.seq > 0 {
+        let (info, s) = summary(anchor.seq - 1);
+        if s.hash != anchor.hash {
+            return Err(Tampering {
+                kind: TamperKind::AnchorMismatch,
+                seq: Some(anchor.seq),
+                extraction_id: s.extraction_id.clone(),
+                line: Some(info.line),
+                detail: format!(
+                    "its hash {} is not the anchored {}: the chain was rewritten at or before this record",
+                    s.hash, anchor.hash
+                ),
+            });
+        }
     }
-    let info = &lines[(anchor.seq - 1) as usize];
-    let s = info.parsed.as_ref().expect("checked by check_chain");
-    if s.hash != anchor.hash {
-        return Err(Tampering {
-            kind: TamperKind::AnchorMismatch,
-            seq: Some(anchor.seq),
+    if records == anchor.seq || *after == AfterAnchor::Any {
+        return Ok(None);
+    }
+    let inserted = |i: u64, detail: String| {
+        let (info, s) = summary(i);
+        Tampering {
+            kind: TamperKind::Inserted,
+            seq: Some(s.seq),
             extraction_id: s.extraction_id.clone(),
             line: Some(info.line),
-            detail: format!(
-                "its hash {} is not the anchored {}: the chain was rewritten at or before this record",
-                s.hash, anchor.hash
-            ),
-        });
+            detail,
+        }
+    };
+    // check_chain numbered the lines from 1, so the record after the anchor is at index anchor.seq.
+    let (_, next) = summary(anchor.seq);
+    let in_flight = match after {
+        AfterAnchor::InFlight(intent) if intent.seq == next.seq && intent.hash == next.hash => {
+            intent
+        }
+        AfterAnchor::InFlight(intent) => {
+            return Err(inserted(
+                anchor.seq,
+                format!(
+                    "it was inserted after the anchored head seq {} ({}), and it is not the append \
+                     in flight (seq {}, hash {}): no writer of this chain appended it",
+                    anchor.seq, anchor.hash, intent.seq, intent.hash
+                ),
+            ))
+        }
+        _ => {
+            return Err(inserted(
+                anchor.seq,
+                format!(
+                    "it was inserted after the anchored head seq {} ({}): no writer of this chain appended it",
+                    anchor.seq, anchor.hash
+                ),
+            ))
+        }
+    };
+    if records == in_flight.seq {
+        return Ok(Some(in_flight.seq));
     }
-    Ok(())
+    Err(inserted(
+        in_flight.seq,
+        format!(
+            "it was inserted after the append in flight (seq {}) that follows the anchored head seq {} ({}): \
+             no writer of this chain appended it",
+            in_flight.seq, anchor.seq, anchor.hash
+        ),
+    ))
 }
 
 /// Checks that every record has its extraction file, equal to the logged
-/// record, and that no other extraction file exists.
-fn check_extraction_files(dir: &Path, lines: &[LineInfo]) -> Result<(), ChainError> {
+/// record, and that no other extraction file exists. The append in flight
+/// (`in_flight`) may lack its file: a crash can come before it is written.
+fn check_extraction_files(
+    dir: &Path,
+    lines: &[LineInfo],
+    in_flight: Option<u64>,
+) -> Result<(), ChainError> {
     let tampered = |tampering| ChainError::Tampered {
         dir: dir.to_path_buf(),
         tampering,
@@ -468,6 +548,9 @@ fn check_extraction_files(dir: &Path, lines: &[LineInfo]) -> Result<(), ChainErr
         };
         let bytes = match std::fs::read(dir.join(&name)) {
             Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && in_flight == Some(s.seq) => {
+                continue
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(problem(
                     TamperKind::ExtractionMissing,
@@ -522,10 +605,25 @@ fn check_extraction_files(dir: &Path, lines: &[LineInfo]) -> Result<(), ChainErr
 /// Verifies the audit directory `dir`: the chain of `audit.jsonl`, its head
 /// against `anchor` when one is given, and the extraction files.
 ///
-/// Returns the first problem found, naming the record. Without an anchor,
-/// the cut of the newest records cannot be detected: [`ChainReport::anchor`]
-/// is then `None` and callers should say so.
+/// The anchor is taken as the head: a record after it is reported as
+/// inserted ([`verify_dir_against`] allows for an append in flight or an
+/// anchor that lags). Returns the first problem found, naming the record.
+/// Without an anchor, the cut of the newest records cannot be detected:
+/// [`ChainReport::anchor`] is then `None` and callers should say so.
 pub fn verify_dir(dir: &Path, anchor: Option<&Anchor>) -> Result<ChainReport, ChainError> {
+    verify(dir, anchor.map(|a| (a, &AfterAnchor::Nothing)))
+}
+
+/// [`verify_dir`] against `anchor`, judging records after it by `after`.
+pub fn verify_dir_against(
+    dir: &Path,
+    anchor: &Anchor,
+    after: &AfterAnchor,
+) -> Result<ChainReport, ChainError> {
+    verify(dir, Some((anchor, after)))
+}
+
+fn verify(dir: &Path, anchor: Option<(&Anchor, &AfterAnchor)>) -> Result<ChainReport, ChainError> {
     let meta = std::fs::metadata(dir).map_err(|cause| ChainError::Unreadable {
         path: dir.to_path_buf(),
         cause,
@@ -545,14 +643,16 @@ pub fn verify_dir(dir: &Path, anchor: Option<&Anchor>) -> Result<ChainReport, Ch
         tampering,
     };
     check_chain(&scanned.lines).map_err(tampered)?;
-    if let Some(anchor) = anchor {
-        check_anchor(&scanned.lines, anchor).map_err(tampered)?;
-    }
-    check_extraction_files(dir, &scanned.lines)?;
+    let in_flight = match anchor {
+        Some((anchor, after)) => check_anchor(&scanned.lines, anchor, after).map_err(tampered)?,
+        None => None,
+    };
+    check_extraction_files(dir, &scanned.lines, in_flight)?;
     Ok(ChainReport {
         records: scanned.lines.len() as u64,
         head: head_of(&scanned.lines),
-        anchor: anchor.cloned(),
+        anchor: anchor.map(|(a, _)| a.clone()),
+        in_flight,
     })
 }
 

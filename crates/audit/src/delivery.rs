@@ -4,8 +4,9 @@
 //! one at a time so that a receiver sees the chain in order. Every attempt of
 //! one record carries the same `webhook-id` and body, and a fresh
 //! `webhook-timestamp` and signature. Any 2xx delivers; `410 Gone` disables the
-//! endpoint in the store (nothing more is sent to it until it is enabled
-//! again); anything else is retried with exponential backoff and jitter
+//! endpoint in the store (nothing more is sent to it until
+//! `genesys-compliance audit enable-webhook` enables it again, see
+//! [`enable_webhook_command`]); anything else is retried with exponential backoff and jitter
 //! within the run's budget, and what is still undelivered stays queued for the
 //! next run.
 
@@ -92,6 +93,23 @@ pub fn webhook_body(record: &Value, anchor: &Anchor, prev_hash: &str) -> Vec<u8>
         serde_json::json!({"seq": anchor.seq, "hash": anchor.hash, "prev_hash": prev_hash}),
     );
     serde_json::to_vec(&body).expect("a JSON map serialises")
+}
+
+/// The command that enables `endpoint` again after `410 Gone` in the state
+/// store at `state` (its absolute path, since the message may be read from
+/// another directory; `--state FILE` when the store has no file).
+pub fn enable_webhook_command(endpoint: &str, state: Option<&std::path::Path>) -> String {
+    let state = match state {
+        Some(path) => {
+            let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+            crate::shell_word(&path.to_string_lossy()).into_owned()
+        }
+        None => "FILE".into(),
+    };
+    format!(
+        "genesys-compliance audit enable-webhook {} --state {state}",
+        crate::shell_word(endpoint)
+    )
 }
 
 /// How hard one run tries before leaving a record queued.
@@ -230,7 +248,11 @@ impl Deliverer {
         let mut report = DeliveryReport::default();
         if let Some(disabled) = self.store.disabled_endpoint(url)? {
             report.still_queued = self.store.pending_webhooks(url)?.len() as u64;
-            tracing::warn!(endpoint = url, reason = %disabled.reason, "webhook endpoint is disabled; nothing sent");
+            tracing::warn!(
+                endpoint = url, reason = %disabled.reason,
+                "webhook endpoint is disabled; nothing sent; to send to it again run `{}`",
+                enable_webhook_command(url, self.store.file())
+            );
             report.disabled = Some(disabled);
             return Ok(report);
         }
@@ -250,8 +272,10 @@ impl Deliverer {
                     }
                     Attempt::Gone => {
                         let reason = format!(
-                            "answered 410 Gone to webhook {}; deliveries stopped until the endpoint is enabled again",
-                            entry.webhook_id
+                            "answered 410 Gone to webhook {}; deliveries to it stopped until \
+                             `{}` enables it again",
+                            entry.webhook_id,
+                            enable_webhook_command(url, self.store.file())
                         );
                         self.store.record_failure(
                             &entry.webhook_id,

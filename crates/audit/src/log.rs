@@ -15,15 +15,17 @@
 //! append in flight reached the log, it rewrites a missing extraction file and
 //! does step 4 (so the webhook is queued, with the same id, exactly once);
 //! if it did not, it forgets it and cuts a half-written last line. A log that
-//! the store never anchored (a new `--state` beside an old directory) is
-//! adopted as it is, without queuing its old records.
+//! the store has no anchor for (a new `--state` beside an old directory) is
+//! adopted as it is, without queuing its old records. A log that runs past
+//! the store's anchor (other than the one append in flight) is refused: no
+//! run with this store wrote those records.
 //!
 //! One process writes an audit directory at a time; `append` refuses to go on
 //! when `audit.jsonl` changed under it.
 
 use crate::chain::{
-    check_anchor, check_chain, extraction_file_name, head_of, scan_log, ChainEntry, LineInfo,
-    Tampering, GENESIS_HASH, LOG_FILE,
+    check_anchor, check_chain, extraction_file_name, head_of, scan_log, AfterAnchor, ChainEntry,
+    LineInfo, TamperKind, Tampering, GENESIS_HASH, LOG_FILE,
 };
 use crate::delivery::{webhook_body, webhook_id_for, WebhookEndpoint};
 use crate::record::AuditRecord;
@@ -47,6 +49,22 @@ pub enum AuditError {
     Store(#[from] StoreError),
     #[error("the audit trail in {dir} is not intact, so nothing more is appended to it: {tampering}; run `genesys-compliance audit verify {dir}` and preserve the directory for investigation, or start a new --audit-dir")]
     Tampered { dir: PathBuf, tampering: Tampering },
+    #[error(
+        "{LOG_FILE} in {dir} goes on past the head that {} anchored (seq {anchored}) to seq {head}, \
+         and no run with that state store appended those records ({tampering}); they are not \
+         adopted and nothing more is appended: run `{}`, preserve the directory for \
+         investigation and give this extraction a new --audit-dir; if the records were written \
+         with another --state file, use that one",
+        state_name(.state), verify_command(.dir, .state)
+    )]
+    NotAnchored {
+        dir: PathBuf,
+        /// The state store's file, when it has one.
+        state: Option<PathBuf>,
+        anchored: u64,
+        head: u64,
+        tampering: Box<Tampering>,
+    },
     #[error("{path} changed since it was opened (another process writing the same audit directory?); give each process its own --audit-dir")]
     ChangedUnderfoot { path: PathBuf },
     #[error("extraction {extraction_id} is already in the audit log; give each extraction a new extraction_id")]
@@ -77,8 +95,9 @@ pub enum Recovery {
     Completed { seq: u64 },
     /// An append had not reached the log: it was dropped.
     Abandoned { seq: u64 },
-    /// The log held records the store had not anchored: the anchor moved to them.
-    Adopted { from: Option<u64>, to: u64 },
+    /// The store had no anchor for the log (a new state file beside an old
+    /// audit directory): its head `to` was anchored as it is.
+    Adopted { to: u64 },
 }
 
 /// An audit directory open for appending. See the module documentation.
@@ -131,13 +150,14 @@ impl AuditLog {
         };
         let mut recovered = Vec::new();
         let anchor = store.anchor(&key)?;
+        let pending = store.pending_append(&key)?;
         if scanned.torn_tail {
             // A line cut short was never acknowledged: its append had not
             // reached step 2's flush, so nothing points at it.
             let complete = scanned.lines.len() as u64 - 1;
-            if anchor.as_ref().is_some_and(|a| a.seq > complete) {
+            if let Some(anchor) = anchor.as_ref().filter(|a| a.seq > complete) {
                 let lines = &scanned.lines[..complete as usize];
-                check_anchor(lines, anchor.as_ref().expect("checked")).map_err(tampered)?;
+                check_anchor(lines, anchor, &AfterAnchor::Nothing).map_err(tampered)?;
             }
             scanned.lines.pop();
             let file = OpenOptions::new()
@@ -152,35 +172,55 @@ impl AuditLog {
         check_chain(&scanned.lines).map_err(tampered)?;
         let head = head_of(&scanned.lines);
 
-        if let Some(intent) = store.pending_append(&key)? {
-            let seq = intent.anchor.seq;
-            if head.as_ref() == Some(&intent.anchor) {
-                let record = read_record(&log_path, &scanned.lines)?;
-                write_extraction_file(&dir, &record)?;
-                store.finish_append(&key, seq)?;
-                tracing::info!(seq, "completed an audit append interrupted by a crash");
-                recovered.push(Recovery::Completed { seq });
-            } else {
-                store.abandon_append(&key)?;
-                recovered.push(Recovery::Abandoned { seq });
+        // The store knows this log when it anchored it or began an append to
+        // it (the first append starts from seq 0). Then the log must end at
+        // the anchor or at the append in flight: a record beyond was written
+        // by something else and is never adopted.
+        let known = anchor.clone().or_else(|| {
+            pending.as_ref().map(|_| Anchor {
+                seq: 0,
+                hash: GENESIS_HASH.to_owned(),
+            })
+        });
+        if let Some(known) = &known {
+            let after = match &pending {
+                Some(intent) => AfterAnchor::InFlight(intent.anchor.clone()),
+                None => AfterAnchor::Nothing,
+            };
+            let in_flight = check_anchor(&scanned.lines, known, &after).map_err(|tampering| {
+                let beyond = tampering.kind == TamperKind::Inserted
+                    && tampering.seq.is_some_and(|seq| seq > known.seq);
+                match (beyond, &head) {
+                    (true, Some(head)) => AuditError::NotAnchored {
+                        dir: dir.clone(),
+                        state: store.file().map(Path::to_path_buf),
+                        anchored: known.seq,
+                        head: head.seq,
+                        tampering: Box::new(tampering),
+                    },
+                    _ => tampered(tampering),
+                }
+            })?;
+            if let Some(intent) = &pending {
+                let seq = intent.anchor.seq;
+                if in_flight == Some(seq) {
+                    let record = read_record(&log_path, &scanned.lines)?;
+                    write_extraction_file(&dir, &record)?;
+                    store.finish_append(&key, seq)?;
+                    tracing::info!(seq, "completed an audit append interrupted by a crash");
+                    recovered.push(Recovery::Completed { seq });
+                } else {
+                    store.abandon_append(&key)?;
+                    recovered.push(Recovery::Abandoned { seq });
+                }
             }
-        }
-        let anchor = store.anchor(&key)?;
-        if let Some(anchor) = &anchor {
-            check_anchor(&scanned.lines, anchor).map_err(tampered)?;
-        }
-        if let Some(head) = &head {
-            if anchor.as_ref().is_none_or(|a| a.seq < head.seq) {
-                tracing::warn!(
-                    dir = %dir.display(), head = head.seq,
-                    "the state store had not anchored this audit log's newest records; adopting them as they are"
-                );
-                store.set_anchor(&key, head)?;
-                recovered.push(Recovery::Adopted {
-                    from: anchor.map(|a| a.seq),
-                    to: head.seq,
-                });
-            }
+        } else if let Some(head) = &head {
+            tracing::warn!(
+                dir = %dir.display(), head = head.seq,
+                "the state store has no anchor for this audit log (a new --state file?); adopting its records as they are"
+            );
+            store.set_anchor(&key, head)?;
+            recovered.push(Recovery::Adopted { to: head.seq });
         }
         Ok(AuditLog {
             dir,
@@ -290,6 +330,29 @@ pub fn anchor_key(dir: &Path) -> Result<String, AuditError> {
         cause,
     })?;
     Ok(canonical.to_string_lossy().into_owned())
+}
+
+fn state_name(state: &Option<PathBuf>) -> String {
+    match state {
+        Some(path) => format!("the state store {}", path.display()),
+        None => "the state store".into(),
+    }
+}
+
+/// The `audit verify` command line for `dir` against `state`.
+fn verify_command(dir: &Path, state: &Option<PathBuf>) -> String {
+    let mut command = format!(
+        "genesys-compliance audit verify {}",
+        crate::shell_word(&dir.to_string_lossy())
+    );
+    match state {
+        Some(path) => {
+            command.push_str(" --state ");
+            command.push_str(&crate::shell_word(&path.to_string_lossy()));
+        }
+        None => command.push_str(" --state FILE"),
+    }
+    command
 }
 
 /// The record of the last line, re-read to rewrite its extraction file.

@@ -178,6 +178,13 @@ async fn gone_disables_the_endpoint_until_it_is_enabled_again() {
         .unwrap();
     let disabled = report.disabled.clone().expect("disabled");
     assert!(disabled.reason.contains("410"), "{disabled:?}");
+    // It names the command that enables the endpoint again, with this store.
+    let enable = compliance_audit::enable_webhook_command(
+        &receiver.url(),
+        Some(&tmp.path().join("state.db")),
+    );
+    assert!(enable.contains(" --state /"), "{enable}");
+    assert!(disabled.reason.contains(&enable), "{disabled:?}");
     assert_eq!(report.still_queued, 2);
     assert_eq!(receiver.requests().len(), 1, "no retry after 410");
 
@@ -307,7 +314,7 @@ async fn a_new_state_file_adopts_an_existing_log_without_resending_it() {
     let other: Arc<dyn StateStore> =
         Arc::new(SqliteStore::open(tmp.path().join("other.db")).unwrap());
     let log = open_log(tmp.path(), &other, Some("http://127.0.0.1:9/h"));
-    assert_eq!(log.recovered(), [Recovery::Adopted { from: None, to: 2 }]);
+    assert_eq!(log.recovered(), [Recovery::Adopted { to: 2 }]);
     assert_eq!(other.outbox_depth().unwrap(), 0);
     assert_eq!(other.anchor(log.anchor_key()).unwrap().unwrap().seq, 2);
 }

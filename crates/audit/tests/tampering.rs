@@ -4,8 +4,8 @@ mod common;
 
 use common::{open_log, record, store};
 use compliance_audit::{
-    anchor_key, verify_dir, Anchor, AuditError, AuditLog, ChainEntry, ChainError, TamperKind,
-    Tampering, LOG_FILE,
+    anchor_key, extraction_file_name, verify_dir, verify_dir_against, AfterAnchor, Anchor,
+    AuditError, AuditLog, ChainEntry, ChainError, Recovery, TamperKind, Tampering, LOG_FILE,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -56,6 +56,21 @@ fn tampering(dir: &Path, anchor: Option<&Anchor>) -> Tampering {
 
 fn id(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012}")
+}
+
+/// Appends a forged record `n`, correctly linked to the log's last line, with
+/// its extraction file: what the chain alone cannot tell from a real append.
+fn append_forged(dir: &Path, n: u64) {
+    let mut l = lines(dir);
+    let last: ChainEntry = serde_json::from_str(l.last().unwrap()).unwrap();
+    let mut forged = record(n);
+    forged.total_violations = 0;
+    let forged = serde_json::to_value(&forged).unwrap();
+    let entry = ChainEntry::new(last.seq + 1, &last.hash, forged.clone());
+    l.push(entry.to_line());
+    write_lines(dir, &l);
+    let file = dir.join(extraction_file_name(&id(n)));
+    std::fs::write(file, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
 }
 
 #[test]
@@ -167,6 +182,126 @@ fn truncation_of_the_newest_records_is_caught_by_the_anchor_only() {
     let tmp_store = t.dir.parent().unwrap().to_path_buf();
     let err = AuditLog::open(&t.dir, store(&tmp_store), None).unwrap_err();
     assert!(matches!(err, AuditError::Tampered { .. }), "{err}");
+}
+
+#[test]
+fn a_record_appended_after_the_anchored_head_is_named_and_never_adopted() {
+    let t = trail();
+    append_forged(&t.dir, 6);
+    // The chain alone, and an anchor that may lag (a webhook), accept it.
+    assert_eq!(verify_dir(&t.dir, None).unwrap().records, 6);
+    verify_dir_against(&t.dir, &t.anchor, &AfterAnchor::Any).unwrap();
+    // The store's anchor is the head: the forgery is named.
+    let found = tampering(&t.dir, Some(&t.anchor));
+    assert_eq!(found.kind, TamperKind::Inserted);
+    assert_eq!((found.seq, found.line), (Some(6), Some(6)));
+    assert_eq!(found.extraction_id, Some(id(6)));
+    assert!(
+        found.to_string().contains("after the anchored head seq 5"),
+        "{found}"
+    );
+
+    // The next extraction refuses the log and leaves the anchor where it was.
+    let state = store(t.dir.parent().unwrap());
+    let err = AuditLog::open(&t.dir, state.clone(), None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuditError::NotAnchored {
+                anchored: 5,
+                head: 6,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let message = err.to_string();
+    for part in [
+        "anchored (seq 5) to seq 6",
+        "not adopted",
+        "genesys-compliance audit verify",
+        "--state",
+        "state.db",
+        "investigation",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    let key = anchor_key(&t.dir).unwrap();
+    assert_eq!(state.anchor(&key).unwrap(), Some(t.anchor.clone()));
+    assert_eq!(tampering(&t.dir, Some(&t.anchor)).seq, Some(6));
+}
+
+#[test]
+fn the_one_append_in_flight_is_not_an_insertion_but_a_record_after_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = store(tmp.path());
+    let mut log = open_log(tmp.path(), &state, None);
+    log.append(&record(1)).unwrap();
+    log.append(&record(2)).unwrap();
+    log.append_then_crash(&record(3)).unwrap();
+    let dir = log.dir().to_path_buf();
+    drop(log);
+    let key = anchor_key(&dir).unwrap();
+    let anchor = state.anchor(&key).unwrap().unwrap();
+    let in_flight = AfterAnchor::InFlight(state.pending_append(&key).unwrap().unwrap().anchor);
+    assert_eq!(anchor.seq, 2);
+    // A crash may come before its extraction file is written.
+    std::fs::remove_file(dir.join(extraction_file_name(&id(3)))).unwrap();
+    let report = verify_dir_against(&dir, &anchor, &in_flight).unwrap();
+    assert_eq!((report.records, report.in_flight), (3, Some(3)));
+    assert_eq!(tampering(&dir, Some(&anchor)).seq, Some(3));
+
+    append_forged(&dir, 4);
+    let found = match verify_dir_against(&dir, &anchor, &in_flight) {
+        Err(ChainError::Tampered { tampering, .. }) => tampering,
+        other => panic!("expected tampering, got {other:?}"),
+    };
+    assert_eq!(found.kind, TamperKind::Inserted);
+    assert_eq!((found.seq, found.line), (Some(4), Some(4)));
+    assert!(
+        found
+            .to_string()
+            .contains("after the append in flight (seq 3)"),
+        "{found}"
+    );
+    // Refused without touching the store: the append stays in flight.
+    let err = AuditLog::open(&dir, state.clone(), None).unwrap_err();
+    assert!(matches!(err, AuditError::NotAnchored { .. }), "{err}");
+    assert_eq!(state.pending_append(&key).unwrap().unwrap().anchor.seq, 3);
+
+    // Without the forgery, opening completes the append in flight.
+    let mut l = lines(&dir);
+    l.pop();
+    write_lines(&dir, &l);
+    std::fs::remove_file(dir.join(extraction_file_name(&id(4)))).unwrap();
+    let log = open_log(tmp.path(), &state, None);
+    assert_eq!(log.recovered(), [Recovery::Completed { seq: 3 }]);
+    let anchor = state.anchor(&key).unwrap().unwrap();
+    assert_eq!(verify_dir(&dir, Some(&anchor)).unwrap().records, 3);
+}
+
+#[test]
+fn a_first_append_in_flight_does_not_let_a_record_after_it_be_adopted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = store(tmp.path());
+    let mut log = open_log(tmp.path(), &state, None);
+    log.append_then_crash(&record(1)).unwrap();
+    let dir = log.dir().to_path_buf();
+    drop(log);
+    append_forged(&dir, 2);
+    let err = AuditLog::open(&dir, state.clone(), None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuditError::NotAnchored {
+                anchored: 0,
+                head: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(state.anchor(&anchor_key(&dir).unwrap()).unwrap(), None);
 }
 
 #[test]

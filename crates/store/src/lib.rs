@@ -20,7 +20,7 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The head of an audit chain: the sequence number of its newest record and
 /// that record's hash (64 lowercase hex digits).
@@ -84,6 +84,12 @@ pub struct DisabledEndpoint {
 /// The state store's interface. Implementations are shared between threads
 /// (`Send + Sync`) and make each method one atomic, durable transaction.
 pub trait StateStore: Send + Sync {
+    /// The file the store lives in, when it is one: messages name it as the
+    /// `--state` to give to a follow-up command.
+    fn file(&self) -> Option<&Path> {
+        None
+    }
+
     /// The anchored head of the chain in `audit_dir`, `None` when the store
     /// knows no record of it.
     fn anchor(&self, audit_dir: &str) -> Result<Option<Anchor>, StoreError>;

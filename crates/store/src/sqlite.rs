@@ -225,6 +225,10 @@ const OUTBOX_COLUMNS: &str = "webhook_id, endpoint, body, created_at_ms, attempt
      next_attempt_at_ms, last_status, last_error, delivered_at_ms";
 
 impl StateStore for SqliteStore {
+    fn file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
     fn anchor(&self, audit_dir: &str) -> Result<Option<Anchor>, StoreError> {
         self.conn()
             .query_row(
@@ -544,6 +548,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
         let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(StateStore::file(&store), Some(path.as_path()));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
