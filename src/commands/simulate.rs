@@ -36,7 +36,7 @@ struct Flags {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// How many violations the dataset holds.
-    #[arg(long, default_value_t = 5_000, value_name = "N")]
+    #[arg(long, default_value_t = 5_000, value_name = "N", allow_negative_numbers = true)]
     violations: usize,
     /// Start of the window the violations are detected in (RFC 3339, UTC, Z).
     #[arg(long, default_value = "2023-10-01T00:00:00Z", value_name = "TIMESTAMP")]
@@ -57,37 +57,40 @@ struct Flags {
     #[arg(long, value_name = "ID:SECRET", value_parser = parse_client)]
     no_permission_client: Vec<SimClient>,
     /// Lifetime of issued tokens (`expires_in`), such as 300s, 5m or 24h.
-    #[arg(long, default_value = "86399s", value_name = "DURATION", value_parser = parse_lifetime)]
+    #[arg(long, default_value = "86399s", value_name = "DURATION", value_parser = parse_lifetime, allow_hyphen_values = true)]
     token_lifetime: HumanDuration,
     /// Requests per client per rolling minute, token endpoint and API together; 0 = unlimited.
-    #[arg(long, default_value_t = 300, value_name = "N")]
+    #[arg(long, default_value_t = 300, value_name = "N", allow_negative_numbers = true)]
     rate_limit: u32,
     /// Added to every query response, such as 40ms.
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    #[arg(long, default_value = "0s", value_name = "DURATION", allow_hyphen_values = true)]
     latency: HumanDuration,
     /// Probability that a request gets 429 (Retry-After: 1) regardless of the limit.
-    #[arg(long = "fault-429", default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    #[arg(long = "fault-429", default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     fault_429: f64,
     /// Probability of a 500/502/503/504 with an HTML or empty body.
-    #[arg(long = "fault-5xx", default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    #[arg(long = "fault-5xx", default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     fault_5xx: f64,
     /// Probability that the connection is reset with no response.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     fault_reset: f64,
     /// Probability that a response is delayed by --slow-delay.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     fault_slow: f64,
     /// Delay of a slow response.
-    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    #[arg(long, default_value = "5s", value_name = "DURATION", allow_hyphen_values = true)]
     slow_delay: HumanDuration,
     /// Probability that a page begins with the last violation of the previous page.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     fault_duplicates: f64,
+    /// Probability that a page holds fewer violations than the size (maybe none) while more follow.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    fault_short_pages: f64,
     /// Fraction of violations that become visible only after their detectedAt.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     late_arrivals: f64,
     /// Late violations become visible up to this long after detectedAt.
-    #[arg(long, default_value = "15m", value_name = "DURATION")]
+    #[arg(long, default_value = "15m", value_name = "DURATION", allow_hyphen_values = true)]
     late_max: HumanDuration,
     /// Answer like an older server: no `total`, no `nextPageCursor` on the last page.
     #[arg(long)]
@@ -158,10 +161,12 @@ impl Flags {
                 slow: self.fault_slow,
                 slow_delay: self.slow_delay.get(),
                 duplicates: self.fault_duplicates,
+                short_pages: self.fault_short_pages,
                 late_arrivals: self.late_arrivals,
                 late_max: self.late_max.get(),
             },
             legacy_pages: self.legacy_pages,
+            max_results_per_query: compliance_api::MAX_RESULTS_PER_QUERY,
         })
     }
 }

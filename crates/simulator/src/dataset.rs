@@ -73,7 +73,8 @@ pub struct SimEvidence {
     pub value: String,
     pub start_ms: Option<i64>,
     pub end_ms: Option<i64>,
-    /// A field newer than the contract (`confidenceBand`), on a few items.
+    /// A field newer than the contract (`confidenceBand`, listed in
+    /// [`crate::EXTRA_EVIDENCE_FIELDS`]), on a few items.
     pub confidence_band: Option<&'static str>,
 }
 
@@ -103,7 +104,8 @@ pub struct SimViolation {
     pub pii: Vec<Vec<PiiTruth>>,
     /// Whether missing usually-present fields are sent as `null` (else left out).
     pub missing_as_null: bool,
-    /// Fields newer than the contract (`sentiment`, `channel`), on a few violations.
+    /// Fields newer than the contract (`sentiment`, `channel`, listed in
+    /// [`crate::EXTRA_VIOLATION_FIELDS`]), on a few violations.
     pub extra: Option<Box<Map<String, Value>>>,
 }
 

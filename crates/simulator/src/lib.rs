@@ -19,10 +19,17 @@ mod query;
 mod server;
 
 pub use dataset::{generate, Dataset, Generator, Rule, SimEvidence, SimViolation, RULES};
-pub use server::{FaultStats, Simulator, Stats};
+pub use server::{FaultStats, RequestRecord, Simulator, Stats};
 
 use compliance_api::Timestamp;
 use std::time::Duration;
+
+/// Fields newer than the contract that a few served violations carry
+/// (clients must keep them): every other key of a served violation is one of
+/// the contract's.
+pub const EXTRA_VIOLATION_FIELDS: [&str; 2] = ["sentiment", "channel"];
+/// Fields newer than the contract that a few served evidence items carry.
+pub const EXTRA_EVIDENCE_FIELDS: [&str; 1] = ["confidenceBand"];
 
 /// The default client id, accepted unless the configuration says otherwise.
 pub const DEMO_CLIENT_ID: &str = "demo-client";
@@ -51,6 +58,10 @@ pub struct SimConfig {
     /// Answer like an older server: no `total`, and no `nextPageCursor` on
     /// the last page (clients must treat an absent cursor as null).
     pub legacy_pages: bool,
+    /// How many violations one query may page through before
+    /// `pagination.limit.exceeded`: the contract's 100,000. Lower it only in
+    /// tests, to reach the cap without generating 100,000 violations.
+    pub max_results_per_query: u64,
 }
 
 impl Default for SimConfig {
@@ -66,6 +77,7 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             faults: Faults::default(),
             legacy_pages: false,
+            max_results_per_query: compliance_api::MAX_RESULTS_PER_QUERY,
         }
     }
 }
@@ -113,6 +125,9 @@ pub struct Faults {
     pub slow_delay: Duration,
     /// A page (other than the first) begins with the last violation of the previous page.
     pub duplicates: f64,
+    /// A page holds fewer violations than the size (possibly none) while more
+    /// pages follow, as the contract allows.
+    pub short_pages: f64,
     /// Fraction of violations that become visible only some time after `detectedAt`.
     pub late_arrivals: f64,
     /// Late violations' delay is uniform in (0, late_max].
@@ -128,6 +143,7 @@ impl Default for Faults {
             slow: 0.0,
             slow_delay: Duration::from_secs(5),
             duplicates: 0.0,
+            short_pages: 0.0,
             late_arrivals: 0.0,
             late_max: Duration::from_secs(15 * 60),
         }

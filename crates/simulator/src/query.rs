@@ -7,8 +7,7 @@ use crate::dataset::{Dataset, SimViolation};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use compliance_api::{
-    codes, CanonicalUuid, Severity, Timestamp, MAX_IDS_PER_FILTER, MAX_RESULTS_PER_QUERY,
-    MAX_SPAN_DAYS,
+    codes, CanonicalUuid, Severity, Timestamp, MAX_IDS_PER_FILTER, MAX_SPAN_DAYS,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -298,14 +297,29 @@ pub(crate) struct PageOut<'a> {
     pub total: u64,
 }
 
-/// Serves the page `query` asks for, as of `now`. `repeat_last` begins the
-/// page with the previous page's last violation (the duplicates fault).
+/// How the server shapes the page it serves beyond what the query asks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Serving {
+    /// Begin the page with the previous page's last violation (the duplicates fault).
+    pub repeat_last: bool,
+    /// Serve at most this many violations even when more follow (the short-pages fault).
+    pub short: Option<usize>,
+    /// How many violations one query may page through.
+    pub cap: u64,
+}
+
+/// Serves the page `query` asks for, as of `now`.
 pub(crate) fn page<'a>(
     dataset: &'a Dataset,
     query: &Query,
     now: Timestamp,
-    repeat_last: bool,
+    serving: Serving,
 ) -> Result<PageOut<'a>, Refusal> {
+    let Serving {
+        repeat_last,
+        short,
+        cap,
+    } = serving;
     let (from, served) = match &query.cursor {
         Some(c) => {
             let at = dataset.position(c.at, &c.id);
@@ -314,17 +328,18 @@ pub(crate) fn page<'a>(
         }
         None => (dataset.position(query.start, ""), 0),
     };
-    if served >= MAX_RESULTS_PER_QUERY {
+    if served >= cap {
         return Err(Refusal {
             code: codes::PAGINATION_LIMIT_EXCEEDED,
             message: format!(
-                "One query can page through at most {MAX_RESULTS_PER_QUERY} violations; \
+                "One query can page through at most {cap} violations; \
                  split the interval into smaller ones."
             ),
             details: vec![("pagination.limit.exceeded", "cursor".into())],
         });
     }
-    let limit = (query.size as u64).min(MAX_RESULTS_PER_QUERY - served) as usize;
+    let limit = (query.size as u64).min(cap - served) as usize;
+    let limit = short.map_or(limit, |s| s.min(limit));
     let mut matching = dataset.violations[from..]
         .iter()
         .take_while(|v| v.detected_at < query.end)
@@ -342,16 +357,20 @@ pub(crate) fn page<'a>(
                 .count() as u64
         }
     };
-    let next = match (more, violations.last()) {
-        (true, Some(last)) => Some(Cursor {
-            fingerprint: query.fingerprint(),
-            at: last.detected_at,
-            id: last.id.clone(),
-            served: served + violations.len() as u64,
-            total,
-        }),
-        _ => None,
+    // The next page starts after this page's last violation; after an empty
+    // (short) page, where this one started.
+    let (at, id) = match (violations.last(), &query.cursor) {
+        (Some(last), _) => (last.detected_at, last.id.clone()),
+        (None, Some(c)) => (c.at, c.id.clone()),
+        (None, None) => (query.start, String::new()),
     };
+    let next = more.then(|| Cursor {
+        fingerprint: query.fingerprint(),
+        at,
+        id,
+        served: served + violations.len() as u64,
+        total,
+    });
     Ok(PageOut {
         violations,
         next,

@@ -63,7 +63,28 @@ pub struct FaultStats {
     pub resets: u64,
     pub slow: u64,
     pub duplicates: u64,
+    pub short_pages: u64,
 }
+
+/// One request as the simulator received and answered it, for tests that
+/// check what a client sends (see [`Simulator::requests`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub method: String,
+    pub path: String,
+    /// The request's `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The `ININ-Correlation-Id` the client sent, if any.
+    pub client_correlation_id: Option<String>,
+    /// The `ININ-Correlation-Id` of the response (absent for a reset).
+    pub correlation_id: Option<String>,
+    /// The response's status; `None` for a reset.
+    pub status: Option<u16>,
+}
+
+/// The requests kept by [`Simulator::requests`]: the latest ones, so that a
+/// long-running simulator does not grow.
+const REQUESTS_KEPT: usize = 10_000;
 
 impl Stats {
     /// Responses sent with `status`.
@@ -78,12 +99,14 @@ struct Shared {
     token_lifetime: Duration,
     latency: Duration,
     legacy_pages: bool,
+    max_results_per_query: u64,
     /// Changeable while running ([`Simulator::set_faults`]).
     faults: RwLock<Faults>,
     dataset: RwLock<Arc<Dataset>>,
     tokens: Mutex<HashMap<String, Issued>>,
     limiter: RateLimiter,
     stats: Mutex<Stats>,
+    requests: Mutex<std::collections::VecDeque<RequestRecord>>,
     /// Fault dice: seeded, so a run with the same seed and requests rolls the same.
     dice: Mutex<ChaCha8Rng>,
 }
@@ -124,11 +147,13 @@ impl Simulator {
             token_lifetime: config.token_lifetime,
             latency: config.latency,
             legacy_pages: config.legacy_pages,
+            max_results_per_query: config.max_results_per_query,
             faults: RwLock::new(config.faults),
             dataset: RwLock::new(Arc::new(dataset)),
             tokens: Mutex::new(HashMap::new()),
             limiter: RateLimiter::new(config.rate_limit_per_minute),
             stats: Mutex::new(Stats::default()),
+            requests: Mutex::new(Default::default()),
             dice: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_FA17)),
         });
         let task = tokio::spawn(accept_loop(listener, router(shared.clone())));
@@ -157,6 +182,13 @@ impl Simulator {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.shared.stats.lock().expect("stats lock").clone()
+    }
+
+    /// The latest requests received (up to 10,000), oldest first: what
+    /// each carried and how it was answered.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        let requests = self.shared.requests.lock().expect("requests lock");
+        requests.iter().cloned().collect()
     }
 
     /// Adds violations while running (they are served once visible), for
@@ -261,12 +293,18 @@ async fn around_every_request(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let id = req
-        .headers()
-        .get(CORRELATION_HEADER)
-        .and_then(|v| v.to_str().ok())
+    let mut record = RequestRecord {
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+        content_type: header_text(req.headers(), header::CONTENT_TYPE.as_str()),
+        client_correlation_id: header_text(req.headers(), CORRELATION_HEADER),
+        correlation_id: None,
+        status: None,
+    };
+    let id = record
+        .client_correlation_id
+        .clone()
         .filter(|v| !v.is_empty())
-        .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(CorrelationId(id.clone()));
     tracing::debug!(method = %req.method(), path = req.uri().path(), correlation_id = %id, "simulator request");
@@ -297,9 +335,24 @@ async fn around_every_request(
             .or_default() += 1;
         if let Ok(v) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(CORRELATION_HEADER, v);
+            record.correlation_id = Some(id);
         }
+        record.status = Some(response.status().as_u16());
     }
+    let mut requests = shared.requests.lock().expect("requests lock");
+    if requests.len() == REQUESTS_KEPT {
+        requests.pop_front();
+    }
+    requests.push_back(record);
+    drop(requests);
     response
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 impl Shared {
@@ -445,6 +498,12 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if !content_type_is(&headers, FORM) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "Send the token request as a form: Content-Type: application/x-www-form-urlencoded.",
+        );
+    }
     let form: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
         Ok(form) => form,
         Err(_) => return oauth_error(StatusCode::BAD_REQUEST, "The body must be form-urlencoded."),
@@ -512,6 +571,19 @@ async fn token(
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
 
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+
+/// Whether the request's `Content-Type` is `media` (parameters such as
+/// `charset` allowed, case ignored), as the contract has clients send.
+fn content_type_is(headers: &HeaderMap, media: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(media))
+}
+
 fn basic_credentials(value: &HeaderValue) -> Option<(String, String)> {
     let value = value.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
@@ -568,6 +640,20 @@ async fn query_violations(
             &correlation,
         );
     }
+    if !content_type_is(&headers, JSON) {
+        let sent = headers
+            .get(header::CONTENT_TYPE)
+            .map_or("none".into(), |v| {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            });
+        return api_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported.media.type",
+            &format!("The media type '{sent}' is not supported; send Content-Type: {JSON}."),
+            &[],
+            &correlation,
+        );
+    }
     // The size limit is checked before anything is parsed.
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return api_error(
@@ -594,14 +680,31 @@ async fn query_violations(
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
     }
-    let repeat_last = query.cursor.is_some() && shared.roll(shared.faults().duplicates);
+    let faults = shared.faults();
+    let repeat_last = query.cursor.is_some() && shared.roll(faults.duplicates);
+    // A short page holds 0 to size - 1 violations.
+    let short = shared.roll(faults.short_pages).then(|| {
+        shared
+            .dice
+            .lock()
+            .expect("dice lock")
+            .gen_range(0..query.size) as usize
+    });
+    let serving = query::Serving {
+        repeat_last,
+        short,
+        cap: shared.max_results_per_query,
+    };
     let dataset = shared.dataset.read().expect("dataset lock").clone();
-    let page = match query::page(&dataset, &query, Timestamp::now(), repeat_last) {
+    let page = match query::page(&dataset, &query, Timestamp::now(), serving) {
         Ok(page) => page,
         Err(r) => return refuse(r),
     };
     if repeat_last {
         shared.count_fault(|s| s.duplicates += 1);
+    }
+    if short.is_some() && page.next.is_some() {
+        shared.count_fault(|s| s.short_pages += 1);
     }
     let next = page.next.as_ref().map(|c| c.encode());
     let legacy = shared.legacy_pages;

@@ -169,3 +169,54 @@ async fn each_grant_issues_a_new_opaque_token_and_earlier_ones_stay_valid() {
         assert_eq!(s.query(t, &day_query(5)).await.status(), 200);
     }
 }
+
+/// Section 2's header `Content-Type: application/x-www-form-urlencoded`: a
+/// token request in another format is refused with 400 `invalid_client`,
+/// even with good credentials.
+#[tokio::test]
+async fn a_token_request_that_is_not_a_form_is_refused() {
+    let s = start(small(10)).await;
+    let form = "grant_type=client_credentials";
+    for (content_type, body) in [
+        (None, form.to_string()),
+        (
+            Some("application/json"),
+            r#"{"grant_type":"client_credentials"}"#.into(),
+        ),
+        (Some("text/plain"), form.to_string()),
+    ] {
+        let mut request = s
+            .http
+            .post(s.url(TOKEN))
+            .basic_auth("demo-client", Some("demo-secret"))
+            .body(body);
+        if let Some(ct) = content_type {
+            request = request.header("Content-Type", ct);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 400, "{content_type:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("application/x-www-form-urlencoded"),
+            "{body}"
+        );
+    }
+    let r = s
+        .http
+        .post(s.url(TOKEN))
+        .basic_auth("demo-client", Some("demo-secret"))
+        .header(
+            "Content-Type",
+            "application/x-www-form-urlencoded; charset=UTF-8",
+        )
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(s.sim.stats().tokens_issued, 1);
+}

@@ -440,3 +440,190 @@ async fn random_queries_page_to_exactly_the_matching_violations() {
     }
     assert!(checked > 1_000, "the queries matched something: {checked}");
 }
+
+/// Section 3, "The Violation object", key by key on the raw JSON served over
+/// HTTP: a misspelt or undocumented key fails, every contract key appears
+/// (the usually-present ones in most records), with the contract's JSON types.
+#[tokio::test]
+async fn served_violation_keys_are_the_contract_keys_or_documented_extras() {
+    use compliance_simulator::{EXTRA_EVIDENCE_FIELDS, EXTRA_VIOLATION_FIELDS};
+    use std::collections::HashMap;
+    const ALWAYS: [&str; 4] = ["id", "ruleId", "severity", "detectedAt"];
+    const OTHERS: [&str; 9] = [
+        "conversationId",
+        "communicationId",
+        "agentId",
+        "queueId",
+        "policyId",
+        "ruleName",
+        "segmentReference",
+        "confidence",
+        "evidence",
+    ];
+    const UUIDS: [&str; 6] = [
+        "id",
+        "conversationId",
+        "communicationId",
+        "agentId",
+        "queueId",
+        "policyId",
+    ];
+    const EVIDENCE: [&str; 5] = ["type", "participant", "value", "startMs", "endMs"];
+
+    let s = start(small(3_000)).await;
+    let token = s.token().await;
+    let pages = s.all_pages(&token, day_query(1000)).await;
+    let served: Vec<&serde_json::Map<String, Value>> = pages
+        .iter()
+        .flat_map(|p| p["violations"].as_array().unwrap())
+        .map(|v| v.as_object().expect("a violation is a JSON object"))
+        .collect();
+    assert_eq!(served.len(), 3_000);
+
+    // Non-null occurrences of each key, violations and evidence items apart.
+    let mut present: HashMap<&str, usize> = HashMap::new();
+    let mut items = 0;
+    for v in &served {
+        for (key, value) in v.iter() {
+            let key = key.as_str();
+            let known = ALWAYS.contains(&key)
+                || OTHERS.contains(&key)
+                || EXTRA_VIOLATION_FIELDS.contains(&key);
+            assert!(known, "undocumented violation key {key:?} in {v:?}");
+            if value.is_null() {
+                assert!(!ALWAYS.contains(&key), "{key} is always present: {v:?}");
+                continue;
+            }
+            *present.entry(key).or_default() += 1;
+            match key {
+                k if UUIDS.contains(&k) => assert!(
+                    value
+                        .as_str()
+                        .is_some_and(compliance_api::CanonicalUuid::is_canonical),
+                    "{k} is a UUID string: {value}"
+                ),
+                "ruleId" | "ruleName" | "severity" | "detectedAt" | "segmentReference" => {
+                    assert!(value.is_string(), "{key} is a string: {value}")
+                }
+                "confidence" => assert!(
+                    value.as_f64().is_some_and(|c| (0.0..=1.0).contains(&c)),
+                    "confidence is a number from 0 to 1: {value}"
+                ),
+                "evidence" => {
+                    for item in value.as_array().expect("evidence is an array") {
+                        items += 1;
+                        let item = item.as_object().expect("an evidence item is an object");
+                        for (k, field) in item.iter() {
+                            let k = k.as_str();
+                            let known = EVIDENCE.contains(&k) || EXTRA_EVIDENCE_FIELDS.contains(&k);
+                            assert!(known, "undocumented evidence key {k:?} in {item:?}");
+                            *present.entry(k).or_default() += 1;
+                            match k {
+                                "type" | "participant" | "value" => {
+                                    assert!(field.is_string(), "{k} is a string: {field}")
+                                }
+                                "startMs" | "endMs" => {
+                                    assert!(field.is_i64(), "{k} is an integer: {field}")
+                                }
+                                _ => {}
+                            }
+                        }
+                        for k in ["type", "value"] {
+                            assert!(item.contains_key(k), "{k} in every item: {item:?}");
+                        }
+                        assert_eq!(item.contains_key("startMs"), item.contains_key("endMs"));
+                        if let (Some(a), Some(b)) = (item.get("startMs"), item.get("endMs")) {
+                            assert!(a.as_i64() <= b.as_i64(), "{item:?}");
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let n = served.len();
+    for key in ALWAYS {
+        assert_eq!(present.get(key), Some(&n), "{key} in every violation");
+    }
+    for key in OTHERS {
+        let k = present.get(key).copied().unwrap_or(0);
+        assert!(k * 10 > n * 8, "{key} in most violations: {k} of {n}");
+    }
+    for key in EVIDENCE {
+        let k = present.get(key).copied().unwrap_or(0);
+        assert!(
+            k * 2 > items,
+            "{key} in most evidence items: {k} of {items}"
+        );
+    }
+    // The documented extras are really served (the lists are not stale).
+    for key in EXTRA_VIOLATION_FIELDS.iter().chain(&EXTRA_EVIDENCE_FIELDS) {
+        assert!(present.get(key).is_some_and(|&k| k > 0), "{key} served");
+    }
+}
+
+/// "A page may hold fewer violations than the size even when more pages
+/// follow": with the short-pages fault, pages are short (some empty) in the
+/// middle of a query, and paging to the end still gives each violation once.
+#[tokio::test]
+async fn short_pages_hold_fewer_than_the_size_while_more_pages_follow() {
+    let s = start(SimConfig {
+        rate_limit_per_minute: 0,
+        faults: compliance_simulator::Faults {
+            short_pages: 0.5,
+            ..Default::default()
+        },
+        ..small(500)
+    })
+    .await;
+    let token = s.token().await;
+    let pages = s.all_pages(&token, day_query(10)).await;
+    let (last, middle) = pages.split_last().unwrap();
+    assert!(last["nextPageCursor"].is_null());
+    let short = middle
+        .iter()
+        .filter(|p| p["violations"].as_array().unwrap().len() < 10)
+        .count();
+    let empty = middle
+        .iter()
+        .filter(|p| p["violations"].as_array().unwrap().is_empty())
+        .count();
+    assert!(short > 10 && empty > 0, "{short} short, {empty} empty");
+    assert!(pages
+        .iter()
+        .all(|p| p["pageSize"] == 10 && p["total"] == 500));
+    let expected: Vec<String> = s
+        .sim
+        .dataset()
+        .violations
+        .iter()
+        .map(|v| v.id.clone())
+        .collect();
+    assert_eq!(ids(&pages), expected);
+    assert_eq!(s.sim.stats().faults.short_pages as usize, short);
+}
+
+/// The 100,000 cap is a setting only so that tests can reach it quickly.
+#[tokio::test]
+async fn a_lowered_cap_refuses_paging_past_it() {
+    let s = start(SimConfig {
+        max_results_per_query: 250,
+        ..small(400)
+    })
+    .await;
+    let token = s.token().await;
+    let mut q = day_query(100);
+    let mut served = Vec::new();
+    let refusal = loop {
+        let r = s.query(&token, &q).await;
+        if r.status() != 200 {
+            break r;
+        }
+        let page: Value = r.json().await.unwrap();
+        served.push(page["violations"].as_array().unwrap().len());
+        q["cursor"] = page["nextPageCursor"].clone();
+    };
+    assert_eq!(served, [100, 100, 50]);
+    let body = api_error(refusal, 400, "pagination.limit.exceeded").await;
+    assert!(body["message"].as_str().unwrap().contains("250"), "{body}");
+}

@@ -134,3 +134,38 @@ async fn injected_5xx_responses_carry_it_too() {
         correlation(&r);
     }
 }
+
+/// The simulator keeps what each request carried, so that client tests can
+/// check the headers a client sends and the ids it was answered with.
+#[tokio::test]
+async fn each_request_is_recorded_with_its_headers_and_answer() {
+    let s = start(small(5)).await;
+    let token = s.token().await;
+    let r = s
+        .http
+        .post(s.url(QUERY))
+        .bearer_auth(&token)
+        .header(HEADER, "mine-1")
+        .json(&day_query(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.query(&token, &day_query(5)).await;
+    let records = s.sim.requests();
+    assert_eq!(records.len(), 3);
+    let (token_request, mine, fresh) = (&records[0], &records[1], &records[2]);
+    assert_eq!(token_request.path, TOKEN);
+    assert_eq!(
+        token_request.content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(token_request.status, Some(200));
+    assert_eq!((mine.method.as_str(), mine.path.as_str()), ("POST", QUERY));
+    assert_eq!(mine.content_type.as_deref(), Some("application/json"));
+    assert_eq!(mine.client_correlation_id.as_deref(), Some("mine-1"));
+    assert_eq!(mine.correlation_id.as_deref(), Some("mine-1"));
+    // Without one of its own, the client gets a fresh id.
+    assert_eq!(fresh.client_correlation_id, None);
+    assert!(uuid::Uuid::parse_str(fresh.correlation_id.as_deref().unwrap()).is_ok());
+}

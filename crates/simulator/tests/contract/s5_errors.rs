@@ -93,3 +93,59 @@ async fn a_client_without_the_permission_gets_tokens_but_403_missing_permissions
     let ok = s.token().await;
     assert_eq!(s.query(&ok, &day_query(5)).await.status(), 200);
 }
+
+/// Section 3's header `Content-Type: application/json`: a query sent as
+/// anything else is refused with 415, in the error format, before its body
+/// is read; parameters such as `charset` are fine.
+#[tokio::test]
+async fn a_query_that_is_not_sent_as_json_gets_415() {
+    let s = start(small(5)).await;
+    let token = s.token().await;
+    let body = day_query(5).to_string();
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/jsonx"),
+    ] {
+        let mut request = s
+            .http
+            .post(s.url(QUERY))
+            .bearer_auth(&token)
+            .header("ININ-Correlation-Id", "ct-check")
+            .body(body.clone());
+        if let Some(ct) = content_type {
+            request = request.header("Content-Type", ct);
+        }
+        let r = request.send().await.unwrap();
+        let refused = api_error(r, 415, "unsupported.media.type").await;
+        assert_eq!(refused["contextId"], "ct-check", "{refused}");
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            message.contains(content_type.unwrap_or("none"))
+                && message.contains("application/json"),
+            "{message}"
+        );
+    }
+    for ok in ["application/json", "Application/JSON; charset=utf-8"] {
+        let r = s
+            .http
+            .post(s.url(QUERY))
+            .bearer_auth(&token)
+            .header("Content-Type", ok)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{ok}");
+    }
+    // The token comes first: without one, the answer is still 401.
+    let r = s
+        .http
+        .post(s.url(QUERY))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    api_error(r, 401, "bad.credentials").await;
+}
