@@ -1,0 +1,484 @@
+//! A strict reader of one violation line, for the fast path.
+//!
+//! It reads what the fast path needs (the rule id, the severity, where each
+//! evidence value lies in the line) and checks every other field as the
+//! typed [`compliance_api::Violation`] parse would. It answers `None`
+//! whenever it is not certain the typed parse accepts the line in the same
+//! way: string escapes in typed fields, `\u` escapes anywhere, raw control
+//! bytes, duplicate known keys, numbers it would have to convert, deep
+//! nesting. Such lines take the typed path, so this reader never needs to
+//! explain an error, only to never accept what the typed parse refuses.
+
+use compliance_api::{Severity, Timestamp};
+
+/// What the fast path needs of a violation line.
+pub(super) struct Line<'a> {
+    pub rule_id: &'a str,
+    pub severity: Severity,
+    /// Each evidence item's value, in evidence order (`None`: absent or null).
+    pub values: Values<'a>,
+}
+
+/// Evidence values, the first few inline, so that a line allocates nothing.
+#[derive(Default)]
+pub(super) struct Values<'a> {
+    inline: [Option<&'a str>; INLINE_VALUES],
+    len: usize,
+    more: Vec<Option<&'a str>>,
+}
+
+const INLINE_VALUES: usize = 4;
+
+impl<'a> Values<'a> {
+    fn push(&mut self, value: Option<&'a str>) {
+        if self.len < INLINE_VALUES {
+            self.inline[self.len] = value;
+        } else {
+            self.more.push(value);
+        }
+        self.len += 1;
+    }
+
+    /// Each item's value, in evidence order.
+    pub fn iter(&self) -> impl Iterator<Item = Option<&'a str>> + '_ {
+        self.inline[..self.len.min(INLINE_VALUES)]
+            .iter()
+            .chain(&self.more)
+            .copied()
+    }
+}
+
+/// Reads `text` (one JSON object, already checked to be UTF-8).
+pub(super) fn read(text: &str) -> Option<Line<'_>> {
+    let mut r = Reader { text, i: 0 };
+    let line = r.violation()?;
+    r.ws();
+    (r.i == text.len()).then_some(line)
+}
+
+/// Nesting deeper than this in unknown fields is left to the typed parse.
+const MAX_DEPTH: u32 = 64;
+
+struct Reader<'a> {
+    text: &'a str,
+    i: usize,
+}
+
+/// Known keys of a violation, one bit each, so that a duplicate is seen.
+const ID: u32 = 1;
+const RULE_ID: u32 = 1 << 1;
+const SEVERITY: u32 = 1 << 2;
+const DETECTED_AT: u32 = 1 << 3;
+const REQUIRED: u32 = ID | RULE_ID | SEVERITY | DETECTED_AT;
+
+impl<'a> Reader<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn ws(&mut self) {
+        // Lines from the API hold no white space between tokens: one
+        // comparison answers for almost every call.
+        while let Some(&c) = self.bytes().get(self.i) {
+            if c > b' ' || !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                break;
+            }
+            self.i += 1;
+        }
+    }
+
+    /// The next byte after white space, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.bytes().get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    /// Consumes `word` (a literal such as `null`) if it comes next.
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        self.ws();
+        let b = self.bytes();
+        if b.get(self.i..self.i + word.len())? == word {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn null(&mut self) -> bool {
+        self.peek() == Some(b'n') && self.literal(b"null").is_some()
+    }
+
+    /// A string without escapes: its text.
+    fn plain_str(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let end = start + special(&self.bytes()[start..])?;
+        (self.bytes()[end] == b'"').then_some(())?;
+        self.i = end + 1;
+        self.text.get(start..end)
+    }
+
+    /// `null` or a string without escapes.
+    fn opt_str(&mut self) -> Option<Option<&'a str>> {
+        if self.null() {
+            return Some(None);
+        }
+        self.plain_str().map(Some)
+    }
+
+    /// Any string: escapes other than `\u` are checked and passed over.
+    fn skip_str(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        let b = self.bytes();
+        loop {
+            self.i += special(&b[self.i..])?;
+            match b[self.i] {
+                b'"' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                b'\\'
+                    if matches!(
+                        b.get(self.i + 1)?,
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't'
+                    ) =>
+                {
+                    self.i += 2
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A number: `-?(0|[1-9][0-9]*)(.[0-9]+)?`, no exponent, short enough
+    /// that no parse of it can overflow. Returns whether it had a fraction.
+    fn number(&mut self) -> Option<bool> {
+        self.ws();
+        let b = self.bytes();
+        let start = self.i;
+        if b.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        let int = self.digits();
+        if int == 0 || (int > 1 && b[self.i - int] == b'0') {
+            return None;
+        }
+        let fraction = b.get(self.i) == Some(&b'.');
+        if fraction {
+            self.i += 1;
+            (self.digits() > 0).then_some(())?;
+        }
+        if matches!(b.get(self.i), Some(b'e' | b'E')) || self.i - start > 18 {
+            return None;
+        }
+        Some(fraction)
+    }
+
+    fn digits(&mut self) -> usize {
+        let b = self.bytes();
+        let start = self.i;
+        while self.i < b.len() && b[self.i].is_ascii_digit() {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// `null` or an integer (an `i64` field).
+    fn opt_integer(&mut self) -> Option<()> {
+        if self.null() {
+            return Some(());
+        }
+        let start = self.i;
+        let fraction = self.number()?;
+        // serde_json reads `-0` as the float -0.0, which an `i64` refuses.
+        (!fraction && self.text[start..self.i].trim_start() != "-0").then_some(())
+    }
+
+    /// `null` or any number (an `f64` field).
+    fn opt_number(&mut self) -> Option<()> {
+        if self.null() {
+            return Some(());
+        }
+        self.number().map(drop)
+    }
+
+    /// Any JSON value, checked and passed over.
+    fn skip_value(&mut self, depth: u32) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => self.skip_str(),
+            b'{' => self.members(|r, _| r.skip_value(depth + 1)),
+            b'[' => self.elements(|r| r.skip_value(depth + 1)),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            _ => None,
+        }
+    }
+
+    /// An object, handing each key (without escapes) to `member`, which reads the value.
+    fn members(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.plain_str()?;
+            self.eat(b':')?;
+            member(self, key)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array, with `element` reading each element.
+    fn elements(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn violation(&mut self) -> Option<Line<'a>> {
+        let (mut seen, mut optional_seen) = (0u32, 0u32);
+        let (mut rule_id, mut severity) = (None, None);
+        let mut values = Values::default();
+        // Each optional key once, as the typed parse refuses duplicates.
+        let once = |seen: &mut u32, bit: u32| (*seen & bit == 0).then(|| *seen |= bit);
+        self.members(|r, key| match key {
+            "id" => {
+                once(&mut seen, ID)?;
+                r.plain_str().map(drop)
+            }
+            "ruleId" => {
+                once(&mut seen, RULE_ID)?;
+                rule_id = Some(r.plain_str()?);
+                Some(())
+            }
+            "severity" => {
+                once(&mut seen, SEVERITY)?;
+                severity = Some(match r.plain_str()? {
+                    "LOW" => Severity::Low,
+                    "MEDIUM" => Severity::Medium,
+                    "HIGH" => Severity::High,
+                    "CRITICAL" => Severity::Critical,
+                    _ => return None,
+                });
+                Some(())
+            }
+            "detectedAt" => {
+                once(&mut seen, DETECTED_AT)?;
+                r.plain_str()?.parse::<Timestamp>().ok().map(drop)
+            }
+            "conversationId" | "communicationId" | "agentId" | "queueId" | "policyId"
+            | "ruleName" | "segmentReference" => {
+                once(&mut optional_seen, optional_bit(key))?;
+                r.opt_str().map(drop)
+            }
+            "confidence" => {
+                once(&mut optional_seen, optional_bit(key))?;
+                r.opt_number()
+            }
+            "evidence" => {
+                once(&mut optional_seen, optional_bit(key))?;
+                if r.null() {
+                    return Some(());
+                }
+                r.elements(|r| {
+                    values.push(r.evidence()?);
+                    Some(())
+                })
+            }
+            _ => r.skip_value(1),
+        })?;
+        (seen == REQUIRED).then_some(())?;
+        Some(Line {
+            rule_id: rule_id?,
+            severity: severity?,
+            values,
+        })
+    }
+
+    /// One evidence item: its value.
+    fn evidence(&mut self) -> Option<Option<&'a str>> {
+        let mut seen = 0u32;
+        let mut value = None;
+        let mut once = |bit: u32| (seen & bit == 0).then(|| seen |= bit);
+        self.members(|r, key| match key {
+            "type" => {
+                once(1)?;
+                r.plain_str().map(drop)
+            }
+            "participant" => {
+                once(2)?;
+                r.opt_str().map(drop)
+            }
+            "value" => {
+                once(4)?;
+                value = r.opt_str()?;
+                Some(())
+            }
+            "startMs" => {
+                once(8)?;
+                r.opt_integer()
+            }
+            "endMs" => {
+                once(16)?;
+                r.opt_integer()
+            }
+            _ => r.skip_value(2),
+        })?;
+        // `type` is required.
+        (seen & 1 == 1).then_some(value)
+    }
+}
+
+fn optional_bit(key: &str) -> u32 {
+    match key {
+        "conversationId" => 1,
+        "communicationId" => 1 << 1,
+        "agentId" => 1 << 2,
+        "queueId" => 1 << 3,
+        "policyId" => 1 << 4,
+        "ruleName" => 1 << 5,
+        "segmentReference" => 1 << 6,
+        "confidence" => 1 << 7,
+        _ => 1 << 8, // evidence
+    }
+}
+
+fn is_special(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
+}
+
+/// The position of the first byte in `b` that ends or interrupts a string:
+/// a quote, a backslash or a control byte. Strings are most of a line, so
+/// this is the reader's hot loop: sixteen bytes at a time with SSE2, which
+/// every x86-64 processor has.
+#[cfg(target_arch = "x86_64")]
+fn special(b: &[u8]) -> Option<usize> {
+    use std::arch::x86_64::*;
+    let mut i = 0;
+    // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads 16
+    // bytes that lie inside `b` (`i + 16 <= b.len()`).
+    unsafe {
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        // Unsigned `c < 0x20` as a signed compare: flip the high bits first.
+        let flip = _mm_set1_epi8(i8::MIN);
+        let limit = _mm_set1_epi8((0x20u8 ^ 0x80) as i8);
+        while i + 16 <= b.len() {
+            let x = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
+            let control = _mm_cmplt_epi8(_mm_xor_si128(x, flip), limit);
+            let ends = _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash));
+            let mask = _mm_movemask_epi8(_mm_or_si128(ends, control));
+            if mask != 0 {
+                return Some(i + mask.trailing_zeros() as usize);
+            }
+            i += 16;
+        }
+    }
+    b[i..].iter().position(|&c| is_special(c)).map(|k| i + k)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn special(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| is_special(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_matches_a_byte_search() {
+        let mut text: Vec<u8> = Vec::new();
+        for n in 0..800u32 {
+            // Mostly printable bytes, some of them special, some above 0x7f.
+            let c = (n.wrapping_mul(2_654_435_761) >> 11) as u8;
+            text.push(if c % 5 == 0 { c } else { 0x20 + c % 0x60 });
+            for start in 0..text.len().min(24) {
+                let t = &text[start..];
+                assert_eq!(special(t), t.iter().position(|&c| is_special(c)), "{t:?}");
+            }
+        }
+        // Every byte value at every position of a vector and of the tail.
+        for c in 0..=255u8 {
+            for at in 0..40 {
+                let mut t = [b'a'; 40];
+                t[at] = c;
+                assert_eq!(
+                    special(&t),
+                    t.iter().position(|&c| is_special(c)),
+                    "{c} at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reads_what_the_fast_path_needs() {
+        let text = r#"{"id":"v","ruleId":"rule-uuid-002","severity":"LOW","detectedAt":"2023-10-01T13:04:05.120Z",
+            "confidence":0.5,"x":{"y":[1,-2.5,true,false,null,"a\"b"]},
+            "evidence":[{"type":"T","value":"one"},{"type":"S","value":null,"startMs":-3},{"type":"M"}]}"#;
+        let line = read(text).expect("accepted");
+        assert_eq!(line.rule_id, "rule-uuid-002");
+        assert_eq!(line.severity, Severity::Low);
+        assert_eq!(
+            line.values.iter().collect::<Vec<_>>(),
+            [Some("one"), None, None]
+        );
+    }
+
+    #[test]
+    fn leaves_to_the_typed_parse_what_it_is_unsure_of() {
+        let base = r#""ruleId":"r","severity":"LOW","detectedAt":"2023-10-01T13:04:05Z""#;
+        for (case, text) in [
+            ("escaped id", format!(r#"{{"id":"a\"b",{base}}}"#)),
+            ("unicode escape", format!(r#"{{"id":"a",{base},"x":"\u0041"}}"#)),
+            ("duplicate id", format!(r#"{{"id":"a","id":"b",{base}}}"#)),
+            ("duplicate optional", format!(r#"{{"id":"a",{base},"agentId":null,"agentId":"x"}}"#)),
+            ("missing id", format!(r#"{{{base}}}"#)),
+            ("lowercase severity", r#"{"id":"a","ruleId":"r","severity":"low","detectedAt":"2023-10-01T13:04:05Z"}"#.to_string()),
+            ("exponent", format!(r#"{{"id":"a",{base},"x":1e400}}"#)),
+            ("leading zero", format!(r#"{{"id":"a",{base},"x":01}}"#)),
+            ("fractional ms", format!(r#"{{"id":"a",{base},"evidence":[{{"type":"T","startMs":1.5}}]}}"#)),
+            ("negative zero ms", format!(r#"{{"id":"a",{base},"evidence":[{{"type":"T","endMs":-0}}]}}"#)),
+            ("evidence without type", format!(r#"{{"id":"a",{base},"evidence":[{{"value":"x"}}]}}"#)),
+            ("trailing comma", format!(r#"{{"id":"a",{base},}}"#)),
+            ("trailing bytes", format!(r#"{{"id":"a",{base}}} x"#)),
+            ("raw tab in a string", format!("{{\"id\":\"a\tb\",{base}}}")),
+            ("non-UTC time", r#"{"id":"a","ruleId":"r","severity":"LOW","detectedAt":"2023-10-01T13:04:05+01:00"}"#.to_string()),
+            ("deep nesting", format!(r#"{{"id":"a",{base},"x":{}{}}}"#, "[".repeat(100), "]".repeat(100))),
+        ] {
+            assert!(read(&text).is_none(), "{case}: {text}");
+        }
+    }
+}
