@@ -15,7 +15,9 @@ use std::time::Duration;
     after_help = "Each run covers [watermark - lookback, now - lag); the watermark is the end \
 of the last completed run (--since before the first). Violations re-read through the look-back are \
 recognised from the state store and dropped, so every violation is output exactly once, across \
-restarts too. SIGTERM or Ctrl-C: the current page is finished or abandoned, state is committed, \
+restarts too. Each run appends one audit record; a run that is stopped, killed or fails before \
+its record leaves what it output to the next run's record, so every violation output is counted in \
+exactly one record. SIGTERM or Ctrl-C: the current page is finished or abandoned, state is committed, \
 and the process exits 0 within 10 s; a second signal exits at once.
 
 Examples:

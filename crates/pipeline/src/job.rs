@@ -5,18 +5,22 @@
 //! ends with every violation exactly once.
 //!
 //! The steps, each safe to repeat after a crash:
+//! 0. open the audit log, which reconciles what a crash left in it, and send
+//!    what earlier runs left queued (alongside steps 1 to 3, so even a run
+//!    that fails does it);
 //! 1. plan (or load the checkpoint);
 //! 2. fetch, verify and write, checkpointing after each page;
-//! 3. mark the output complete;
+//! 3. mark the output complete, with its length;
 //! 4. append the audit record (skipped if the log already holds it), which
-//!    queues its webhook;
-//! 5. move `OUT.partial` to `OUT` and forget the checkpoint;
-//! 6. deliver queued webhooks (what stays undelivered stays queued).
+//!    queues its webhook, and deliver what is queued (what stays undelivered
+//!    stays queued);
+//! 5. move `OUT.partial` to `OUT` (done already if `OUT` has the complete
+//!    length and there is no `OUT.partial`) and forget the checkpoint.
 
-use crate::output::{FileSink, OutputTarget, Position};
+use crate::output::{FileSink, OutputTarget, Position, RecordSink};
 use crate::run::{
-    append_and_deliver, audit_record, drop_ids, extract, load_state, save_state, AuditTarget,
-    Checkpoint, Progress, Rejects, RunError,
+    append_and_deliver, audit_record, deliver, drop_ids, extract, load_state, save_state,
+    AuditTarget, Checkpoint, Progress, Rejects, RunError, Webhook,
 };
 use compliance_audit::{Appended, AuditRecord, DeliveryReport};
 use compliance_client::{Batch, Plan, Query, Resume, StatsSnapshot, ViolationExtractor};
@@ -89,13 +93,78 @@ impl ExtractJob {
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<JobReport, RunError> {
         let started = Instant::now();
-        // Only an output that can be cut back to a checkpoint is checkpointed.
-        let store = match self.output.is_resumable() {
-            true => self.store.clone(),
-            false => None,
+        // Opened first, so that even a run that fails reconciles what a crash
+        // left in the log, and sends what earlier runs left queued: alongside
+        // the extraction, ahead of this run's record.
+        let mut log = self.audit.as_ref().map(AuditTarget::open).transpose()?;
+        let earlier = async {
+            match self
+                .audit
+                .as_ref()
+                .and_then(|a| Some((a, a.webhook.as_ref()?)))
+            {
+                Some((target, webhook)) => deliver_queued(target, webhook).await,
+                None => None,
+            }
         };
+        let (earlier, extracted) =
+            tokio::join!(earlier, self.fetch_and_write(extractor, verifier, stop));
+        let (saved, out, rejects_file, resumed) = extracted?;
+
+        let record = audit_record(
+            saved.extraction_id,
+            &saved.plan,
+            &saved.progress,
+            started.elapsed(),
+        );
+        // Append first: the record queues its webhook in the same step.
+        let (appended, mut delivery) = match (&self.audit, log.as_mut()) {
+            (Some(target), Some(log)) => append_and_deliver(target, log, &record).await?,
+            _ => (None, None),
+        };
+        crash_point("after-audit-append");
+        if let Some(out) = out {
+            out.finish()?;
+        }
+        crash_point("after-rename");
+        if let Some(store) = self.checkpoint_store() {
+            store.clear_progress(&self.key())?;
+        }
+        if let (Some(report), Some(earlier)) = (delivery.as_mut(), earlier) {
+            report.delivered.splice(0..0, earlier.delivered);
+        }
+        Ok(JobReport {
+            extraction_id: saved.extraction_id,
+            resumed,
+            rejects_file,
+            progress: saved.progress,
+            record,
+            client: extractor.stats().snapshot(),
+            appended,
+            delivery,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// The store that checkpoints this job: only an output that can be cut
+    /// back to a checkpoint is checkpointed.
+    fn checkpoint_store(&self) -> Option<&Arc<dyn StateStore>> {
+        self.store.as_ref().filter(|_| self.output.is_resumable())
+    }
+
+    /// Steps 1 to 3: plans (or loads the checkpoint), fetches, writes and
+    /// marks the output complete. Returns the checkpoint, the output still to
+    /// be put in place (`None` when a crash came after the rename), the
+    /// rejects file and whether an interrupted run was continued.
+    async fn fetch_and_write(
+        &self,
+        extractor: &ViolationExtractor,
+        verifier: &Verifier,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(Saved, Option<FileSink>, Option<PathBuf>, bool), RunError> {
+        let store = self.checkpoint_store();
         let key = self.key();
-        let loaded: Option<Saved> = match &store {
+        let loaded: Option<Saved> = match store {
             Some(store) => load_state(store.as_ref(), &key)?,
             None => None,
         };
@@ -106,6 +175,7 @@ impl ExtractJob {
                     extraction_id = %saved.extraction_id,
                     window = saved.resume.window,
                     violations = saved.progress.tally.violations,
+                    complete = saved.complete,
                     "continuing an interrupted extraction"
                 );
                 saved
@@ -121,18 +191,25 @@ impl ExtractJob {
                     last_ids: Vec::new(),
                     complete: false,
                 };
-                if let Some(store) = &store {
+                if let Some(store) = store {
                     save_state(store.as_ref(), &key, &saved, &[])?;
                 }
+                crash_point("after-plan");
                 saved
             }
         };
+        let rejects = Rejects::new(self.output.rejects_path(), saved.rejects);
+        // A crash after the rename and before the checkpoint was cleared: the
+        // complete output is already in place, and only the last steps remain.
+        if saved.complete && self.output.is_in_place(saved.output) {
+            return Ok((saved, None, rejects.path().map(PathBuf::from), resumed));
+        }
 
         let mut out = FileSink::open(&self.output, saved.output)?;
-        let mut rejects = Rejects::new(self.output.rejects_path(), saved.rejects);
+        let mut rejects = rejects;
         if !saved.complete {
             let mut checkpoint = ExtractCheckpoint {
-                store: store.clone(),
+                store: store.cloned(),
                 key: key.clone(),
                 saved: saved.clone(),
                 repeated: saved.last_ids.iter().cloned().collect(),
@@ -151,38 +228,38 @@ impl ExtractJob {
             .await?;
             saved = checkpoint.saved;
             saved.progress = progress;
+            // What a rerun checks the output against once it is in place.
+            saved.output = out.commit()?.offset;
             saved.complete = true;
-            if let Some(store) = &store {
+            if let Some(store) = store {
                 save_state(store.as_ref(), &key, &saved, &[])?;
             }
+            crash_point("after-complete");
         }
+        Ok((saved, Some(out), rejects.path().map(PathBuf::from), resumed))
+    }
+}
 
-        let record = audit_record(
-            saved.extraction_id,
-            &saved.plan,
-            &saved.progress,
-            started.elapsed(),
-        );
-        // Append first: the record queues its webhook in the same step.
-        let (appended, delivery) = match &self.audit {
-            None => (None, None),
-            Some(target) => append_and_deliver(target, &mut target.open()?, &record).await?,
-        };
-        out.finish()?;
-        if let Some(store) = &store {
-            store.clear_progress(&key)?;
+/// Delivers what earlier runs left queued; a failure is only logged, since
+/// this run's own delivery, or the next run, tries again.
+async fn deliver_queued(target: &AuditTarget, webhook: &Webhook) -> Option<DeliveryReport> {
+    match deliver(target.store.clone(), webhook).await {
+        Ok(report) => Some(report),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not deliver the queued webhooks; they stay queued");
+            None
         }
-        Ok(JobReport {
-            extraction_id: saved.extraction_id,
-            resumed,
-            rejects_file: rejects.path().map(PathBuf::from),
-            progress: saved.progress,
-            record,
-            client: extractor.stats().snapshot(),
-            appended,
-            delivery,
-            elapsed: started.elapsed(),
-        })
+    }
+}
+
+/// For crash tests only: with `GENESYS_COMPLIANCE_CRASH_AT` set to `point`,
+/// the process aborts there, as abruptly as a kill -9 (nothing is flushed
+/// or cleaned up). Points: `after-plan`, `after-page`, `after-complete`,
+/// `after-audit-append`, `after-rename`.
+#[doc(hidden)]
+pub fn crash_point(point: &str) {
+    if std::env::var_os("GENESYS_COMPLIANCE_CRASH_AT").is_some_and(|at| at == point) {
+        std::process::abort();
     }
 }
 
@@ -233,9 +310,10 @@ impl Checkpoint for ExtractCheckpoint {
         self.saved.rejects = rejects;
         self.saved.progress = progress.clone();
         self.saved.last_ids = batch.violations.iter().map(|v| v.id.clone()).collect();
-        match &self.store {
-            Some(store) => save_state(store.as_ref(), &self.key, &self.saved, &[]),
-            None => Ok(()),
+        if let Some(store) = &self.store {
+            save_state(store.as_ref(), &self.key, &self.saved, &[])?;
+            crash_point("after-page");
         }
+        Ok(())
     }
 }

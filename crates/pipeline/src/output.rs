@@ -60,6 +60,17 @@ impl OutputTarget {
         }
     }
 
+    /// Whether the complete output, `len` bytes, is already in place: renamed
+    /// from `FILE.partial` to `FILE` by a run that stopped right after.
+    pub fn is_in_place(&self, len: u64) -> bool {
+        match (self, self.partial_path()) {
+            (OutputTarget::File(path), Some(partial)) => {
+                !partial.exists() && std::fs::metadata(path).is_ok_and(|m| m.len() == len)
+            }
+            _ => false,
+        }
+    }
+
     /// Whether a rerun can continue this output where it stopped.
     pub fn is_resumable(&self) -> bool {
         self.partial_path().is_some()
@@ -338,6 +349,22 @@ impl HourlySink {
             rotation,
             current: None,
             clock: Utc::now,
+        })
+    }
+
+    /// Where the output stands before anything is written: the current
+    /// period's file and its length. What a restart cuts back to when no
+    /// batch was committed yet.
+    pub fn position(&self) -> Result<Position, OutputError> {
+        let file = Self::file_for(&self.dir, self.rotation, (self.clock)());
+        let offset = match std::fs::metadata(&file) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(OutputError::at(&file)(e)),
+        };
+        Ok(Position {
+            file: Some(file),
+            offset,
         })
     }
 

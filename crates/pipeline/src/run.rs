@@ -11,7 +11,7 @@ use compliance_audit::{
 };
 use compliance_client::{Batch, Plan, Rejected, Resume, ViolationExtractor};
 use compliance_store::StateStore;
-use compliance_verify::{Tally, Verifier};
+use compliance_verify::{redact, scan, Tally, Verifier};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -140,13 +140,21 @@ impl Rejects {
         }
     }
 
-    fn write(&mut self, reject: &Rejected) -> Result<(), OutputError> {
+    /// Writes one reject; its PII is redacted like evidence unless `keep_pii`.
+    fn write(&mut self, reject: &Rejected, keep_pii: bool) -> Result<(), OutputError> {
         if self.file.is_none() {
             self.file = Some(JsonlFile::open(&self.path, self.resume_at)?);
         }
+        let redacted;
+        let record = if keep_pii {
+            &reject.raw
+        } else {
+            redacted = redact_json(&reject.raw);
+            &redacted
+        };
         let line = RejectLine {
             reason: &reject.reason,
-            record: &reject.raw,
+            record,
         };
         self.file.as_mut().expect("opened above").write(&line)
     }
@@ -164,7 +172,30 @@ impl Rejects {
     }
 }
 
-/// One line of the rejects file: why, and the record as received.
+/// `value` with PII redacted in every string (and every number that reads as
+/// PII, such as a card number sent as a number), keys included: a reject
+/// may carry PII anywhere, not only in evidence.
+pub fn redact_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let text = |s: &str| {
+        let findings = scan(s);
+        (!findings.is_empty()).then(|| redact(s, &findings))
+    };
+    match value {
+        Value::String(s) => Value::String(text(s).unwrap_or_else(|| s.clone())),
+        Value::Number(n) => text(&n.to_string()).map_or_else(|| value.clone(), Value::String),
+        Value::Array(items) => Value::Array(items.iter().map(redact_json).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (text(k).unwrap_or_else(|| k.clone()), redact_json(v)))
+                .collect(),
+        ),
+        Value::Null | Value::Bool(_) => value.clone(),
+    }
+}
+
+/// One line of the rejects file: why, and the record as received (PII redacted
+/// unless kept).
 #[derive(Serialize)]
 struct RejectLine<'a> {
     reason: &'a str,
@@ -212,7 +243,7 @@ pub async fn extract(
             batch.violations.push(record.violation);
         }
         for reject in &batch.rejects {
-            rejects.write(reject)?;
+            rejects.write(reject, verifier.keep_pii())?;
         }
         progress.rejects += batch.rejects.len() as u64;
         let output = out.commit()?;
@@ -286,6 +317,16 @@ impl AuditTarget {
         let endpoint = self.webhook.as_ref().map(|w| w.endpoint.clone());
         Ok(AuditLog::open(&self.dir, self.store.clone(), endpoint)?)
     }
+
+    /// Whether the log holds the record of `extraction_id` (its extraction
+    /// file is written in the same append).
+    pub fn holds(&self, extraction_id: uuid::Uuid) -> bool {
+        self.dir
+            .join(compliance_audit::extraction_file_name(
+                &extraction_id.to_string(),
+            ))
+            .exists()
+    }
 }
 
 /// Appends the record to the audit log (which queues its webhook in the same
@@ -297,13 +338,7 @@ pub async fn append_and_deliver(
     log: &mut AuditLog,
     record: &AuditRecord,
 ) -> Result<(Option<Appended>, Option<DeliveryReport>), RunError> {
-    let already = target
-        .dir
-        .join(compliance_audit::extraction_file_name(
-            &record.extraction_id.to_string(),
-        ))
-        .exists();
-    let appended = if already {
+    let appended = if target.holds(record.extraction_id) {
         tracing::info!(extraction_id = %record.extraction_id, "audit record already in the log; not appended again");
         None
     } else {
@@ -326,4 +361,35 @@ pub async fn deliver(
         deliverer = deliverer.with_retry(policy);
     }
     Ok(deliverer.deliver_pending().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rejects_are_redacted_everywhere_like_evidence() {
+        let raw = json!({
+            "severity": "HIGH",
+            "note": "card 4111 1111 1111 1111 from jane.doe@example.com",
+            "card": 4111111111111111u64,
+            "count": 3,
+            "evidence": [{"type": "TRANSCRIPT", "value": "my ssn is 536-22-1234"}],
+            "jane.doe@example.com": true,
+        });
+        let text = redact_json(&raw).to_string();
+        for pii in ["4111", "jane.doe", "536-22-1234"] {
+            assert!(!text.contains(pii), "{pii} survived: {text}");
+        }
+        for marker in [
+            "[REDACTED:credit_card]",
+            "[REDACTED:email]",
+            "[REDACTED:ssn]",
+        ] {
+            assert!(text.contains(marker), "{marker} missing: {text}");
+        }
+        assert_eq!(redact_json(&raw)["count"], 3, "plain numbers stay numbers");
+        assert_eq!(redact_json(&raw)["severity"], "HIGH");
+    }
 }

@@ -1,11 +1,16 @@
 //! Continuous extraction: `serve` runs an extraction on a schedule, each
 //! covering `[watermark - lookback, now - lag)`, drops violations it output
 //! before (their ids are in the state store), writes hourly files, and
-//! appends one audit record per run, empty runs included.
+//! appends one audit record per run, empty runs included. A run that stops
+//! before its record leaves the counts of the pages it committed in the
+//! state store, and the next record includes them: every violation output is
+//! counted in exactly one record.
 //!
 //! Exactly once across kills: after each page the output is synced, then the
-//! page's ids and the output position are committed in one transaction. A
-//! restart cuts the output back to the committed position and re-reads from
+//! page's ids and the output position are committed in one transaction (the
+//! position is also recorded before the first page is written). A restart,
+//! or the next run after a failed one, cuts the output back to the committed
+//! position and re-reads from
 //! the watermark, which moves only when a run completes; what was committed
 //! is recognised as seen and dropped.
 
@@ -55,9 +60,21 @@ pub struct ServeConfig {
 struct ServeState {
     /// End of the last completed run's window.
     watermark: Option<Timestamp>,
-    /// Up to where the output files are committed.
+    /// Up to where the output files are committed. Recorded before a run
+    /// writes anything, so that even what the first page wrote before its
+    /// commit failed is cut back.
     output: Position,
     rejects: u64,
+    /// Counts of the pages committed since the last audit record, by runs
+    /// that were stopped, killed or failed before writing theirs: the next
+    /// record includes them, so every violation output is in exactly one.
+    #[serde(default)]
+    unaudited: Progress,
+    /// The extraction id of the record that will include `unaudited`. If the
+    /// audit log holds it already, a crash came between the append and the
+    /// state's update, and `unaudited` is counted already.
+    #[serde(default)]
+    record_id: Option<uuid::Uuid>,
 }
 
 /// The state key: one `serve` state per output directory.
@@ -192,10 +209,24 @@ impl Service {
             }
             None => None,
         };
-        let mut progress = Progress::default();
+        if let Some(id) = state.record_id {
+            if c.audit.holds(id) {
+                state.unaudited = Progress::default();
+                state.record_id = None;
+            }
+        }
+        let record_id = *state.record_id.get_or_insert_with(uuid::Uuid::new_v4);
+        let mut progress = state.unaudited.clone();
         if let Some(plan) = &plan {
             let mut sink: Box<dyn RecordSink> = match &c.out_dir {
-                Some(dir) => Box::new(HourlySink::open(dir, c.rotation, Some(&state.output))?),
+                Some(dir) => {
+                    let sink = HourlySink::open(dir, c.rotation, Some(&state.output))?;
+                    if state.output.file.is_none() {
+                        state.output = sink.position()?;
+                        save_state(c.store.as_ref(), key, &state, &[])?;
+                    }
+                    Box::new(sink)
+                }
                 None => Box::new(FileSink::open(&OutputTarget::Stdout, 0)?),
             };
             let rejects_path = match &c.out_dir {
@@ -216,18 +247,20 @@ impl Service {
                 sink.as_mut(),
                 &mut rejects,
                 &mut checkpoint,
-                Progress::default(),
+                progress,
                 stop,
             )
             .await?;
             state = checkpoint.state;
         }
         let plan = plan.unwrap_or_else(|| empty_plan(from, c));
-        let record = audit_record(uuid::Uuid::new_v4(), &plan, &progress, started.elapsed());
+        let record = audit_record(record_id, &plan, &progress, started.elapsed());
         let (appended, delivery) = append_and_deliver(&c.audit, log, &record).await?;
         if let Some(w) = interval {
             state.watermark = Some(w.end);
         }
+        state.unaudited = Progress::default();
+        state.record_id = None;
         save_state(c.store.as_ref(), key, &state, &[])?;
         if let Some(watermark) = state.watermark {
             let forget_before = minus(minus(watermark, c.lookback), c.retention_margin);
@@ -279,12 +312,13 @@ impl Checkpoint for ServeCheckpoint {
         batch: &Batch,
         output: &Position,
         rejects: u64,
-        _: &Progress,
+        progress: &Progress,
     ) -> Result<(), RunError> {
         if output.file.is_some() {
             self.state.output = output.clone();
         }
         self.state.rejects = rejects;
+        self.state.unaudited = progress.clone();
         let seen: Vec<SeenId> = batch
             .violations
             .iter()
