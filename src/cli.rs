@@ -3,6 +3,22 @@
 use crate::commands;
 use clap::{Parser, Subcommand, ValueEnum};
 
+const TOP_LEVEL_HELP: &str = "\
+Start with `genesys-compliance demo`: it runs the whole pipeline against the built-in simulator,
+with no credentials and no network. Each command's --help has its details and examples.
+
+Exit codes: 0 done, 1 internal error, 2 invalid input (nothing sent), 3 credentials or permission
+refused, 4 server unavailable after retries, 5 done but the webhook is still queued.
+
+Examples:
+  genesys-compliance demo --violations 50000 --faults
+  genesys-compliance extract --region eu-west-1 --start 2023-10-01T00:00:00Z \\
+      --end 2023-10-02T00:00:00Z --out violations.jsonl --audit-dir audit
+  genesys-compliance verify --in raw.jsonl --out verified.jsonl --rules rules.toml
+  genesys-compliance serve --config deploy/config.example.toml
+  genesys-compliance audit verify audit --state genesys-compliance.db
+  genesys-compliance simulate --listen 127.0.0.1:0 --violations 10000 --fault-5xx 0.05";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "genesys-compliance",
@@ -10,11 +26,7 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Extract Agent Assist compliance violations from Genesys Cloud, verify them, \
              redact customer data, and deliver signed, tamper-evident audit records.",
     long_about = None,
-    after_help = "Start with `genesys-compliance demo`: it runs the whole pipeline against the \
-                  built-in simulator, with no credentials and no network.\n\
-                  Exit codes: 0 done, 1 internal error, 2 invalid input (nothing sent), \
-                  3 credentials or permission refused, 4 server unavailable after retries, \
-                  5 done but the webhook is still queued."
+    after_help = TOP_LEVEL_HELP
 )]
 pub struct Cli {
     /// How log lines are written to standard error.
@@ -49,13 +61,16 @@ pub enum Command {
     /// Serve the simulated compliance API (token endpoint and API on one address).
     Simulate(commands::simulate::Args),
     /// Check an audit directory.
+    #[command(after_help = "Examples:\n  \
+        genesys-compliance audit verify audit --state genesys-compliance.db\n  \
+        genesys-compliance audit verify --help")]
     Audit(commands::audit::Args),
     /// Extract continuously on a schedule, with health and metrics endpoints.
     Serve(commands::serve::Args),
 }
 
 pub fn parse() -> Cli {
-    Cli::parse()
+    Cli::try_parse().unwrap_or_else(|e| crate::exit::usage_error(e))
 }
 
 #[cfg(test)]

@@ -1,13 +1,78 @@
 //! What the user sees while and after a run: a progress bar on a terminal,
 //! plain log lines otherwise, and the final summary on standard error
 //! (standard output may be the output itself).
+//!
+//! With `--log-format json` every line on standard error is JSON: log events
+//! come from `tracing`, and the summary, notes and the final error are written
+//! here in the same shape (`timestamp`, `level`, `fields.message`, `target`).
 
+use crate::cli::LogFormat;
 use compliance_client::{RetryCause, Stats, StatsSnapshot};
 use compliance_pipeline::job::JobReport;
 use compliance_pipeline::output::OutputTarget;
-use std::io::IsTerminal;
-use std::sync::Arc;
+use serde_json::{json, Map, Value};
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// The format of standard error, set once at start-up.
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Sets the format of everything written to standard error (the first call wins).
+pub fn set_format(format: LogFormat) {
+    let _ = FORMAT.set(format);
+}
+
+fn json_format() -> bool {
+    FORMAT.get() == Some(&LogFormat::Json)
+}
+
+/// Whether colour codes may be written to standard error: only to a terminal,
+/// and not when NO_COLOR is set to anything (https://no-color.org).
+pub fn stderr_ansi() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Writes one JSON event to standard error, in the shape of the `tracing` JSON
+/// log lines: `message` and `fields` go under `fields`.
+fn json_event(level: &str, message: &str, fields: Map<String, Value>) {
+    let mut all = Map::new();
+    all.insert("message".into(), message.into());
+    all.extend(fields);
+    let event = json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "level": level,
+        "fields": all,
+        "target": "genesys_compliance",
+    });
+    // One write per line, so that lines of concurrent log events do not interleave.
+    let _ = writeln!(std::io::stderr().lock(), "{event}");
+}
+
+/// One line of a run's report on standard error: `text` as it is, or with
+/// `--log-format json`, an INFO event whose message is `text`.
+pub fn note(text: &str) {
+    if json_format() {
+        json_event("INFO", text, Map::new());
+    } else {
+        eprintln!("{text}");
+    }
+}
+
+/// The final error: `error: MESSAGE`, or with `--log-format json`, an ERROR
+/// event with the message, the exit code and the correlation id when there is one.
+pub fn error(message: &str, exit_code: u8, correlation_id: Option<&str>) {
+    if json_format() {
+        let mut fields = Map::new();
+        fields.insert("exit_code".into(), exit_code.into());
+        if let Some(cid) = correlation_id {
+            fields.insert("correlation_id".into(), cid.into());
+        }
+        json_event("ERROR", message, fields);
+    } else {
+        eprintln!("error: {message}");
+    }
+}
 
 /// Shows the extractor's progress until [`Progress::finish`].
 pub struct Progress {
@@ -16,10 +81,11 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar when standard error is a terminal, a log line every 5 s otherwise.
+    /// A bar when standard error is a terminal, a log line every 5 s otherwise
+    /// (and always with `--log-format json`, whose lines must all be JSON).
     pub fn start(stats: Arc<Stats>) -> Progress {
         let stop = Arc::new(tokio::sync::Notify::new());
-        let task = if std::io::stderr().is_terminal() {
+        let task = if std::io::stderr().is_terminal() && !json_format() {
             tokio::spawn(bar(stats, stop.clone()))
         } else {
             tokio::spawn(log_lines(stats, stop.clone()))
@@ -76,8 +142,33 @@ async fn log_lines(stats: Arc<Stats>, stop: Arc<tokio::sync::Notify>) {
     }
 }
 
+/// The client's side of the summary as JSON fields.
+fn transport_fields(s: &StatsSnapshot) -> Map<String, Value> {
+    let ms = |d: Duration| (d.as_secs_f64() * 1000.0).round();
+    let causes: Map<String, Value> = RetryCause::ALL
+        .iter()
+        .map(|c| (c.as_str().to_string(), s.retries_of(*c).into()))
+        .collect();
+    object(json!({
+        "pages": s.pages,
+        "windows": s.windows_planned,
+        "requests": s.requests,
+        "retries": s.retries_total(),
+        "retries_by_cause": causes,
+        "rate_limited_received": s.rate_limited_received,
+        "token_renewals": s.token_renewals,
+        "latency_p50_ms": ms(s.latency_p50),
+        "latency_p95_ms": ms(s.latency_p95),
+        "latency_p99_ms": ms(s.latency_p99),
+    }))
+}
+
 /// The client's side of the summary: pages, retries, pacing, latency.
 pub fn print_transport(s: &StatsSnapshot) {
+    if json_format() {
+        json_event("INFO", "transport", transport_fields(s));
+        return;
+    }
     let causes: Vec<String> = RetryCause::ALL
         .iter()
         .map(|c| format!("{} {}", c.as_str(), s.retries_of(*c)))
@@ -99,8 +190,13 @@ pub fn print_transport(s: &StatsSnapshot) {
     );
 }
 
-/// The whole summary of one run.
+/// The whole summary of one run: a few lines, or with `--log-format json`
+/// one event with every figure as a field.
 pub fn print_summary(run: &JobReport, output: &OutputTarget, keep_pii: bool) {
+    if json_format() {
+        json_event("INFO", "summary", summary_fields(run, output, keep_pii));
+        return;
+    }
     let t = &run.progress.tally;
     let secs = run.elapsed.as_secs_f64();
     eprintln!(
@@ -159,4 +255,41 @@ pub fn print_summary(run: &JobReport, output: &OutputTarget, keep_pii: bool) {
         },
     );
     print_transport(&run.client);
+}
+
+fn summary_fields(run: &JobReport, output: &OutputTarget, keep_pii: bool) -> Map<String, Value> {
+    let t = &run.progress.tally;
+    let mut fields = object(json!({
+        "violations": t.violations,
+        "elapsed_s": run.elapsed.as_secs_f64(),
+        "output": output.to_string(),
+        "duplicates_dropped": run.progress.duplicates_dropped,
+        "missing_evidence": t.missing_evidence,
+        "rejects": run.progress.rejects,
+        "rejects_file": run.rejects_file.as_ref().map(|p| p.display().to_string()),
+        "validated": t.validated,
+        "false_positives": t.false_positives,
+        "false_positives_by_reason": t.by_reason.iter()
+            .map(|(r, n)| (r.as_str().to_string(), Value::from(*n)))
+            .collect::<Map<_, _>>(),
+        "accuracy_rate": t.accuracy_rate(),
+        "by_severity": t.by_severity.iter()
+            .map(|(s, n)| (s.to_string(), Value::from(*n)))
+            .collect::<Map<_, _>>(),
+        "pii_findings": t.pii_exposures,
+        "pii_by_type": t.pii_by_type.iter()
+            .map(|(k, n)| (k.as_str().to_string(), Value::from(*n)))
+            .collect::<Map<_, _>>(),
+        "pii_kept": keep_pii,
+    }));
+    fields.extend(transport_fields(&run.client));
+    fields
+}
+
+/// The map of a `json!({...})` object.
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(map) => map,
+        other => unreachable!("not a JSON object: {other}"),
+    }
 }

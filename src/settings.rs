@@ -67,25 +67,25 @@ pub struct ConnectionArgs {
     pub login_base_url: Option<String>,
     /// Requests per rolling minute the server allows this client, token requests
     /// included; the program stays below it [default: 300]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub rate_limit_per_minute: Option<String>,
     /// Windows fetched at the same time [default: 8]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub concurrency: Option<String>,
     /// Time allowed for one HTTP request, such as 30s [default: 30s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub request_timeout: Option<String>,
     /// Attempts per request before giving up (exit 4), the first included [default: 8]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub retry_max_attempts: Option<String>,
     /// First backoff between attempts; later ones double, with jitter [default: 500ms]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub retry_base_delay: Option<String>,
     /// Longest backoff between attempts (a server's Retry-After may be longer) [default: 30s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub retry_max_delay: Option<String>,
     /// Total time one request may spend retrying [default: 5m]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub retry_max_elapsed: Option<String>,
 }
 
@@ -102,7 +102,7 @@ pub struct FilterArgs {
     #[arg(long = "agent-id", value_name = "UUID")]
     pub agent_ids: Vec<String>,
     /// Violations per page, 1 to 1000 [default: 500]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub page_size: Option<String>,
     /// Rules file (TOML) mapping rule ids to regulations; read and checked now
     #[arg(long, value_name = "FILE.toml")]
@@ -182,9 +182,7 @@ impl<'a> Layers<'a> {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     SettingsError::new("--config", format!("cannot read `{name}`: {e}"))
                 })?;
-                let file = toml::from_str(&text).map_err(|e| {
-                    SettingsError::new(format!("config file {name}"), e.message().trim())
-                })?;
+                let file = toml::from_str(&text).map_err(|e| file_error(&name, &text, &e))?;
                 (file, Some(name))
             }
         };
@@ -237,6 +235,21 @@ impl<'a> Layers<'a> {
                 .map(Some)
                 .map_err(|e| SettingsError::new(input, e)),
         }
+    }
+
+    /// A duration that must be longer than zero, naming its input when it is not.
+    fn positive_duration(
+        &self,
+        flag: (&str, Option<&String>),
+        file: (&str, Option<String>),
+    ) -> Result<Option<Duration>, SettingsError> {
+        let Some((v, input)) = self.pick(flag, None, file) else {
+            return Ok(None);
+        };
+        let d = v
+            .parse::<HumanDuration>()
+            .map_err(|e| SettingsError::new(&input, e))?;
+        positive(&input, d.get()).map(Some)
     }
 
     /// The connection settings.
@@ -329,9 +342,10 @@ impl<'a> Layers<'a> {
                 },
             }
         };
+        // None of these makes sense as zero: no time for a request, retries
+        // that never wait, or a retry budget that turns retries off.
         let duration = |flag: &str, value: Option<&String>, key: &str, file: &Option<String>| {
-            self.parse::<HumanDuration>((flag, value), None, (key, file.clone()))
-                .map(|d| d.map(|d| d.get()))
+            self.positive_duration((flag, value), (key, file.clone()))
         };
         let mut transport = TransportConfig::new(
             endpoints,
@@ -356,7 +370,7 @@ impl<'a> Layers<'a> {
             "request_timeout",
             &f.request_timeout,
         )? {
-            transport.request_timeout = positive("--request-timeout", d)?;
+            transport.request_timeout = d;
         }
         let mut retry = RetryPolicy::default();
         if let Some(n) = number(
@@ -468,6 +482,82 @@ impl<'a> Layers<'a> {
     }
 }
 
+/// Config-file keys whose value is never shown, even when it is malformed.
+const SECRET_KEYS: [&str; 1] = ["client_secret"];
+
+/// A config file that does not parse into [`FileSettings`]: names the file,
+/// the line and the key when toml locates the error, and what is allowed.
+/// Never shows the value of a secret.
+fn file_error(name: &str, text: &str, e: &toml::de::Error) -> SettingsError {
+    let line = e
+        .span()
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count());
+    // The key is on the error's line, or above it inside a multi-line array
+    // (but never above a table header).
+    let key = line.and_then(|n| {
+        let lines: Vec<&str> = text.lines().take(n + 1).collect();
+        lines
+            .into_iter()
+            .rev()
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .find_map(key_of_line)
+    });
+    let mut input = format!("config file {name}");
+    if let Some(n) = line {
+        input.push_str(&format!(", line {}", n + 1));
+    }
+    if let Some(key) = &key {
+        input.push_str(&format!(", key {key}"));
+    }
+    let message = e.message().trim();
+    let example = key.as_deref().unwrap_or("key");
+    let allowed = [
+        (
+            "expected u64",
+            format!("a whole number without quotes, such as {example} = 100"),
+        ),
+        (
+            "expected a string",
+            format!("a quoted string, such as {example} = \"...\""),
+        ),
+        (
+            "expected path string",
+            format!("a quoted path, such as {example} = \"...\""),
+        ),
+        (
+            "expected a boolean",
+            format!("true or false, such as {example} = true"),
+        ),
+        (
+            "expected a sequence",
+            format!("a list, such as {example} = [\"...\"]"),
+        ),
+    ]
+    .into_iter()
+    .find(|(expected, _)| message.ends_with(expected))
+    .map(|(_, allowed)| allowed);
+    let message = match (&key, allowed) {
+        (Some(k), allowed) if SECRET_KEYS.contains(&k.as_str()) => format!(
+            "the value is malformed (not shown: it is a secret); allowed: {}",
+            allowed.unwrap_or_else(|| format!("a quoted string, such as {k} = \"...\""))
+        ),
+        (_, Some(allowed)) => format!("{message}; allowed: {allowed}"),
+        (_, None) => message.to_string(),
+    };
+    SettingsError::new(input, message)
+}
+
+/// The key that a line such as `page_size = 100` or `"client_id" = "x"` sets.
+fn key_of_line(line: &str) -> Option<String> {
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    plain.then(|| key.to_string())
+}
+
 /// The login host beside an explicit API host: `api.x` becomes `login.x`;
 /// any other host (a simulator, a gateway) serves both.
 fn login_beside(api: &BaseUrl) -> BaseUrl {
@@ -478,9 +568,14 @@ fn login_beside(api: &BaseUrl) -> BaseUrl {
 
 fn positive(input: &str, d: Duration) -> Result<Duration, SettingsError> {
     if d.is_zero() {
+        let hint = if input.contains("retry") {
+            " (to turn retries off, give --retry-max-attempts 1)"
+        } else {
+            ""
+        };
         Err(SettingsError::new(
             input,
-            "must be longer than zero, such as 30s",
+            format!("must be longer than zero, such as 30s{hint}"),
         ))
     } else {
         Ok(d)
@@ -646,6 +741,36 @@ mod tests {
     }
 
     #[test]
+    fn config_type_errors_name_line_and_key_and_never_show_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        let env = env_of(&CREDS);
+        std::fs::write(&file, "region = \"usw2\"\npage_size = \"100\"\n").unwrap();
+        let err = Layers::load(Some(&file), &env).err().unwrap().to_string();
+        assert!(
+            err.contains("line 2, key page_size") && err.contains("whole number"),
+            "{err}"
+        );
+        std::fs::write(&file, "client_secret = 98765432\n").unwrap();
+        let err = Layers::load(Some(&file), &env).err().unwrap().to_string();
+        assert!(err.contains("key client_secret"), "{err}");
+        assert!(!err.contains("98765432"), "{err}");
+    }
+
+    #[test]
+    fn zero_durations_are_refused_by_name() {
+        let env = env_of(&CREDS);
+        let layers = Layers::load(None, &env).unwrap();
+        let args = ConnectionArgs {
+            retry_max_elapsed: Some("0s".into()),
+            ..Default::default()
+        };
+        let err = layers.connection(&args).unwrap_err();
+        assert_eq!(err.input, "--retry-max-elapsed");
+        assert!(err.message.contains("--retry-max-attempts 1"), "{err}");
+    }
+
+    #[test]
     fn refusals_name_their_input() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
@@ -705,14 +830,14 @@ pub struct ScheduleArgs {
     #[arg(long, value_name = "TIMESTAMP")]
     pub since: Option<String>,
     /// Time between the starts of two runs, such as 30s, 5m, 1h30m [default: 5m]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub every: Option<String>,
     /// How far before the watermark each run re-reads, for violations recorded
     /// late (the API allows 15 minutes) [default: 15m]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub lookback: Option<String>,
     /// How far behind now a run ends [default: 30s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub lag: Option<String>,
     /// Directory of the hourly output files violations-YYYYMMDDTHH.jsonl;
     /// `-` writes to standard output instead
@@ -811,12 +936,9 @@ impl Layers<'_> {
                 .unwrap_or_else(|| default.parse().expect("a default duration"));
             Ok::<_, SettingsError>(d.get())
         };
-        let every = duration("--every", args.every.as_ref(), "every", &f.every, "5m")?;
-        let every_input = match args.every {
-            Some(_) => "--every".to_string(),
-            None => self.file_key("every"),
-        };
-        let every = positive(&every_input, every)?;
+        let every = self
+            .positive_duration(("--every", args.every.as_ref()), ("every", f.every.clone()))?
+            .unwrap_or(Duration::from_secs(300));
         let lookback = duration(
             "--lookback",
             args.lookback.as_ref(),

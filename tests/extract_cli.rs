@@ -348,6 +348,24 @@ async fn bad_input_exits_2_naming_it_and_sends_nothing() {
             "--page-size",
         ),
         (
+            "non-ASCII timestamp",
+            s(&["--start", "2023-10-01T00:00:0éZ"]),
+            vec![],
+            "--start",
+        ),
+        (
+            "negative page size",
+            s(&["--page-size", "-1"]),
+            vec![],
+            "1 to 1000",
+        ),
+        (
+            "zero retry budget",
+            s(&["--retry-max-elapsed", "0s"]),
+            vec![],
+            "--retry-max-elapsed",
+        ),
+        (
             "page size not a number",
             s(&["--page-size", "lots"]),
             vec![],

@@ -27,7 +27,7 @@ use std::time::Duration;
     genesys-compliance demo --violations 50000 --faults --dir ./demo-run")]
 pub struct Args {
     /// How many violations the simulated organisation holds (over one day).
-    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=2_000_000))]
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=2_000_000), allow_negative_numbers = true)]
     pub violations: u64,
     /// Seed of the simulated data: the same seed gives the same violations.
     #[arg(long, default_value_t = 42)]
@@ -99,13 +99,13 @@ pub async fn run(args: Args) -> Outcome {
                 anyhow::anyhow!("cannot start the webhook receiver: {e}"),
             )
         })?;
-    eprintln!(
+    report::note(&format!(
         "demo: simulator at {} ({} violations), webhook receiver at {}, files in {}",
         simulator.base_url(),
         args.violations,
         receiver.url(),
         dir.display()
-    );
+    ));
 
     let base = BaseUrl::parse(&simulator.base_url()).map_err(Failure::invalid)?;
     let mut transport = TransportConfig::new(
@@ -169,7 +169,7 @@ pub async fn run(args: Args) -> Outcome {
     // Every request the receiver got, and those whose signature checked out.
     let received = receiver.requests();
     let verified = receiver.messages().len();
-    eprintln!(
+    report::note(&format!(
         "audit:      record {} appended to {} (chain {}), webhook {} delivered, {} of {} received with a valid signature",
         appended.seq,
         audit_dir.join("audit.jsonl").display(),
@@ -177,7 +177,7 @@ pub async fn run(args: Args) -> Outcome {
         appended.webhook_id.as_deref().unwrap_or("-"),
         verified,
         received.len(),
-    );
+    ));
     simulator.shutdown().await;
     if chain.is_err() || verified != 1 {
         return Err(Failure::new(

@@ -10,17 +10,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  \
+#[command(
+    after_help = "The first line on standard output is `listening on http://IP:PORT`; the \
+    token endpoint (/oauth/token) and the API (/api/v2/...) both live there. Stop it with SIGINT or \
+    SIGTERM (exit 0). Requests are logged at debug level (--log debug).\n\n\
+    Examples:\n  \
     genesys-compliance simulate --listen 127.0.0.1:0\n  \
     genesys-compliance simulate --seed 7 --violations 200000 \\\n      \
         --start 2023-10-01T00:00:00Z --end 2023-10-08T00:00:00Z\n  \
     genesys-compliance simulate --fault-5xx 0.05 --fault-429 0.02 --fault-reset 0.01 \\\n      \
         --fault-duplicates 0.1 --latency 40ms --rate-limit 120\n  \
     genesys-compliance simulate --token-lifetime 5m --extra-client etl:pw --no-permission-client reader:s3cret\n  \
-    genesys-compliance simulate --violations 1000000 --dump-jsonl raw.jsonl\n\n\
-    The first line on standard output is `listening on http://IP:PORT`; the token endpoint \
-    (/oauth/token) and the API (/api/v2/...) both live there. Stop it with SIGINT or SIGTERM \
-    (exit 0). Requests are logged at debug level (--log debug).")]
+    genesys-compliance simulate --violations 1000000 --dump-jsonl raw.jsonl"
+)]
 pub struct Args {
     // Boxed: these many flags would otherwise bloat every `Command` value.
     #[command(flatten)]
@@ -36,7 +38,12 @@ struct Flags {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// How many violations the dataset holds.
-    #[arg(long, default_value_t = 5_000, value_name = "N", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        default_value_t = 5_000,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     violations: usize,
     /// Start of the window the violations are detected in (RFC 3339, UTC, Z).
     #[arg(long, default_value = "2023-10-01T00:00:00Z", value_name = "TIMESTAMP")]
@@ -60,10 +67,20 @@ struct Flags {
     #[arg(long, default_value = "86399s", value_name = "DURATION", value_parser = parse_lifetime, allow_hyphen_values = true)]
     token_lifetime: HumanDuration,
     /// Requests per client per rolling minute, token endpoint and API together; 0 = unlimited.
-    #[arg(long, default_value_t = 300, value_name = "N", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        default_value_t = 300,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     rate_limit: u32,
     /// Added to every query response, such as 40ms.
-    #[arg(long, default_value = "0s", value_name = "DURATION", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        default_value = "0s",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     latency: HumanDuration,
     /// Probability that a request gets 429 (Retry-After: 1) regardless of the limit.
     #[arg(long = "fault-429", default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
@@ -78,7 +95,12 @@ struct Flags {
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     fault_slow: f64,
     /// Delay of a slow response.
-    #[arg(long, default_value = "5s", value_name = "DURATION", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        default_value = "5s",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     slow_delay: HumanDuration,
     /// Probability that a page begins with the last violation of the previous page.
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
@@ -90,7 +112,12 @@ struct Flags {
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     late_arrivals: f64,
     /// Late violations become visible up to this long after detectedAt.
-    #[arg(long, default_value = "15m", value_name = "DURATION", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        default_value = "15m",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     late_max: HumanDuration,
     /// Answer like an older server: no `total`, no `nextPageCursor` on the last page.
     #[arg(long)]
