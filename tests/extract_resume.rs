@@ -164,3 +164,109 @@ async fn a_receiver_down_for_the_first_run_gets_every_record_on_the_second() {
     let log = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 2);
 }
+
+/// Runs `extract` to completion against `sim` in `dir`, asserting exit 0.
+fn finish(api: &str, dir: &Path) {
+    let out = extract(api, dir, &[]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_at_each_step_boundary_is_finished_by_the_rerun() {
+    let sim = Simulator::start(
+        SimConfig {
+            violations: 300,
+            rate_limit_per_minute: 0,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let api = sim.base_url();
+    let expected: Vec<String> = sim
+        .dataset()
+        .violations
+        .iter()
+        .map(|v| v.id.clone())
+        .collect();
+    for point in [
+        "after-plan",
+        "after-page",
+        "after-complete",
+        "after-audit-append",
+        "after-rename",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let crashed = extract(&api, dir.path(), &[])
+            .env("GENESYS_COMPLIANCE_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(
+            crashed.status.code().is_none(),
+            "{point}: the process was killed there: {:?}",
+            crashed.status
+        );
+        finish(&api, dir.path());
+        let out = dir.path().join("violations.jsonl");
+        assert_eq!(
+            ids(&out),
+            expected,
+            "{point}: every violation once, in order"
+        );
+        assert!(
+            !dir.path().join("violations.jsonl.partial").exists(),
+            "{point}"
+        );
+        let log = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
+        assert_eq!(log.lines().count(), 1, "{point}: one audit record");
+        let record: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+        assert_eq!(record["record"]["violations_fetched"], 300, "{point}");
+        // The checkpoint is gone: a third run is a new extraction, not a stuck one.
+        finish(&api, dir.path());
+        assert_eq!(ids(&out), expected, "{point}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_refused_by_the_server_still_delivers_what_earlier_runs_queued() {
+    let sim = Simulator::start(
+        SimConfig {
+            violations: 100,
+            rate_limit_per_minute: 0,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let api = sim.base_url();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{addr}/webhook");
+    let first = extract(&api, dir.path(), &["--webhook-url", &url])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(5), "receiver down: still queued");
+
+    let receiver = WebhookReceiver::bind(addr, Some(WebhookSecret::parse(SECRET).unwrap()))
+        .await
+        .unwrap();
+    let refused = extract(&api, dir.path(), &["--webhook-url", &url])
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "not-the-secret")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{err}");
+    let messages = receiver.messages();
+    assert_eq!(messages.len(), 1, "the first run's record: {messages:?}");
+    assert!(messages[0].verified);
+}
