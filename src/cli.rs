@@ -60,9 +60,10 @@ pub enum Command {
     Verify(commands::verify::Args),
     /// Serve the simulated compliance API (token endpoint and API on one address).
     Simulate(commands::simulate::Args),
-    /// Check an audit directory.
+    /// Check an audit directory, or send webhooks again to an endpoint that answered 410 Gone.
     #[command(after_help = "Examples:\n  \
         genesys-compliance audit verify audit --state genesys-compliance.db\n  \
+        genesys-compliance audit enable-webhook https://audit.example.com/hooks --state genesys-compliance.db\n  \
         genesys-compliance audit verify --help")]
     Audit(commands::audit::Args),
     /// Extract continuously on a schedule, with health and metrics endpoints.

@@ -1,19 +1,24 @@
 //! `audit verify DIR`: checks an audit directory's hash chain, its head
 //! against an anchor kept outside the log, and its extraction files.
+//! `audit enable-webhook URL`: sends to an endpoint again after `410 Gone`.
 //!
-//! Exit codes follow `cmp`/`diff`: 0 intact, 1 not intact (the first bad
-//! record is named on standard error), 2 invalid input (no such directory, a
-//! malformed `--expect-head`, a missing `--state` file).
+//! Exit codes of `verify` follow `cmp`/`diff`: 0 intact, 1 not intact (the
+//! first bad record is named on standard error), 2 invalid input (no such
+//! directory, a malformed `--expect-head`, a missing `--state` file).
 
 use super::Outcome;
 use crate::exit::{Exit, Failure};
-use compliance_audit::{anchor_key, parse_anchor, verify_dir, Anchor, ChainError};
+use compliance_audit::{
+    anchor_key, parse_anchor, verify_dir_against, AfterAnchor, Anchor, ChainError, ChainReport,
+    WebhookEndpoint,
+};
 use compliance_store::{SqliteStore, StateStore};
 use std::path::{Path, PathBuf};
 
 /// The state store `--state` names by default, in the working directory.
 const DEFAULT_STATE: &str = "genesys-compliance.db";
 
+// `audit --help`'s examples are in cli.rs, beside the other commands'.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -25,6 +30,27 @@ enum AuditCommand {
     /// Check an audit directory: exit 0 if intact, 1 naming the first record
     /// that was modified, deleted, inserted, reordered or cut, 2 on bad input.
     Verify(VerifyArgs),
+    /// Send webhooks to an endpoint again after it answered 410 Gone; the
+    /// next run with that --webhook-url delivers what is queued for it.
+    EnableWebhook(EnableWebhookArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "An endpoint that answers 410 Gone gets nothing more: its audit records stay queued \
+in the state store, and each run says so. Once the receiver is back, this command enables the \
+endpoint again; the next extract or serve run with the same --webhook-url and --state delivers the \
+queued records first, oldest first, with their original webhook-id.
+
+Example:
+  genesys-compliance audit enable-webhook https://audit.example.com/hooks --state /var/lib/genesys-compliance/genesys-compliance.db"
+)]
+struct EnableWebhookArgs {
+    /// The webhook URL, as given to --webhook-url.
+    url: String,
+    /// State store that holds the outbox [default: genesys-compliance.db].
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,41 +79,85 @@ struct VerifyArgs {
 pub async fn run(args: Args) -> Outcome {
     match args.command {
         AuditCommand::Verify(args) => verify(args),
+        AuditCommand::EnableWebhook(args) => enable_webhook(args),
     }
 }
 
-fn verify(args: VerifyArgs) -> Outcome {
-    let mut anchors: Vec<(String, Anchor)> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
-    if let Some(anchor) = args.expect_head.clone() {
-        anchors.push(("--expect-head".into(), anchor));
+fn enable_webhook(args: EnableWebhookArgs) -> Outcome {
+    let endpoint = WebhookEndpoint::parse(&args.url).map_err(Failure::invalid)?;
+    let state = args.state.unwrap_or_else(|| PathBuf::from(DEFAULT_STATE));
+    let store = SqliteStore::open_existing(&state).map_err(Failure::invalid)?;
+    let url = endpoint.as_str();
+    let store_failure = |e| Failure::new(Exit::Internal, e);
+    match store.disabled_endpoint(url).map_err(store_failure)? {
+        Some(disabled) => {
+            store.enable_endpoint(url).map_err(store_failure)?;
+            let since = chrono::DateTime::from_timestamp_millis(disabled.disabled_at_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| "an unknown time".into());
+            println!("webhook endpoint {url} enabled again (disabled since {since})");
+        }
+        None => println!("webhook endpoint {url} was not disabled; nothing changed"),
     }
+    let queued = store.pending_webhooks(url).map_err(store_failure)?.len();
+    match queued {
+        0 => println!("no audit records are queued for it"),
+        n => println!(
+            "{n} queued audit record{} will be delivered by the next run with --webhook-url {url} --state {}",
+            if n == 1 { "" } else { "s" },
+            state.display()
+        ),
+    }
+    Ok(Exit::Done)
+}
+
+fn verify(args: VerifyArgs) -> Outcome {
     let state = match &args.state {
         Some(path) => Some(path.clone()),
         None => Some(PathBuf::from(DEFAULT_STATE)).filter(|p| p.is_file()),
     };
+    let mut checked: Vec<(String, Anchor)> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let mut report = None;
+    if let Some(anchor) = &args.expect_head {
+        // The newest webhook received may lag behind the log: later records
+        // can still be queued, so records after it are allowed (and noted).
+        let r = verify_against(&args.dir, anchor, &AfterAnchor::Any)?;
+        if let Some(head) = r.head.as_ref().filter(|h| h.seq > anchor.seq) {
+            notes.push(format!(
+                "records seq {} to {} come after the head given by --expect-head; \
+                 only the state store (--state) anchors them",
+                anchor.seq + 1,
+                head.seq
+            ));
+        }
+        checked.push(("--expect-head".into(), anchor.clone()));
+        report = Some(r);
+    }
     if let Some(path) = &state {
-        match stored_anchor(path, &args.dir)? {
-            Some(anchor) => anchors.push((format!("state store {}", path.display()), anchor)),
+        let store = SqliteStore::open_existing(path).map_err(Failure::invalid)?;
+        match verify_against_store(&store, &args.dir)? {
+            Some((anchor, r)) => {
+                if let Some(seq) = r.in_flight {
+                    notes.push(format!(
+                        "record seq {seq} is the append in flight that the state store recorded \
+                         (an extraction interrupted or still running); the next extraction completes it"
+                    ));
+                }
+                checked.push((format!("state store {}", path.display()), anchor));
+                report = Some(r);
+            }
             None => notes.push(format!(
                 "the state store {} holds no anchor for this directory",
                 path.display()
             )),
         }
     }
-
-    let mut report = None;
-    for anchor in anchors.iter().map(|(_, a)| Some(a)).chain(
+    let report = match report {
+        Some(report) => report,
         // Without any anchor, check the chain alone.
-        anchors.is_empty().then_some(None),
-    ) {
-        report = Some(verify_dir(&args.dir, anchor).map_err(|e| match e {
-            ChainError::Unreadable { .. } => Failure::invalid(e),
-            // 1: not intact (see the module documentation).
-            ChainError::Tampered { .. } => Failure::new(Exit::Internal, e),
-        })?);
-    }
-    let report = report.expect("verified at least once");
+        None => compliance_audit::verify_dir(&args.dir, None).map_err(chain_failure)?,
+    };
 
     println!(
         "audit trail intact: {} record{} in {}",
@@ -99,13 +169,13 @@ fn verify(args: VerifyArgs) -> Outcome {
         Some(head) => println!("head: seq {} hash {}", head.seq, head.hash),
         None => println!("head: none (empty log)"),
     }
-    for (source, anchor) in &anchors {
+    for (source, anchor) in &checked {
         println!("anchor: seq {} from {source}: matches", anchor.seq);
     }
     for note in notes {
         println!("note: {note}");
     }
-    if anchors.is_empty() {
+    if checked.is_empty() {
         println!(
             "warning: no anchor was given, so the removal of the newest records cannot be ruled \
              out; give --state FILE or --expect-head SEQ:HASH"
@@ -114,12 +184,60 @@ fn verify(args: VerifyArgs) -> Outcome {
     Ok(Exit::Done)
 }
 
-/// The anchor that the state store at `path` holds for `dir`.
-fn stored_anchor(path: &Path, dir: &Path) -> Result<Option<Anchor>, Failure> {
-    let store = SqliteStore::open_existing(path).map_err(Failure::invalid)?;
+/// Exit 2 for a directory that cannot be read, 1 for one that is not intact
+/// (see the module documentation).
+fn chain_failure(e: ChainError) -> Failure {
+    match e {
+        ChainError::Unreadable { .. } => Failure::invalid(e),
+        ChainError::Tampered { .. } => Failure::new(Exit::Internal, e),
+    }
+}
+
+fn verify_against(
+    dir: &Path,
+    anchor: &Anchor,
+    after: &AfterAnchor,
+) -> Result<ChainReport, Failure> {
+    verify_dir_against(dir, anchor, after).map_err(chain_failure)
+}
+
+/// Verifies `dir` against the head the store anchored, allowing only the
+/// append in flight after it; `None` when the store has no anchor for it.
+fn verify_against_store(
+    store: &SqliteStore,
+    dir: &Path,
+) -> Result<Option<(Anchor, ChainReport)>, Failure> {
     // A directory that does not resolve has no anchor; verify_dir names it.
     let Ok(key) = anchor_key(dir) else {
         return Ok(None);
     };
-    store.anchor(&key).map_err(Failure::invalid)
+    let read = |store: &SqliteStore| -> Result<_, Failure> {
+        let anchor = store.anchor(&key).map_err(Failure::invalid)?;
+        let pending = store.pending_append(&key).map_err(Failure::invalid)?;
+        Ok((anchor, pending.map(|p| p.anchor)))
+    };
+    let mut seen = read(store)?;
+    let mut tries = 0;
+    loop {
+        let (Some(anchor), pending) = &seen else {
+            return Ok(None);
+        };
+        let after = pending
+            .clone()
+            .map_or(AfterAnchor::Nothing, AfterAnchor::InFlight);
+        let result = verify_dir_against(dir, anchor, &after);
+        tries += 1;
+        // A writer running meanwhile moves the anchor between our reads of
+        // the store and of the log: then verify again against its newer view.
+        if result.is_err() && tries < 3 {
+            let now = read(store)?;
+            if now != seen {
+                seen = now;
+                continue;
+            }
+        }
+        return result
+            .map(|r| Some((anchor.clone(), r)))
+            .map_err(chain_failure);
+    }
 }
