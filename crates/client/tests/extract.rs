@@ -128,6 +128,7 @@ async fn every_fault_at_once_still_yields_every_violation_exactly_once() {
             duplicates: 0.3,
             late_arrivals: 0.1,
             late_max: Duration::from_secs(900),
+            short_pages: 0.1,
         },
         ..SimConfig::default()
     })
