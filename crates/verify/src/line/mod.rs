@@ -160,6 +160,23 @@ mod tests {
 
     /// Both paths give the same record, up to how it is spelled (the fast
     /// path keeps the received bytes: timestamps, nulls, key order).
+    /// Both paths verify `line`, and give the same record and the same counts.
+    /// Records are parsed back, so that "13:04:05Z" and "13:04:05.000Z" compare equal.
+    fn assert_paths_agree(verifier: &Verifier, line: &str) {
+        let (mut fast, mut typed) = (Vec::new(), Vec::new());
+        let (mut t1, mut t2) = (Tally::default(), Tally::default());
+        verifier
+            .verify_json(line.as_bytes(), &mut fast, &mut t1)
+            .unwrap();
+        verifier
+            .verify_typed(line.as_bytes(), &mut typed, &mut t2)
+            .unwrap();
+        let fast: OutputRecord = serde_json::from_slice(&fast).unwrap();
+        let typed: OutputRecord = serde_json::from_slice(&typed).unwrap();
+        assert_eq!(fast, typed, "{line}");
+        assert_eq!(t1, t2, "{line}");
+    }
+
     #[test]
     fn fast_path_equals_typed_path() {
         let lines = [
@@ -181,20 +198,7 @@ mod tests {
         for keep in [false, true] {
             let verifier = Verifier::new(RuleMatrix::design_default(), keep);
             for line in &lines {
-                let text = line.to_string();
-                let (mut fast, mut typed) = (Vec::new(), Vec::new());
-                let (mut t1, mut t2) = (Tally::default(), Tally::default());
-                verifier
-                    .verify_json(text.as_bytes(), &mut fast, &mut t1)
-                    .unwrap();
-                verifier
-                    .verify_typed(text.as_bytes(), &mut typed, &mut t2)
-                    .unwrap();
-                // Parsed back, so that "13:04:05Z" and "13:04:05.000Z" compare equal.
-                let fast: OutputRecord = serde_json::from_slice(&fast).unwrap();
-                let typed: OutputRecord = serde_json::from_slice(&typed).unwrap();
-                assert_eq!(fast, typed);
-                assert_eq!(t1, t2);
+                assert_paths_agree(&verifier, &line.to_string());
             }
         }
     }
@@ -212,18 +216,7 @@ mod tests {
                 "detectedAt": "2023-10-01T13:04:05.120Z",
                 "evidence": values.iter().map(|v| json!({"type": "TRANSCRIPT", "value": v})).collect::<Vec<_>>()})
             .to_string();
-            let (mut fast, mut typed) = (Vec::new(), Vec::new());
-            let (mut t1, mut t2) = (Tally::default(), Tally::default());
-            verifier
-                .verify_json(line.as_bytes(), &mut fast, &mut t1)
-                .unwrap();
-            verifier
-                .verify_typed(line.as_bytes(), &mut typed, &mut t2)
-                .unwrap();
-            let fast: OutputRecord = serde_json::from_slice(&fast).unwrap();
-            let typed: OutputRecord = serde_json::from_slice(&typed).unwrap();
-            assert_eq!(fast, typed, "{line}");
-            assert_eq!(t1, t2);
+            assert_paths_agree(&verifier, &line);
         }
     }
 
@@ -307,18 +300,7 @@ mod tests {
                 typed.is_ok(),
                 "accepted, but the typed parse refuses {text}: {typed:?}"
             );
-            let (mut fast, mut slow) = (Vec::new(), Vec::new());
-            let (mut t1, mut t2) = (Tally::default(), Tally::default());
-            verifier
-                .verify_json(text.trim_ascii().as_bytes(), &mut fast, &mut t1)
-                .unwrap();
-            verifier
-                .verify_typed(text.as_bytes(), &mut slow, &mut t2)
-                .unwrap();
-            let fast: OutputRecord = serde_json::from_slice(&fast).unwrap();
-            let slow: OutputRecord = serde_json::from_slice(&slow).unwrap();
-            assert_eq!(fast, slow, "{text}");
-            assert_eq!(t1, t2);
+            assert_paths_agree(&verifier, text.trim_ascii());
         }
         // The mutations must leave enough accepted lines for the check to mean something.
         assert!(accepted > tried / 10, "{accepted} of {tried} accepted");
