@@ -225,27 +225,83 @@ impl ViolationExtractor {
         });
         Batches {
             inner: Box::pin(ordered(windows_rx, expected)),
+            without_evidence: WithoutEvidence::default(),
         }
     }
 }
 
 /// The batches of an extraction, in output order; also a [`Stream`].
-/// Dropping it stops the fetching.
+/// Dropping it stops the fetching. When it ends (or is dropped) it logs one
+/// warning for the violations passed on without evidence: their count and
+/// the first few ids (each page's full list is logged at debug level).
 pub struct Batches {
     inner: Pin<Box<dyn Stream<Item = Result<Batch, Error>> + Send>>,
+    without_evidence: WithoutEvidence,
+}
+
+/// Violations passed on without evidence, for the one warning of a run.
+#[derive(Debug, Default)]
+struct WithoutEvidence {
+    count: u64,
+    examples: Vec<String>,
+    reported: bool,
+}
+
+impl WithoutEvidence {
+    /// Ids named in the warning; the count covers the rest.
+    const EXAMPLES: usize = 3;
+
+    fn note(&mut self, batch: &Batch) {
+        for v in batch.violations.iter().filter(|v| v.evidence.is_none()) {
+            self.count += 1;
+            if self.examples.len() < Self::EXAMPLES {
+                self.examples.push(v.id.clone());
+            }
+        }
+    }
+
+    fn report(&mut self) {
+        if self.reported || self.count == 0 {
+            return;
+        }
+        self.reported = true;
+        let more = self.count - self.examples.len() as u64;
+        let examples = if more > 0 {
+            format!("{} and {more} more", self.examples.join(", "))
+        } else {
+            self.examples.join(", ")
+        };
+        tracing::warn!(
+            count = self.count,
+            "{} violations without evidence, kept (ids: {examples}; all ids at debug level)",
+            self.count
+        );
+    }
+}
+
+impl Drop for Batches {
+    fn drop(&mut self) {
+        self.without_evidence.report();
+    }
 }
 
 impl Batches {
     /// The next batch; `None` when every window is done, or after an error.
     pub async fn next(&mut self) -> Option<Result<Batch, Error>> {
-        self.inner.next().await
+        StreamExt::next(self).await
     }
 }
 
 impl Stream for Batches {
     type Item = Result<Batch, Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
+        let polled = self.inner.as_mut().poll_next(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(batch))) => self.without_evidence.note(batch),
+            Poll::Ready(_) => self.without_evidence.report(),
+            Poll::Pending => {}
+        }
+        polled
     }
 }
 
@@ -459,13 +515,19 @@ impl WindowFetcher {
                     continue;
                 }
             };
-            if previous_ids.contains(&violation.id) || ids.contains(&violation.id) {
+            if ids.contains(&violation.id) {
                 batch.duplicates_dropped += 1;
                 continue;
             }
             ids.insert(violation.id.clone());
+            // Before the duplicate check: the first page after a split re-reads
+            // what was passed on just before it, and that is no server duplicate.
             if skip_through.is_some_and(|k| (violation.detected_at, &violation.id) <= (k.0, &k.1)) {
                 continue; // passed on before the window was split
+            }
+            if previous_ids.contains(&violation.id) {
+                batch.duplicates_dropped += 1;
+                continue;
             }
             if violation.evidence.is_none() {
                 without_evidence.push(violation.id.clone());
@@ -473,18 +535,22 @@ impl WindowFetcher {
             batch.violations.push(violation);
         }
         if !without_evidence.is_empty() {
-            // One line per page that names them all, rather than a line each.
+            // The full list at debug level; `Batches` warns once per run.
             Stats::add(
                 &self.transport.stats.missing_evidence,
                 without_evidence.len() as u64,
             );
-            tracing::warn!(
+            tracing::debug!(
                 count = without_evidence.len(),
                 ids = %without_evidence.join(","),
-                "violations without evidence; kept"
+                "violations without evidence on this page; kept"
             );
         }
-        *previous_ids = ids;
+        // A short page may be empty: the next page's duplicates are then
+        // those of the last page that held something.
+        if !ids.is_empty() {
+            *previous_ids = ids;
+        }
         batch
     }
 }

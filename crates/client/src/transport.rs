@@ -206,14 +206,10 @@ impl Transport {
             }
         }
         let (answer, asked_at) = self.fetch_token().await?;
-        let lifetime = Duration::from_secs(answer.expires_in);
-        // Renew ahead of expiry: a fifth of the lifetime, at most a minute.
-        let margin = (lifetime / 5).min(Duration::from_secs(60));
         let generation = cached.as_ref().map_or(1, |c| c.generation + 1);
         let fresh = CachedToken {
             token: Arc::new(SecretString::from(answer.access_token)),
-            // The server's clock started no earlier than our request left.
-            renew_at: asked_at + lifetime - margin,
+            renew_at: renew_at(asked_at, answer.expires_in),
             generation,
         };
         let out = (fresh.token.clone(), generation);
@@ -397,6 +393,20 @@ impl Transport {
     }
 }
 
+/// The longest token lifetime the contract allows an organisation (48 hours).
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(48 * 3600);
+
+/// When to renew a token of `expires_in` seconds asked for at `asked_at`
+/// (the server's clock started no earlier than our request left): ahead of
+/// expiry by a fifth of the lifetime, at most a minute. A lifetime beyond
+/// the contract's 48 hours is taken as 48 hours, so that no server value can
+/// overflow the clock.
+fn renew_at(asked_at: Instant, expires_in: u64) -> Instant {
+    let lifetime = Duration::from_secs(expires_in).min(MAX_TOKEN_LIFETIME);
+    let margin = (lifetime / 5).min(Duration::from_secs(60));
+    asked_at + (lifetime - margin)
+}
+
 /// One HTTP answer, body read.
 struct Answer {
     status: StatusCode,
@@ -461,5 +471,26 @@ fn describe(e: &reqwest::Error) -> String {
         what.to_string()
     } else {
         format!("{what} ({detail})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_renewed_a_fifth_of_their_lifetime_early_at_most_a_minute() {
+        let t = Instant::now();
+        let after = |expires_in| renew_at(t, expires_in) - t;
+        // The contract's range: 5 minutes to 48 hours; 24 hours by default.
+        assert_eq!(after(300), Duration::from_secs(240));
+        assert_eq!(after(86_399), Duration::from_secs(86_339));
+        assert_eq!(after(172_800), Duration::from_secs(172_740));
+        // Test servers' short lifetimes.
+        assert_eq!(after(1), Duration::from_millis(800));
+        assert_eq!(after(0), Duration::ZERO);
+        // Beyond the contract: capped, never an overflow.
+        assert_eq!(after(u64::MAX), Duration::from_secs(172_740));
+        assert_eq!(after(10 * 172_800), Duration::from_secs(172_740));
     }
 }

@@ -388,3 +388,214 @@ async fn an_interval_longer_than_31_days_is_split_not_refused() {
     assert_eq!(got, expected(&sim));
     assert_eq!(sim.stats().status(400), 0, "no query broke a constraint");
 }
+
+/// Sections 2 to 4 from the client's side, checked by the server: the token
+/// request is a form, queries are JSON, and each request carries the
+/// client's own `ININ-Correlation-Id`, which the server echoes and the
+/// client reports with its errors.
+#[tokio::test]
+async fn the_client_sends_the_contract_headers_and_its_correlation_id_is_echoed() {
+    let sim = start(SimConfig {
+        violations: 500,
+        rate_limit_per_minute: 0,
+        clients: vec![
+            SimClient::new(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+            SimClient::without_permission("reader", "pw"),
+        ],
+        ..SimConfig::default()
+    })
+    .await;
+    let got = ids(&demo(&sim, |_| {}), &day_query(100)).await.unwrap();
+    assert_eq!(got, expected(&sim));
+    let requests = sim.requests();
+    let token_path = "/oauth/token";
+    let query_path = "/api/v2/agentassist/compliance/violations/query";
+    assert_eq!(requests.iter().filter(|r| r.path == token_path).count(), 1);
+    assert!(requests.iter().filter(|r| r.path == query_path).count() > 5);
+    let mut sent = HashSet::new();
+    for r in &requests {
+        let content_type = r.content_type.as_deref();
+        if r.path == token_path {
+            assert_eq!(content_type, Some("application/x-www-form-urlencoded"));
+        } else {
+            assert_eq!(r.path, query_path);
+            assert_eq!(content_type, Some("application/json"));
+        }
+        let ours = r
+            .client_correlation_id
+            .as_deref()
+            .expect("the client sends its own id");
+        assert!(uuid::Uuid::parse_str(ours).is_ok(), "{ours}");
+        assert!(
+            sent.insert(ours.to_string()),
+            "a fresh id per request: {ours}"
+        );
+        assert_eq!(r.correlation_id.as_deref(), Some(ours), "echoed");
+        assert_eq!(r.status, Some(200));
+    }
+    // An error names the id both ends logged.
+    let err = ids(&extractor_for(&sim, "reader", "pw", |_| {}), &day_query(10))
+        .await
+        .unwrap_err();
+    let refused = sim.requests().pop().unwrap();
+    assert_eq!(refused.status, Some(403));
+    assert_eq!(
+        err.correlation_id(),
+        refused.client_correlation_id.as_deref(),
+        "{err}"
+    );
+}
+
+/// "A page may hold fewer violations than the size even when more pages
+/// follow": short and empty pages mid-query, with duplicates across page
+/// boundaries (also after an empty page), still give every violation once.
+#[tokio::test]
+async fn short_pages_mid_query_still_yield_every_violation_once_in_order() {
+    let sim = start(SimConfig {
+        violations: 5_000,
+        rate_limit_per_minute: 0,
+        faults: Faults {
+            short_pages: 0.5,
+            duplicates: 0.3,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |c| c.concurrency = 4);
+    let got = ids(&extractor, &day_query(10)).await.unwrap();
+    assert_eq!(got, expected(&sim), "every violation once, in order");
+    let faults = sim.stats().faults;
+    assert!(faults.short_pages > 100, "{faults:?}");
+    let s = extractor.stats().snapshot();
+    assert!(
+        s.duplicates_dropped > 0 && s.duplicates_dropped <= faults.duplicates,
+        "{s:?}"
+    );
+    assert!(s.pages > 5_000 / 10, "short pages mean more pages: {s:?}");
+}
+
+/// A server without `total` (legacy pages) lets the client find out only by
+/// `pagination.limit.exceeded` that a window holds too much: it splits what
+/// remains and goes on, passing each violation on once, in order, and counts
+/// no duplicate that the server did not send.
+#[tokio::test]
+async fn pagination_limit_exceeded_splits_the_window_without_false_duplicates() {
+    let sim = start(SimConfig {
+        violations: 5_000,
+        rate_limit_per_minute: 0,
+        legacy_pages: true,
+        // The contract's 100,000, lowered to keep the test fast.
+        max_results_per_query: 1_000,
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |c| c.concurrency = 4);
+    let plan = extractor.plan(&day_query(100)).await.unwrap();
+    assert_eq!(plan.windows.len(), 1, "no total, nothing to plan by");
+    let got = ids(&extractor, &day_query(100)).await.unwrap();
+    assert_eq!(got, expected(&sim), "every violation once, in order");
+    let s = extractor.stats().snapshot();
+    // Each split starts two queries, each reading at most 1,000: 5,000 take
+    // at least two splits (the data's spread decides how many more).
+    assert!(s.window_splits >= 2, "{s:?}");
+    assert_eq!(
+        sim.stats().status(400),
+        s.window_splits,
+        "one refusal per split"
+    );
+    assert_eq!(s.duplicates_dropped, 0, "{s:?}");
+    assert_eq!(s.violations, 5_000);
+}
+
+/// The longest lifetime the contract allows (48 hours) is cached for the
+/// whole run: one token for many queries.
+#[tokio::test]
+async fn a_48_hour_token_serves_the_whole_run() {
+    let sim = start(SimConfig {
+        violations: 1_000,
+        rate_limit_per_minute: 0,
+        token_lifetime: Duration::from_secs(172_800),
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |c| c.concurrency = 4);
+    for _ in 0..2 {
+        let got = ids(&extractor, &day_query(50)).await.unwrap();
+        assert_eq!(got, expected(&sim));
+    }
+    assert_eq!(sim.stats().tokens_issued, 1);
+    assert_eq!(extractor.stats().snapshot().token_renewals, 1);
+}
+
+/// Log lines written while a test runs, at debug level and above.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Violations without evidence are named in one warning per run (count and
+/// a few ids), not one per page; every id is still logged at debug level.
+#[tokio::test]
+async fn violations_without_evidence_get_one_warning_per_run() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // This test's runtime has one thread: the fetching tasks log here too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let sim = start(SimConfig {
+        violations: 3_000,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |_| {});
+    let got = ids(&extractor, &day_query(100)).await.unwrap();
+    assert_eq!(got.len(), 3_000);
+    let missing: Vec<String> = sim
+        .dataset()
+        .violations
+        .iter()
+        .filter(|v| v.evidence.is_none())
+        .map(|v| v.id.clone())
+        .collect();
+    assert!(missing.len() > 50, "{}", missing.len());
+    assert_eq!(
+        extractor.stats().snapshot().missing_evidence,
+        missing.len() as u64
+    );
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("without evidence"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    let warning = warnings[0];
+    assert!(warning.contains(&format!("{} violations without evidence", missing.len())));
+    let named = missing
+        .iter()
+        .filter(|id| warning.contains(id.as_str()))
+        .count();
+    assert_eq!(named, 3, "the first few ids: {warning}");
+    assert!(
+        warning.contains(&missing[0])
+            && warning.contains(&format!("and {} more", missing.len() - 3))
+    );
+    let debug: String = text
+        .lines()
+        .filter(|l| l.contains("DEBUG") && l.contains("without evidence"))
+        .collect();
+    assert!(missing.iter().all(|id| debug.contains(id.as_str())));
+}
