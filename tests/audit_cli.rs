@@ -381,7 +381,10 @@ async fn an_endpoint_gone_is_enabled_again_by_the_command_its_message_names() {
     receiver.respond_with(Some(410));
     let (code, err) = extract(tmp.path(), &sim.base_url(), &webhook).await;
     assert_eq!(code, 5, "{err}");
-    assert!(err.contains("410 Gone"), "{err}");
+    assert!(
+        err.contains("1 still queued: the endpoint answered 410 Gone"),
+        "{err}"
+    );
     // The message names the exact command, with this run's state store.
     let start = err
         .find("`genesys-compliance audit enable-webhook ")

@@ -566,3 +566,154 @@ async fn help_is_complete_with_examples() {
         assert!(help.contains(flag), "help lacks {flag}");
     }
 }
+
+/// Each command's `--help` (and the program's) ends with its examples: the
+/// text after `Examples:` is indented example lines only.
+#[test]
+fn every_help_ends_with_its_examples() {
+    let commands: [&[&str]; 8] = [
+        &[],
+        &["demo"],
+        &["extract"],
+        &["verify"],
+        &["simulate"],
+        &["serve"],
+        &["audit", "verify"],
+        &["audit", "enable-webhook"],
+    ];
+    for command in commands {
+        let o = std::process::Command::new(BIN)
+            .args(command)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{command:?}");
+        let help = String::from_utf8(o.stdout).unwrap();
+        let heading = ["\nExamples:\n", "\nExample:\n"]
+            .iter()
+            .filter_map(|h| help.rfind(h).map(|at| at + h.len()))
+            .max()
+            .unwrap_or_else(|| panic!("{command:?} --help has no examples:\n{help}"));
+        let examples = &help[heading..];
+        assert!(
+            examples
+                .lines()
+                .all(|l| l.is_empty() || l.starts_with("  ")),
+            "{command:?} --help goes on after its examples:\n{examples}"
+        );
+    }
+}
+
+/// With `--log-format json` every line on standard error is one JSON event
+/// (log lines, summary, notes, the final error), and none holds a colour code.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_log_format_makes_every_stderr_line_json() {
+    let sim = start(SimConfig {
+        violations: 300,
+        faults: Faults {
+            // Retries log warnings: log events, not only the summary.
+            server_errors: 0.2,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let audit = dir.path().join("audit");
+    let base = sim.base_url();
+    let args = [
+        &DAY[..],
+        &[
+            "--log-format",
+            "json",
+            "--out",
+            out.to_str().unwrap(),
+            "--api-base-url",
+            &base,
+            "--page-size",
+            "50",
+            "--retry-base-delay",
+            "1ms",
+            "--audit-dir",
+            audit.to_str().unwrap(),
+        ],
+    ]
+    .concat();
+    let events = |o: &Output| -> Vec<serde_json::Value> {
+        let err = stderr(o);
+        assert!(!err.contains('\u{1b}'), "a colour code: {err}");
+        err.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let message = |e: &serde_json::Value| e["fields"]["message"].as_str().unwrap().to_string();
+
+    let o = extract(&args, &[("GENESYS_COMPLIANCE_LOG", Some("info"))]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let got = events(&o);
+    assert!(got.iter().all(|e| e["level"].is_string()), "{got:?}");
+    let messages: Vec<String> = got.iter().map(message).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("audit:      record 1")),
+        "{messages:#?}"
+    );
+    assert!(got.iter().any(|e| e["level"] == "WARN"), "{messages:#?}");
+    // The summary is one event with every figure a field.
+    let summary = got
+        .iter()
+        .find(|e| message(e) == "summary")
+        .expect("a summary");
+    assert_eq!(summary["fields"]["violations"], 300, "{summary}");
+    assert!(summary["fields"]["accuracy_rate"].is_number(), "{summary}");
+
+    // The final error too, with its exit code.
+    let o = extract(&args, &[("GENESYSCLOUD_OAUTHCLIENT_SECRET", Some("nope"))]).await;
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let last = events(&o).pop().expect("an error event");
+    assert_eq!(last["level"], "ERROR");
+    assert_eq!(last["fields"]["exit_code"], 3);
+    assert!(message(&last).contains("GENESYSCLOUD_OAUTHCLIENT_SECRET"));
+}
+
+/// Standard error that is not a terminal (a file, a pipe to a log shipper)
+/// gets no colour codes, whatever is logged.
+#[tokio::test(flavor = "multi_thread")]
+async fn human_log_lines_hold_no_colour_codes_when_not_a_terminal() {
+    let sim = start(SimConfig {
+        violations: 200,
+        faults: Faults {
+            server_errors: 0.3,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let base = sim.base_url();
+    let o = extract(
+        &[
+            &DAY[..],
+            &[
+                "--out",
+                out.to_str().unwrap(),
+                "--api-base-url",
+                &base,
+                "--page-size",
+                "20",
+                "--retry-base-delay",
+                "1ms",
+            ],
+        ]
+        .concat(),
+        &[("GENESYS_COMPLIANCE_LOG", Some("debug"))],
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("WARN"), "retries were logged: {err}");
+    assert!(!err.contains('\u{1b}'), "a colour code: {err}");
+}

@@ -2,7 +2,7 @@
 
 use super::{Outcome, Pipeline};
 use crate::exit::{Exit, Failure};
-use crate::report::{print_summary, Progress};
+use crate::report::{note, print_summary, Progress};
 use crate::settings::{AuditArgs, ConnectionArgs, FilterArgs, Layers};
 use compliance_api::Timestamp;
 use compliance_client::{Query, Window};
@@ -11,7 +11,27 @@ use compliance_pipeline::output::OutputTarget;
 use compliance_pipeline::run::AuditTarget;
 use std::path::PathBuf;
 
-const EXAMPLES: &str = "\
+const LONG_HELP: &str = "\
+Settings come from flags, then environment variables, then --config FILE.toml, then
+defaults. Credentials come only from GENESYSCLOUD_OAUTHCLIENT_ID and
+GENESYSCLOUD_OAUTHCLIENT_SECRET (or the config file), never from a flag.
+
+Output: one JSON object per line, {\"violation\": {...}, \"verdict\": {...}}, one line per
+unique violation, PII in evidence redacted unless --keep-pii, written to OUT.partial and
+renamed to OUT when the extraction is complete. Records that are not usable violations go,
+with the reason, to the rejects file beside the output (OUT.rejects.jsonl).
+
+Progress is checkpointed in the state store after every page: if a run is killed or fails,
+run the same command again and it continues where it stopped, so that the output ends with
+every violation exactly once. With --audit-dir, the audit record is appended to DIR's
+hash-chained audit.jsonl (check it with `genesys-compliance audit verify DIR`) and, with
+--webhook-url, queued for delivery; undelivered records are sent first by the next run.
+
+Exit codes: 0 done; 1 internal error; 2 invalid input (nothing was sent);
+3 credentials or permission refused; 4 server unavailable after every retry;
+5 done and audited, but the webhook is still queued (a later run delivers it; after
+410 Gone, once `genesys-compliance audit enable-webhook` has enabled the endpoint again).
+
 Examples:
   # One day from eu-west-1, credentials from the environment:
   export GENESYSCLOUD_OAUTHCLIENT_ID=... GENESYSCLOUD_OAUTHCLIENT_SECRET=...
@@ -27,33 +47,14 @@ Examples:
   genesys-compliance extract --api-base-url http://127.0.0.1:8080 \\
       --start 2023-10-01T00:00:00Z --end 2023-10-02T00:00:00Z --out violations.jsonl
 
-Settings come from flags, then environment variables, then --config FILE.toml, then
-defaults. Credentials come only from GENESYSCLOUD_OAUTHCLIENT_ID and
-GENESYSCLOUD_OAUTHCLIENT_SECRET (or the config file), never from a flag.
-
   # With an audit trail and a signed webhook to the GRC system:
   export COMPLIANCE_WEBHOOK_SECRET=whsec_...
   genesys-compliance extract --region usw2 --start 2023-10-01T00:00:00Z \\
       --end 2023-10-02T00:00:00Z --out violations.jsonl --rules rules.toml \\
-      --audit-dir audit --webhook-url https://grc.example.com/hooks/genesys
-
-Output: one JSON object per line, {\"violation\": {...}, \"verdict\": {...}}, one line per
-unique violation, PII in evidence redacted unless --keep-pii, written to OUT.partial and
-renamed to OUT when the extraction is complete. Records that are not usable violations go,
-with the reason, to the rejects file beside the output (OUT.rejects.jsonl).
-
-Progress is checkpointed in the state store after every page: if a run is killed or fails,
-run the same command again and it continues where it stopped, so that the output ends with
-every violation exactly once. With --audit-dir, the audit record is appended to DIR's
-hash-chained audit.jsonl (check it with `genesys-compliance audit verify DIR`) and, with
---webhook-url, queued for delivery; undelivered records are sent first by the next run.
-
-Exit codes: 0 done; 1 internal error; 2 invalid input (nothing was sent);
-3 credentials or permission refused; 4 server unavailable after every retry;
-5 done and audited, but the webhook is still queued (a later run delivers it).";
+      --audit-dir audit --webhook-url https://grc.example.com/hooks/genesys";
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXAMPLES, after_help = "See --help for examples and exit codes.")]
+#[command(after_long_help = LONG_HELP, after_help = "See --help for examples and exit codes.")]
 pub struct Args {
     /// Start of the interval (included): RFC 3339 in UTC with Z, such as 2023-10-01T00:00:00Z
     #[arg(long, value_name = "TIMESTAMP")]
@@ -128,41 +129,45 @@ pub async fn run(args: Args) -> Outcome {
         Err(e) => {
             crate::report::print_transport(&extractor.stats().snapshot());
             if let Some(partial) = output.partial_path().filter(|p| p.exists()) {
-                eprintln!(
+                note(&format!(
                     "note: what was extracted so far is kept in {} and checkpointed; \
                      run the same command again to continue",
                     partial.display()
-                );
+                ));
             }
             return Err(crate::exit::run_failure(e));
         }
     };
     print_summary(&report, &output, keep_pii);
     if report.resumed {
-        eprintln!("resumed:    continued an interrupted run of the same extraction");
+        note("resumed:    continued an interrupted run of the same extraction");
     }
     if let Some(appended) = &report.appended {
-        eprintln!(
+        note(&format!(
             "audit:      record {} (extraction {}), chain head {}",
             appended.seq, report.extraction_id, appended.hash
-        );
+        ));
     }
     match &report.delivery {
         Some(d) if !d.is_complete() => {
-            let why = d
-                .disabled
-                .as_ref()
-                .map(|x| format!(": the endpoint is disabled ({})", x.reason))
-                .unwrap_or_default();
-            eprintln!(
-                "webhook:    {} delivered, {} still queued{why}; a later run delivers them first",
+            let next = match &d.disabled {
+                // Retrying cannot help: someone has to enable the endpoint
+                // again (the reason names the command).
+                Some(x) => format!(
+                    ": the endpoint {}; the run after that delivers them first",
+                    x.reason
+                ),
+                None => "; a later run delivers them first".into(),
+            };
+            note(&format!(
+                "webhook:    {} delivered, {} still queued{next}",
                 d.delivered.len(),
                 d.still_queued
-            );
+            ));
             Ok(Exit::Undelivered)
         }
         Some(d) => {
-            eprintln!("webhook:    {} delivered", d.delivered.len());
+            note(&format!("webhook:    {} delivered", d.delivered.len()));
             Ok(Exit::Done)
         }
         None => Ok(Exit::Done),

@@ -11,12 +11,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const EXAMPLES: &str = "\
-Examples:
-  genesys-compliance verify --in raw.jsonl --out verified.jsonl
-  genesys-compliance verify --in raw.jsonl --out verified.jsonl --rules rules.toml
-  cat raw.jsonl | genesys-compliance verify --in - --out - > verified.jsonl
-
+const LONG_HELP: &str = "\
 Without --rules the design document's defaults apply (rule-uuid-001: gdpr_art5, hipaa_164;
 rule-uuid-002: pci_dss_req6); a rule with no regulations gives a false positive
 (no_regulatory_mapping), and so does a LOW violation whose rule lacks the tag
@@ -27,10 +22,15 @@ reason, to the rejects file (PII in them redacted unless --keep-pii), and are co
 the summary. The output is written to OUT.partial and renamed to OUT when complete.
 
 Exit codes: 0 done (even with rejected lines; see the summary); 1 internal error (such as a
-failed write); 2 invalid input: unreadable --in, bad --rules, output not creatable.";
+failed write); 2 invalid input: unreadable --in, bad --rules, output not creatable.
+
+Examples:
+  genesys-compliance verify --in raw.jsonl --out verified.jsonl
+  genesys-compliance verify --in raw.jsonl --out verified.jsonl --rules rules.toml
+  cat raw.jsonl | genesys-compliance verify --in - --out - > verified.jsonl";
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = EXAMPLES, after_help = "See --help for examples and exit codes.")]
+#[command(after_long_help = LONG_HELP, after_help = "See --help for examples and exit codes.")]
 pub struct Args {
     /// Input JSONL, one API violation object per line; `-` reads standard input
     #[arg(long = "in", value_name = "FILE")]
