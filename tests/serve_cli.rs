@@ -368,3 +368,175 @@ fn credentials_refused_on_the_first_run_exit_3() {
         "the secret never reaches a message"
     );
 }
+
+/// A webhook receiver that takes requests and never answers: it keeps a run
+/// busy delivering. It stops by itself when dropped (or after a minute).
+struct SilentReceiver {
+    addr: String,
+    got_request: std::sync::mpsc::Receiver<()>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentReceiver {
+    fn start() -> SilentReceiver {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, got_request) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut held = Vec::new();
+            while !stopped.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        let mut first = [0u8; 1];
+                        if stream.read_exact(&mut first).is_ok() {
+                            let _ = tx.send(());
+                        }
+                        held.push(stream);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        SilentReceiver {
+            addr,
+            got_request,
+            stop,
+        }
+    }
+}
+
+impl Drop for SilentReceiver {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn signal(child: &Running, name: &str) {
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args([name, &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// SIGTERM while the first run is still planning (every request is slow)
+/// stops at once rather than after the grace period; a second signal while a
+/// stop waits (on a webhook that does not answer) exits at once with 130.
+#[test]
+fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = [
+        ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
+        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
+    ];
+    let serve = |api: &str, extra: &[&str], log: &str| {
+        let out_dir = dir.path().join("out");
+        let audit_dir = dir.path().join("audit");
+        let state = dir.path().join("state.db");
+        let since = utc(-60);
+        let mut args = vec![
+            "serve",
+            "--api-base-url",
+            api,
+            "--since",
+            &since,
+            "--every",
+            "60s",
+            "--lag",
+            "0s",
+            "--listen",
+            "127.0.0.1:0",
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+            "--audit-dir",
+            audit_dir.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        spawn(&args, &creds, &dir.path().join(log)).0
+    };
+    let wait_exit = |child: &mut Running| {
+        let deadline = Instant::now() + Duration::from_secs(12);
+        loop {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "serve did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    // Planning: every request takes 30 s, far beyond the 9 s grace.
+    let (_slow, slow_addr) = spawn(
+        &[
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--violations",
+            "10",
+            "--latency",
+            "30s",
+        ],
+        &[],
+        &dir.path().join("slow.err"),
+    );
+    let mut child = serve(&format!("http://{slow_addr}"), &[], "plan.err");
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&child, "-TERM");
+    let status = wait_exit(&mut child);
+    let log = read(&dir.path().join("plan.err"));
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("stopping: output and state committed"),
+        "{log}"
+    );
+    assert!(!log.contains("still stopping after"), "{log}");
+
+    // Delivery: the run's webhook never gets an answer, so the first signal's
+    // stop waits; the second exits at once.
+    let (_sim, sim_addr) = spawn(
+        &[
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--violations",
+            "10",
+            "--start",
+            &utc(-50),
+            "--end",
+            &utc(-10),
+        ],
+        &[],
+        &dir.path().join("sim.err"),
+    );
+    let receiver = SilentReceiver::start();
+    let hook = format!("http://{}/hook", receiver.addr);
+    let mut child = serve(
+        &format!("http://{sim_addr}"),
+        &["--webhook-url", &hook],
+        "deliver.err",
+    );
+    receiver
+        .got_request
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the run's webhook is sent");
+    signal(&child, "-TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the stop waits for the delivery"
+    );
+    signal(&child, "-INT");
+    let status = wait_exit(&mut child);
+    let log = read(&dir.path().join("deliver.err"));
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(log.contains("second signal: exiting at once"), "{log}");
+}

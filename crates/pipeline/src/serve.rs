@@ -197,6 +197,7 @@ impl Service {
         let start = minus(from, c.lookback);
         let end = minus(Timestamp::now(), c.lag);
         let interval = Window::new(start, end);
+        futures::pin_mut!(stop);
         // An empty interval (since in the future) still gets its audit record.
         let plan = match interval {
             Some(window) => {
@@ -205,7 +206,12 @@ impl Service {
                     filters: c.filters.clone(),
                     page_size: c.page_size,
                 };
-                Some(self.extractor.plan(&query).await?)
+                // Planning may wait out retries: a stop must not wait for it.
+                tokio::select! {
+                    biased;
+                    _ = stop.as_mut() => return Err(RunError::Interrupted),
+                    plan = self.extractor.plan(&query) => Some(plan?),
+                }
             }
             None => None,
         };
