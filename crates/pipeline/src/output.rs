@@ -153,7 +153,13 @@ impl JsonlFile {
     /// afresh. Files are created readable by their owner only.
     pub fn open(path: &Path, resume_at: u64) -> Result<JsonlFile, OutputError> {
         let fail = OutputError::at(path);
+        let existed = path.exists();
         let mut file = open_private(path, resume_at == 0).map_err(&fail)?;
+        if !existed {
+            // A checkpoint will name this file: its directory entry must
+            // survive a power cut as surely as the lines synced into it.
+            sync_parent(path).map_err(&fail)?;
+        }
         let len = file.metadata().map_err(&fail)?.len();
         if len < resume_at {
             return Err(fail(io::Error::new(
@@ -434,7 +440,12 @@ fn open_private(path: &Path, truncate: bool) -> io::Result<File> {
     options.open(path)
 }
 
+/// Creates `dir` (and its parents) owner-only; a new directory's entry is
+/// synced, like a new file's.
 fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -442,10 +453,11 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir)
+    builder.create(dir)?;
+    sync_parent(dir)
 }
 
-/// Makes a rename durable: sync the directory that holds the file.
+/// Makes a rename or a new entry durable: sync the directory that holds it.
 fn sync_parent(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
