@@ -12,6 +12,21 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+async fn simulator(config: SimConfig) -> Simulator {
+    Simulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A loopback port with nobody listening (for now) and its webhook URL.
+fn receiver_not_yet_listening() -> (std::net::SocketAddr, String) {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    (addr, format!("http://{addr}/webhook"))
+}
+
 fn extract(api: &str, dir: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("extract")
@@ -52,21 +67,17 @@ fn ids(path: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_runs_continue_to_every_violation_exactly_once() {
-    let sim = Simulator::start(
-        SimConfig {
-            violations: 3_000,
-            latency: Duration::from_millis(25),
-            rate_limit_per_minute: 0,
-            faults: Faults {
-                duplicates: 0.3,
-                ..Faults::default()
-            },
-            ..SimConfig::default()
+    let sim = simulator(SimConfig {
+        violations: 3_000,
+        latency: Duration::from_millis(25),
+        rate_limit_per_minute: 0,
+        faults: Faults {
+            duplicates: 0.3,
+            ..Faults::default()
         },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+        ..SimConfig::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let api = sim.base_url();
 
@@ -120,24 +131,15 @@ async fn killed_runs_continue_to_every_violation_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_down_for_the_first_run_gets_every_record_on_the_second() {
-    let sim = Simulator::start(
-        SimConfig {
-            violations: 500,
-            rate_limit_per_minute: 0,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = simulator(SimConfig {
+        violations: 500,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let api = sim.base_url();
-    // A port with nobody listening, for now.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let url = format!("http://{addr}/webhook");
+    let (addr, url) = receiver_not_yet_listening();
     let quick = ["--webhook-url", &url];
 
     let first = extract(&api, dir.path(), &quick).output().unwrap();
@@ -178,16 +180,12 @@ fn finish(api: &str, dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_each_step_boundary_is_finished_by_the_rerun() {
-    let sim = Simulator::start(
-        SimConfig {
-            violations: 300,
-            rate_limit_per_minute: 0,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = simulator(SimConfig {
+        violations: 300,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
     let api = sim.base_url();
     let expected: Vec<String> = sim
         .dataset()
@@ -235,23 +233,15 @@ async fn a_crash_at_each_step_boundary_is_finished_by_the_rerun() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_refused_by_the_server_still_delivers_what_earlier_runs_queued() {
-    let sim = Simulator::start(
-        SimConfig {
-            violations: 100,
-            rate_limit_per_minute: 0,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = simulator(SimConfig {
+        violations: 100,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let api = sim.base_url();
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let url = format!("http://{addr}/webhook");
+    let (addr, url) = receiver_not_yet_listening();
     let first = extract(&api, dir.path(), &["--webhook-url", &url])
         .output()
         .unwrap();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{open_log, record, store};
+use common::{lines, open_log, record, store, write_lines};
 use compliance_audit::{
     anchor_key, extraction_file_name, verify_dir, verify_dir_against, AfterAnchor, Anchor,
     AuditError, AuditLog, ChainEntry, ChainError, Recovery, TamperKind, Tampering, LOG_FILE,
@@ -32,19 +32,6 @@ fn trail() -> Trail {
         dir,
         anchor,
     }
-}
-
-fn lines(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join(LOG_FILE))
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn write_lines(dir: &Path, lines: &[String]) {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    std::fs::write(dir.join(LOG_FILE), text).unwrap();
 }
 
 fn tampering(dir: &Path, anchor: Option<&Anchor>) -> Tampering {

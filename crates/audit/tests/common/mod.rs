@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use compliance_api::{Filters, TimeInterval};
-use compliance_audit::{AuditLog, AuditRecord, WebhookEndpoint, WebhookSecret};
+use compliance_audit::{AuditLog, AuditRecord, WebhookEndpoint, WebhookSecret, LOG_FILE};
 use compliance_store::{SqliteStore, StateStore};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,4 +52,19 @@ pub fn store(dir: &Path) -> Arc<dyn StateStore> {
 pub fn open_log(dir: &Path, store: &Arc<dyn StateStore>, url: Option<&str>) -> AuditLog {
     let endpoint = url.map(|u| WebhookEndpoint::parse(u).unwrap());
     AuditLog::open(dir.join("audit"), store.clone(), endpoint).unwrap()
+}
+
+/// The lines of the audit log in `dir`.
+pub fn lines(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(LOG_FILE))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Replaces the audit log in `dir` with `lines`.
+pub fn write_lines(dir: &Path, lines: &[String]) {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join(LOG_FILE), text).unwrap();
 }
