@@ -717,3 +717,81 @@ async fn human_log_lines_hold_no_colour_codes_when_not_a_terminal() {
     assert!(err.contains("WARN"), "retries were logged: {err}");
     assert!(!err.contains('\u{1b}'), "a colour code: {err}");
 }
+
+/// Records served without a required field are never dropped silently: each
+/// goes to the rejects file beside the output, with the reason, its PII
+/// redacted (kept only with --keep-pii), and is counted in the summary.
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_records_go_to_the_rejects_file_redacted_and_counted() {
+    let sim = start(SimConfig {
+        violations: 1_000,
+        faults: Faults {
+            malformed: 0.05,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let dataset = sim.dataset();
+    let (broken, usable): (Vec<_>, Vec<_>) = dataset
+        .violations
+        .iter()
+        .partition(|v| v.served_without.is_some());
+    // The PII strings of the broken records, from the generator's ground truth.
+    let pii: Vec<&str> = broken
+        .iter()
+        .flat_map(|v| {
+            let evidence = v.evidence.as_deref().unwrap_or_default();
+            evidence
+                .iter()
+                .zip(&v.pii)
+                .flat_map(|(e, truths)| truths.iter().map(|t| &e.value[t.start..t.end]))
+        })
+        .collect();
+    assert!(broken.len() > 20 && !pii.is_empty(), "{}", broken.len());
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let base = sim.base_url();
+    let args = [
+        &DAY[..],
+        &["--out", out.to_str().unwrap(), "--api-base-url", &base],
+    ]
+    .concat();
+    let rejects_of = |o: &Output| {
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
+        let text = std::fs::read_to_string(dir.path().join("o.jsonl.rejects.jsonl")).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (text, lines)
+    };
+
+    let o = extract(&args, &[]).await;
+    let (text, rejects) = rejects_of(&o);
+    let want: Vec<&str> = usable.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(lines_ids(&std::fs::read_to_string(&out).unwrap()), want);
+    assert_eq!(rejects.len(), broken.len());
+    for (reject, v) in rejects.iter().zip(&broken) {
+        let field = v.served_without.unwrap();
+        assert_eq!(reject["reason"], format!("missing {field}"), "{reject}");
+        if field != "id" {
+            assert_eq!(reject["record"]["id"], v.id.as_str(), "in order");
+        }
+    }
+    for p in &pii {
+        assert!(!text.contains(p), "PII {p:?} left in the rejects file");
+    }
+    assert!(text.contains("[REDACTED:"), "{text}");
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("rejects: {} (in ", broken.len())),
+        "{err}"
+    );
+
+    // Asked for explicitly, the PII is kept.
+    let kept = [&args[..], &["--keep-pii"]].concat();
+    let (text, _) = rejects_of(&extract(&kept, &[]).await);
+    assert!(pii.iter().all(|p| text.contains(p)), "--keep-pii keeps PII");
+}

@@ -108,6 +108,9 @@ struct Flags {
     /// Probability that a page holds fewer violations than the size (maybe none) while more follow.
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     fault_short_pages: f64,
+    /// Fraction of violations served without one of id, ruleId, severity, detectedAt (records a client must reject).
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    fault_malformed: f64,
     /// Fraction of violations that become visible only after their detectedAt.
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     late_arrivals: f64,
@@ -191,6 +194,7 @@ impl Flags {
                 short_pages: self.fault_short_pages,
                 late_arrivals: self.late_arrivals,
                 late_max: self.late_max.get(),
+                malformed: self.fault_malformed,
             },
             legacy_pages: self.legacy_pages,
             max_results_per_query: compliance_api::MAX_RESULTS_PER_QUERY,
@@ -202,6 +206,11 @@ pub async fn run(args: Args) -> Outcome {
     let args = args.flags;
     let config = args.config()?;
     if let Some(path) = &args.dump_jsonl {
+        if args.fault_malformed > 0.0 {
+            return Err(Failure::invalid(anyhow::anyhow!(
+                "--fault-malformed breaks served pages only, not --dump-jsonl; leave one of them out"
+            )));
+        }
         return dump(&config, path);
     }
     let sim = Simulator::start(config, args.listen)

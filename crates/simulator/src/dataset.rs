@@ -107,7 +107,14 @@ pub struct SimViolation {
     /// Fields newer than the contract (`sentiment`, `channel`, listed in
     /// [`crate::EXTRA_VIOLATION_FIELDS`]), on a few violations.
     pub extra: Option<Box<Map<String, Value>>>,
+    /// A required field this violation is served without (one of
+    /// [`REQUIRED_FIELDS`]): a broken record that a client must reject, never
+    /// drop silently. Set by [`Dataset::break_records`].
+    pub served_without: Option<&'static str>,
 }
+
+/// The fields a violation cannot be used without, as the contract names them.
+pub const REQUIRED_FIELDS: [&str; 4] = ["id", "ruleId", "severity", "detectedAt"];
 
 impl SimViolation {
     /// The wire object exactly as served.
@@ -119,6 +126,13 @@ impl SimViolation {
 impl Serialize for SimViolation {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
+        macro_rules! required {
+            ($key:expr, $value:expr) => {
+                if self.served_without != Some($key) {
+                    m.serialize_entry($key, $value)?;
+                }
+            };
+        }
         // Usually-present fields: absent or null when missing, as the violation says.
         macro_rules! usually {
             ($key:expr, $value:expr) => {
@@ -129,16 +143,16 @@ impl Serialize for SimViolation {
                 }
             };
         }
-        m.serialize_entry("id", &self.id)?;
+        required!("id", &self.id);
         usually!("conversationId", self.conversation_id);
         usually!("communicationId", self.communication_id);
         usually!("agentId", self.agent_id);
         usually!("queueId", self.queue_id);
         usually!("policyId", self.policy_id);
-        m.serialize_entry("ruleId", self.rule.id)?;
+        required!("ruleId", self.rule.id);
         m.serialize_entry("ruleName", self.rule.name)?;
-        m.serialize_entry("severity", self.severity.as_str())?;
-        m.serialize_entry("detectedAt", &self.detected_at)?;
+        required!("severity", self.severity.as_str());
+        required!("detectedAt", &self.detected_at);
         let segment = self
             .conversation_id
             .zip(self.segment)
@@ -192,6 +206,23 @@ impl Dataset {
         self.violations.extend(more);
         self.violations
             .sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    }
+
+    /// Serves `fraction` of the violations (chosen from `seed`) without one
+    /// of their required fields, taken in turn: ground truth for reject
+    /// handling. A separate random stream, so the data itself is unchanged.
+    pub fn break_records(&mut self, fraction: f64, seed: u64) {
+        if fraction <= 0.0 {
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6d61_6c66_6f72_6d65);
+        let mut next = 0;
+        for v in &mut self.violations {
+            if rng.gen_bool(fraction.min(1.0)) {
+                v.served_without = Some(REQUIRED_FIELDS[next % REQUIRED_FIELDS.len()]);
+                next += 1;
+            }
+        }
     }
 
     /// Index of the first violation at or after `(at, id)` in the serving order.
@@ -395,6 +426,7 @@ fn one_violation(
         pii,
         missing_as_null: rng.gen_bool(0.5),
         extra,
+        served_without: None,
     }
 }
 
@@ -580,5 +612,34 @@ mod tests {
             let delay = v.visible_at.as_datetime() - v.detected_at.as_datetime();
             assert!(delay > chrono::Duration::zero() && delay <= chrono::Duration::seconds(900));
         }
+    }
+
+    #[test]
+    fn broken_records_lack_one_required_field_each_and_nothing_else_changes() {
+        let intact = day(2_000, (0.0, Duration::ZERO));
+        let mut broken = intact.clone();
+        broken.break_records(0.1, 42);
+        let mut again = intact.clone();
+        again.break_records(0.1, 42);
+        assert_eq!(
+            broken.violations, again.violations,
+            "the same ones for a seed"
+        );
+        let mut lacking = std::collections::BTreeMap::new();
+        for (b, v) in broken.violations.iter().zip(&intact.violations) {
+            let (mut json, whole) = (b.json(), v.json());
+            match b.served_without {
+                None => assert_eq!(json, whole),
+                Some(field) => {
+                    assert!(json.get(field).is_none(), "{field} in {json}");
+                    json[field] = whole[field].clone();
+                    assert_eq!(json, whole, "only {field} is missing");
+                    *lacking.entry(field).or_insert(0) += 1;
+                }
+            }
+        }
+        let n: usize = lacking.values().sum();
+        assert!((120..280).contains(&n), "{n} of 2,000");
+        assert_eq!(lacking.len(), REQUIRED_FIELDS.len(), "{lacking:?}");
     }
 }

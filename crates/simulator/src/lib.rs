@@ -18,7 +18,9 @@ mod limiter;
 mod query;
 mod server;
 
-pub use dataset::{generate, Dataset, Generator, Rule, SimEvidence, SimViolation, RULES};
+pub use dataset::{
+    generate, Dataset, Generator, Rule, SimEvidence, SimViolation, REQUIRED_FIELDS, RULES,
+};
 pub use server::{FaultStats, RequestRecord, Simulator, Stats};
 
 use compliance_api::Timestamp;
@@ -132,6 +134,10 @@ pub struct Faults {
     pub late_arrivals: f64,
     /// Late violations' delay is uniform in (0, late_max].
     pub late_max: Duration,
+    /// Fraction of violations served without a required field (see
+    /// [`SimViolation::served_without`]), always the same ones for a seed.
+    /// Applied to the dataset when the simulator starts.
+    pub malformed: f64,
 }
 
 impl Default for Faults {
@@ -146,6 +152,7 @@ impl Default for Faults {
             short_pages: 0.0,
             late_arrivals: 0.0,
             late_max: Duration::from_secs(15 * 60),
+            malformed: 0.0,
         }
     }
 }

@@ -132,14 +132,17 @@ impl Simulator {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let faults = config.faults.clone();
+        let seed = config.seed;
         let dataset = tokio::task::spawn_blocking(move || {
-            generate(
-                config.seed,
+            let mut dataset = generate(
+                seed,
                 config.violations,
                 config.start,
                 config.end,
                 (faults.late_arrivals, faults.late_max),
-            )
+            );
+            dataset.break_records(faults.malformed, seed);
+            dataset
         });
         let dataset = dataset.await.map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared {
