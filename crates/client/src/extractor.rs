@@ -510,6 +510,14 @@ impl WindowFetcher {
             let violation = match record {
                 Ok(v) => v,
                 Err(rejected) => {
+                    // A broken record repeated across pages is one reject, when
+                    // its id tells; without an id it cannot be told apart.
+                    if let Some(id) = rejected.raw.get("id").and_then(|id| id.as_str()) {
+                        if previous_ids.contains(id) || !ids.insert(id.to_string()) {
+                            batch.duplicates_dropped += 1;
+                            continue;
+                        }
+                    }
                     tracing::warn!(reason = %rejected.reason, "rejected a record that is not a usable violation");
                     batch.rejects.push(rejected);
                     continue;
