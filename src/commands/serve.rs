@@ -81,7 +81,8 @@ pub async fn run(args: Args) -> Outcome {
     if schedule.out_dir.is_some() {
         println!("listening on http://{bound}");
     } else {
-        eprintln!("listening on http://{bound}");
+        // A JSON event with --log-format json, like every line there.
+        crate::report::note(&format!("listening on http://{bound}"));
     }
     tracing::info!("serving /healthz and /metrics on http://{bound}");
 
