@@ -1,112 +1,201 @@
 //! `genesys-compliance simulate` as a process: it prints the address it bound,
-//! serves the token endpoint there, and exits 0 on SIGTERM.
+//! serves the token endpoint and the API there, injects the faults its flags
+//! ask for, and exits 0 on SIGTERM.
 
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
+const QUERY: &str = "/api/v2/agentassist/compliance/violations/query";
+
+/// A `simulate` process on a free loopback port. Killed when dropped, so
+/// that a failing test leaves no server behind.
+struct Served {
+    child: Child,
+    addr: String,
+}
+
+impl Served {
+    /// Starts `simulate --listen 127.0.0.1:0` with `flags` and reads the
+    /// address from its first line.
+    fn start(flags: &[&str]) -> Served {
+        let child = Command::new(BIN)
+            .args(["simulate", "--listen", "127.0.0.1:0"])
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut served = Served {
+            child,
+            addr: String::new(),
+        };
+        let mut first = String::new();
+        BufReader::new(served.child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        served.addr = first
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("first line: {first:?}"))
+            .to_string();
+        assert!(
+            served.addr.starts_with("127.0.0.1:") && !served.addr.ends_with(":0"),
+            "{}",
+            served.addr
+        );
+        served
+    }
+
+    /// A token for the demo client (the form-field credentials).
+    fn token(&self) -> String {
+        let reply = Reply::parse(http(
+            &self.addr,
+            &token_request(&self.addr, "demo-client", "demo-secret"),
+        ));
+        assert_eq!(reply.status, 200, "{}", reply.head);
+        reply.json()["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Posts `body` to the query endpoint with `token`.
+    fn query(&self, token: &str, body: &Value) -> Reply {
+        Reply::parse(http(&self.addr, &query_request(&self.addr, token, body)))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Already gone after `stop`; the errors say only that.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// One HTTP/1.1 exchange over a plain socket; returns the whole response.
 fn http(addr: &str, request: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
+    try_http(addr, request).unwrap()
+}
+
+fn try_http(addr: &str, request: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request.as_bytes())?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+fn post(addr: &str, path: &str, headers: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn token_request(addr: &str, id: &str, secret: &str) -> String {
+    let body = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+    post(
+        addr,
+        "/oauth/token",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        &body,
+    )
+}
+
+fn query_request(addr: &str, token: &str, body: &Value) -> String {
+    let headers = format!("Authorization: Bearer {token}\r\nContent-Type: application/json\r\n");
+    post(addr, QUERY, &headers, &body.to_string())
+}
+
+/// The first page of the day the dataset covers.
+fn day_query(size: u64) -> Value {
+    json!({
+        "time_interval": {"start": "2023-10-01T00:00:00Z", "end": "2023-10-02T00:00:00Z"},
+        "filters": {},
+        "size": size,
+    })
+}
+
+/// A response split into status, head and body.
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn parse(raw: String) -> Reply {
+        let (head, body) = raw
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("not an HTTP response: {raw:?}"));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status: {head}"));
+        Reply {
+            status,
+            head: head.to_string(),
+            body: body.to_string(),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
 }
 
 #[test]
 fn prints_its_address_serves_tokens_and_exits_0_on_sigterm() {
-    let mut child = Command::new(BIN)
-        .args(["simulate", "--listen", "127.0.0.1:0", "--violations", "50"])
-        .args([
-            "--extra-client",
-            "etl:pw",
-            "--no-permission-client",
-            "reader:s3cret",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let addr = first
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("first line: {first:?}"))
-        .to_string();
-    assert!(
-        addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
-        "{addr}"
-    );
+    let served = Served::start(&[
+        "--violations",
+        "50",
+        "--extra-client",
+        "etl:pw",
+        "--no-permission-client",
+        "reader:s3cret",
+    ]);
+    let addr = served.addr.clone();
 
-    let token = |id: &str, secret: &str| {
-        let body = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
-        http(
-            &addr,
-            &format!(
-                "POST /oauth/token HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ),
-        )
-    };
+    let token = |id: &str, secret: &str| http(&addr, &token_request(&addr, id, secret));
     // Further clients from the flags; unknown ones refused.
     assert!(token("etl", "pw").starts_with("HTTP/1.1 200"));
     assert!(token("reader", "s3cret").starts_with("HTTP/1.1 200"));
     assert!(token("nobody", "pw").starts_with("HTTP/1.1 401"));
-    let body = "grant_type=client_credentials&client_id=demo-client&client_secret=demo-secret";
-    let response = http(
-        &addr,
-        &format!(
-            "POST /oauth/token HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    );
+    let response = token("demo-client", "demo-secret");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response
         .to_ascii_lowercase()
         .contains("inin-correlation-id:"));
     assert!(response.contains("\"token_type\":\"bearer\""), "{response}");
 
-    stop(child, "-TERM");
+    stop(served, "-TERM");
 }
 
 #[test]
 fn exits_0_on_sigint_too() {
-    let mut child = Command::new(BIN)
-        .args(["simulate", "--listen", "127.0.0.1:0", "--violations", "5"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(
-        first.starts_with("listening on http://127.0.0.1:"),
-        "{first}"
-    );
-    stop(child, "-INT");
+    stop(Served::start(&["--violations", "5"]), "-INT");
 }
 
 /// Sends `signal` (`-TERM`, `-INT`) and expects exit code 0.
-fn stop(mut child: std::process::Child, signal: &str) {
+fn stop(mut served: Served, signal: &str) {
     let sent = Command::new("kill")
-        .args([signal, &child.id().to_string()])
+        .args([signal, &served.child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    let status = child.wait().unwrap();
+    let status = served.child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "after {signal}");
 }
 
@@ -171,4 +260,206 @@ fn dump_jsonl_writes_the_dataset_one_violation_per_line_and_exits() {
         .all(|v| v["id"].is_string() && v["detectedAt"].is_string()));
     assert_eq!(dump("9"), text, "the same seed gives the same data");
     assert_ne!(dump("10"), text);
+}
+
+/// With probability 1, every request (token endpoint and API alike) gets
+/// one of the contract's transient statuses.
+#[test]
+fn fault_5xx_1_answers_every_request_with_500_502_503_or_504() {
+    let served = Served::start(&["--violations", "20", "--fault-5xx", "1"]);
+    let addr = &served.addr;
+    for _ in 0..4 {
+        for request in [
+            token_request(addr, "demo-client", "demo-secret"),
+            query_request(addr, "any-token", &day_query(5)),
+        ] {
+            let reply = Reply::parse(http(addr, &request));
+            assert!(
+                [500, 502, 503, 504].contains(&reply.status),
+                "{}",
+                reply.head
+            );
+        }
+    }
+}
+
+#[test]
+fn fault_429_1_answers_every_request_with_429_and_retry_after() {
+    let served = Served::start(&["--violations", "20", "--fault-429", "1"]);
+    let addr = &served.addr;
+    for request in [
+        token_request(addr, "demo-client", "demo-secret"),
+        query_request(addr, "any-token", &day_query(5)),
+    ] {
+        let reply = Reply::parse(http(addr, &request));
+        assert_eq!(reply.status, 429, "{}", reply.head);
+        assert_eq!(reply.header("Retry-After"), Some("1"), "{}", reply.head);
+        assert_eq!(reply.json()["code"], "too.many.requests.retry.after");
+    }
+}
+
+/// A reset connection carries no response at all: the read fails with a
+/// reset, or the stream ends before a single byte.
+#[test]
+fn fault_reset_1_closes_every_connection_without_a_response() {
+    let served = Served::start(&["--violations", "20", "--fault-reset", "1"]);
+    let addr = &served.addr;
+    for request in [
+        token_request(addr, "demo-client", "demo-secret"),
+        query_request(addr, "any-token", &day_query(5)),
+    ] {
+        match try_http(addr, &request) {
+            Ok(response) => assert!(response.is_empty(), "a response: {response}"),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        }
+    }
+}
+
+/// `--latency` delays each query response and `--fault-slow 1` every
+/// response; only a lower bound is asserted, as a loaded machine is slower.
+#[test]
+fn latency_and_slow_responses_take_at_least_the_delay() {
+    let served = Served::start(&["--violations", "20", "--latency", "400ms"]);
+    let token = served.token();
+    let started = Instant::now();
+    let reply = served.query(&token, &day_query(5));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(started.elapsed() >= Duration::from_millis(400));
+
+    let served = Served::start(&[
+        "--violations",
+        "20",
+        "--fault-slow",
+        "1",
+        "--slow-delay",
+        "400ms",
+    ]);
+    let started = Instant::now();
+    let token = served.token();
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    let started = Instant::now();
+    assert_eq!(served.query(&token, &day_query(5)).status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(400));
+}
+
+/// Pages through the day with `size`; returns each page's ids and whether
+/// a further page followed it.
+fn pages(served: &Served, size: u64) -> Vec<(Vec<String>, bool)> {
+    let token = served.token();
+    let mut query = day_query(size);
+    let mut pages = Vec::new();
+    // Short pages may hold none; the bound only stops a broken cursor.
+    for _ in 0..500 {
+        let reply = served.query(&token, &query);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let page = reply.json();
+        let ids = page["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect();
+        let next = page["nextPageCursor"].clone();
+        pages.push((ids, !next.is_null()));
+        if next.is_null() {
+            return pages;
+        }
+        query["cursor"] = next;
+    }
+    panic!("no last page after 500 pages");
+}
+
+#[test]
+fn fault_duplicates_1_begins_every_later_page_with_the_previous_last() {
+    let served = Served::start(&["--violations", "50", "--fault-duplicates", "1"]);
+    let pages = pages(&served, 10);
+    assert!(pages.len() >= 3, "{pages:?}");
+    for pair in pages.windows(2) {
+        let (previous, next) = (&pair[0].0, &pair[1].0);
+        assert_eq!(next.first(), previous.last(), "{pages:?}");
+    }
+}
+
+/// Every page is shorter than the size while more follow, and paging still
+/// reaches every violation once.
+#[test]
+fn fault_short_pages_1_serves_pages_shorter_than_the_size() {
+    let served = Served::start(&["--violations", "50", "--fault-short-pages", "1"]);
+    let pages = pages(&served, 10);
+    assert!(
+        pages.len() > 5,
+        "50 violations in short pages of 10: {pages:?}"
+    );
+    for (ids, more) in &pages[..pages.len() - 1] {
+        assert!(ids.len() < 10 && *more, "{pages:?}");
+    }
+    let mut all: Vec<&String> = pages.iter().flat_map(|(ids, _)| ids).collect();
+    assert_eq!(all.len(), 50);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 50, "no violation twice");
+}
+
+/// A probability outside [0, 1] is a usage error (exit 2) naming the flag
+/// and the range. It is refused before binding: the port given is held
+/// here, so reaching the bind would fail with `cannot listen` instead.
+#[test]
+fn a_probability_outside_0_to_1_exits_2_naming_the_flag_and_range_before_binding() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = held.local_addr().unwrap().to_string();
+    for flag in [
+        "--fault-5xx",
+        "--fault-429",
+        "--fault-reset",
+        "--fault-slow",
+        "--fault-duplicates",
+        "--fault-short-pages",
+        "--late-arrivals",
+    ] {
+        for value in ["1.5", "-0.1"] {
+            let out = Command::new(BIN)
+                .args(["simulate", "--listen", &listen, "--violations", "5"])
+                .args([flag, value])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+            assert!(
+                stderr.contains(flag) && stderr.contains("from 0 to 1"),
+                "{flag} {value}: {stderr}"
+            );
+            assert!(!stderr.contains("cannot listen"), "{stderr}");
+            assert!(out.stdout.is_empty());
+        }
+    }
+    // With good values the held port is refused at the bind, so the check
+    // above can tell. Guarded: should the bind succeed, the server is killed.
+    let child = Command::new(BIN)
+        .args(["simulate", "--listen", &listen, "--violations", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut served = Served {
+        child,
+        addr: listen,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "it bound a port held elsewhere");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    served
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot listen"), "{stderr}");
 }

@@ -158,8 +158,9 @@ async fn stop_signal() {
     let _ = rx.wait_for(|stopped| *stopped).await;
 }
 
-/// SIGTERM and SIGINT, registered once so that none is missed between two.
-struct Signals {
+/// SIGTERM and SIGINT, registered once so that none is missed between two
+/// (`simulate` uses it too).
+pub(super) struct Signals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -167,7 +168,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> std::io::Result<Signals> {
+    pub(super) fn new() -> std::io::Result<Signals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -180,7 +181,7 @@ impl Signals {
         Ok(Signals {})
     }
 
-    async fn next(&mut self) {
+    pub(super) async fn next(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.term.recv() => {}

@@ -1,5 +1,6 @@
 //! `genesys-compliance simulate`: the simulated compliance API on one address.
 
+use super::serve::Signals;
 use super::Outcome;
 use crate::exit::{Exit, Failure};
 use anyhow::Context;
@@ -217,6 +218,11 @@ pub async fn run(args: Args) -> Outcome {
         .await
         .with_context(|| format!("cannot listen on --listen {}", args.listen))
         .map_err(Failure::invalid)?;
+    // Registered before the listening line: a caller that signals as soon as
+    // it reads the line must get a clean stop (exit 0), not a kill.
+    let mut signals = Signals::new()
+        .context("cannot listen for stop signals")
+        .map_err(internal)?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", sim.base_url())
@@ -229,10 +235,7 @@ pub async fn run(args: Args) -> Outcome {
         sim.base_url(),
         args.client_id
     );
-    stopped()
-        .await
-        .context("cannot wait for a stop signal")
-        .map_err(internal)?;
+    signals.next().await;
     let stats = sim.stats();
     sim.shutdown().await;
     tracing::info!(
@@ -246,21 +249,6 @@ pub async fn run(args: Args) -> Outcome {
 
 fn internal(e: anyhow::Error) -> Failure {
     Failure::new(Exit::Internal, e)
-}
-
-/// Resolves on the first SIGINT or SIGTERM.
-async fn stopped() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await
 }
 
 fn dump(config: &SimConfig, path: &std::path::Path) -> Outcome {

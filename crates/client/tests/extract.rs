@@ -553,6 +553,35 @@ async fn a_48_hour_token_serves_the_whole_run() {
     assert_eq!(extractor.stats().snapshot().token_renewals, 1);
 }
 
+/// A token revoked mid-run (contract §5, 401): the client gets a new token
+/// once and retries, even with windows in flight concurrently.
+#[tokio::test]
+async fn a_revoked_token_is_replaced_once_and_the_request_retried() {
+    let sim = start(SimConfig {
+        violations: 1_000,
+        rate_limit_per_minute: 0,
+        ..SimConfig::default()
+    })
+    .await;
+    let extractor = demo(&sim, |c| c.concurrency = 4);
+    assert_eq!(
+        ids(&extractor, &day_query(50)).await.unwrap(),
+        expected(&sim)
+    );
+    // The cached token would serve the next run; revoke it first.
+    assert_eq!(sim.revoke_tokens(), 1);
+    assert_eq!(
+        ids(&extractor, &day_query(50)).await.unwrap(),
+        expected(&sim)
+    );
+    let served = sim.stats();
+    assert!(served.status(401) >= 1, "{served:?}");
+    assert_eq!(served.tokens_issued, 2, "one new token, not one per window");
+    let s = extractor.stats().snapshot();
+    assert_eq!(s.token_renewals, 2);
+    assert_eq!(s.retries_of(RetryCause::TokenExpired), served.status(401));
+}
+
 /// Log lines written while a test runs, at debug level and above.
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

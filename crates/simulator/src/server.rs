@@ -210,6 +210,25 @@ impl Simulator {
         *self.shared.faults.write().expect("faults lock") = faults;
     }
 
+    /// Revokes every token issued so far, as an organisation that resets its
+    /// OAuth client would: the API answers 401 `bad.credentials` to them, and
+    /// the same grant gives a new token. Returns how many were still valid.
+    pub fn revoke_tokens(&self) -> usize {
+        let mut tokens = self.shared.tokens.lock().expect("tokens lock");
+        let now = Instant::now();
+        let valid = tokens.values().filter(|t| t.expires > now).count();
+        tokens.clear();
+        valid
+    }
+
+    /// Revokes one token; false if it was not valid (never issued, expired
+    /// or already revoked).
+    pub fn revoke_token(&self, access_token: &str) -> bool {
+        let mut tokens = self.shared.tokens.lock().expect("tokens lock");
+        let revoked = tokens.remove(access_token);
+        revoked.is_some_and(|t| t.expires > Instant::now())
+    }
+
     /// Stops serving and closes every connection.
     pub async fn shutdown(mut self) {
         if let Some(task) = self.task.take() {

@@ -77,6 +77,19 @@ impl Sim {
             .unwrap()
     }
 
+    /// Posts `body` to the query endpoint with `token`, sending the client's
+    /// own `ININ-Correlation-Id`.
+    pub async fn query_with_id(&self, token: &str, correlation_id: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(QUERY))
+            .bearer_auth(token)
+            .header("ININ-Correlation-Id", correlation_id)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Posts raw bytes to the query endpoint.
     pub async fn query_raw(&self, token: &str, body: impl Into<reqwest::Body>) -> Response {
         self.http

@@ -40,6 +40,7 @@
 //! | §4 `ININ-Correlation-Id` on every response; the client's own is shared | `s4_correlation::*`; the client's side in `compliance-client`'s `extract::the_client_sends_the_contract_headers_and_its_correlation_id_is_echoed` |
 //! | §5 error body; fields may be absent | `s5_errors::the_error_body_has_message_code_status_context_id_details_and_errors` |
 //! | §5 400 / 401 / 403 / 413 / 429 rows | `s3_constraints::*`, `s5_errors::*`, `s6_rate_limits::*` |
+//! | §5 401 "missing, expired or revoked" | `s5_errors::a_missing_unknown_or_malformed_token_gets_401_bad_credentials`, `a_revoked_token_gets_401_bad_credentials_and_the_same_grant_a_new_one`, `s2_token::an_expired_token_gets_401_…`; the client's side in `compliance-client`'s `extract::a_revoked_token_is_replaced_once_and_the_request_retried` |
 //! | §5 5xx, HTML or empty body, `Retry-After` with 503 | `faults::server_errors_are_500_502_503_504_with_html_or_empty_bodies` |
 //! | §6 300/minute per client over API and token endpoint; 429 + integer `Retry-After`; configurable | `s6_rate_limits::*`; `limiter` unit tests for the rolling minute |
 

@@ -81,26 +81,10 @@ async fn every_response_carries_a_correlation_id_and_errors_repeat_it_as_context
 async fn a_correlation_id_sent_by_the_client_is_echoed() {
     let s = start(small(5)).await;
     let token = s.token().await;
-    let r = s
-        .http
-        .post(s.url(QUERY))
-        .bearer_auth(&token)
-        .header(HEADER, "my-run-42")
-        .json(&day_query(5))
-        .send()
-        .await
-        .unwrap();
+    let r = s.query_with_id(&token, "my-run-42", &day_query(5)).await;
     assert_eq!(r.status(), 200);
     assert_eq!(correlation(&r), "my-run-42");
-    let r = s
-        .http
-        .post(s.url(QUERY))
-        .bearer_auth(&token)
-        .header(HEADER, "my-run-43")
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let r = s.query_with_id(&token, "my-run-43", &json!({})).await;
     assert_eq!(correlation(&r), "my-run-43");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["contextId"], "my-run-43");
@@ -114,6 +98,44 @@ async fn a_correlation_id_sent_by_the_client_is_echoed() {
         .await
         .unwrap();
     assert_eq!(correlation(&r), "my-run-44");
+}
+
+/// A malformed body (not JSON, or JSON of the wrong shape) gets 400 in the
+/// error format, with `contextId` equal to the response's header: the
+/// client's own id when it sent one, a fresh one otherwise.
+#[tokio::test]
+async fn a_malformed_query_gets_400_whose_context_id_is_the_correlation_id() {
+    let s = start(small(5)).await;
+    let token = s.token().await;
+    let malformed = [
+        "not json",
+        "{\"size\": 5",
+        "[1, 2]",
+        "\"query\"",
+        "{\"size\": \"five\", \"time_interval\": []}",
+    ];
+    for (i, body) in malformed.into_iter().enumerate() {
+        let r = s.query_raw(&token, body).await;
+        let id = correlation(&r);
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "a fresh UUID: {id}");
+        let refusal = api_error(r, 400, "bad.request").await;
+        assert_eq!(refusal["contextId"], id.as_str(), "{body:?}: {refusal}");
+
+        let mine = format!("malformed-{i}");
+        let r = s
+            .http
+            .post(s.url(QUERY))
+            .bearer_auth(&token)
+            .header(HEADER, &mine)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(correlation(&r), mine);
+        let refusal = api_error(r, 400, "bad.request").await;
+        assert_eq!(refusal["contextId"], mine.as_str(), "{body:?}: {refusal}");
+    }
 }
 
 #[tokio::test]
@@ -141,15 +163,7 @@ async fn injected_5xx_responses_carry_it_too() {
 async fn each_request_is_recorded_with_its_headers_and_answer() {
     let s = start(small(5)).await;
     let token = s.token().await;
-    let r = s
-        .http
-        .post(s.url(QUERY))
-        .bearer_auth(&token)
-        .header(HEADER, "mine-1")
-        .json(&day_query(5))
-        .send()
-        .await
-        .unwrap();
+    let r = s.query_with_id(&token, "mine-1", &day_query(5)).await;
     assert_eq!(r.status(), 200);
     s.query(&token, &day_query(5)).await;
     let records = s.sim.requests();

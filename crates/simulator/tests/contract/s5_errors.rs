@@ -71,6 +71,30 @@ async fn a_missing_unknown_or_malformed_token_gets_401_bad_credentials() {
     api_error(basic, 401, "bad.credentials").await;
 }
 
+/// The 401 row's "revoked": a revoked token is refused like an unknown one,
+/// other tokens are unaffected, and the same grant gives a new one.
+#[tokio::test]
+async fn a_revoked_token_gets_401_bad_credentials_and_the_same_grant_a_new_one() {
+    let s = start(small(5)).await;
+    let (a, b) = (s.token().await, s.token().await);
+    assert!(s.sim.revoke_token(&a));
+    assert!(!s.sim.revoke_token(&a), "already revoked");
+    let r = s.query(&a, &day_query(5)).await;
+    let id = r.headers()["ININ-Correlation-Id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let refused = api_error(r, 401, "bad.credentials").await;
+    assert_eq!(refused["contextId"], id.as_str(), "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("revoked"));
+    assert_eq!(s.query(&b, &day_query(5)).await.status(), 200);
+
+    assert_eq!(s.sim.revoke_tokens(), 1, "only b was still valid");
+    api_error(s.query(&b, &day_query(5)).await, 401, "bad.credentials").await;
+    let fresh = s.token().await;
+    assert_eq!(s.query(&fresh, &day_query(5)).await.status(), 200);
+}
+
 #[tokio::test]
 async fn a_client_without_the_permission_gets_tokens_but_403_missing_permissions() {
     let mut config = small(5);
