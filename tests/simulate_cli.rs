@@ -400,6 +400,40 @@ fn fault_short_pages_1_serves_pages_shorter_than_the_size() {
     assert_eq!(all.len(), 50, "no violation twice");
 }
 
+/// Every record lacks one of the fields a violation cannot be used without,
+/// each of them in turn; `--dump-jsonl` refuses the flag (it breaks pages only).
+#[test]
+fn fault_malformed_1_serves_every_record_without_one_required_field() {
+    let served = Served::start(&["--violations", "40", "--fault-malformed", "1"]);
+    let token = served.token();
+    let reply = served.query(&token, &day_query(100));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let page = reply.json();
+    let records = page["violations"].as_array().unwrap();
+    assert_eq!(records.len(), 40);
+    let mut lacking = std::collections::BTreeSet::new();
+    for record in records {
+        let missing: Vec<&str> = ["id", "ruleId", "severity", "detectedAt"]
+            .into_iter()
+            .filter(|k| record.get(*k).is_none())
+            .collect();
+        assert_eq!(missing.len(), 1, "{record}");
+        lacking.insert(missing[0]);
+    }
+    assert_eq!(lacking.len(), 4, "{lacking:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["simulate", "--fault-malformed", "0.5", "--dump-jsonl"])
+        .arg(dir.path().join("raw.jsonl"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--fault-malformed") && stderr.contains("--dump-jsonl"));
+    assert!(!dir.path().join("raw.jsonl").exists());
+}
+
 /// A probability outside [0, 1] is a usage error (exit 2) naming the flag
 /// and the range. It is refused before binding: the port given is held
 /// here, so reaching the bind would fail with `cannot listen` instead.
@@ -414,6 +448,7 @@ fn a_probability_outside_0_to_1_exits_2_naming_the_flag_and_range_before_binding
         "--fault-slow",
         "--fault-duplicates",
         "--fault-short-pages",
+        "--fault-malformed",
         "--late-arrivals",
     ] {
         for value in ["1.5", "-0.1"] {
