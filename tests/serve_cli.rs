@@ -540,3 +540,37 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
     assert_eq!(status.code(), Some(130), "{log}");
     assert!(log.contains("second signal: exiting at once"), "{log}");
 }
+
+/// A SIGTERM sent as soon as the address is printed stops the service
+/// cleanly (exit 0): the signal handlers are in place before that line.
+#[test]
+fn a_sigterm_right_after_the_address_line_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let since = utc(-60);
+    for round in 0..5 {
+        let log = dir.path().join(format!("serve{round}.err"));
+        let (child, _) = spawn(
+            &[
+                "serve",
+                // Nobody listens there: the first run retries until stopped.
+                "--api-base-url",
+                "http://127.0.0.1:9",
+                "--since",
+                &since,
+                "--listen",
+                "127.0.0.1:0",
+                "--out-dir",
+                dir.path().join("out").to_str().unwrap(),
+                "--state",
+                dir.path().join("state.db").to_str().unwrap(),
+            ],
+            &[
+                ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
+                ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
+            ],
+            &log,
+        );
+        let status = terminate(child);
+        assert_eq!(status.code(), Some(0), "round {round}: {}", read(&log));
+    }
+}

@@ -76,6 +76,14 @@ pub async fn run(args: Args) -> Outcome {
             ))
         })?;
     let bound = listener.local_addr().map_err(anyhow::Error::from)?;
+    // Before the address is printed: a signal sent as soon as it is read
+    // must stop the service cleanly, not kill it.
+    let signals = Signals::new().map_err(|e| {
+        Failure::new(
+            Exit::Internal,
+            anyhow::anyhow!("cannot listen for stop signals: {e}"),
+        )
+    })?;
     // Scripts read the port from the first line, as with `simulate`; on
     // standard error when standard output carries the violations.
     if schedule.out_dir.is_some() {
@@ -86,7 +94,7 @@ pub async fn run(args: Args) -> Outcome {
     }
     tracing::info!("serving /healthz and /metrics on http://{bound}");
 
-    let stop = stop_signal().shared();
+    let stop = stop_signal(signals).shared();
     let health = Arc::new(Health::default());
     let endpoints = tokio::spawn(compliance_pipeline::health::serve(
         listener,
@@ -130,17 +138,11 @@ pub async fn run(args: Args) -> Outcome {
 }
 
 /// Completes on the first SIGTERM or SIGINT; a second one exits at once, and
-/// a stop that takes longer than [`STOP_GRACE`] exits as well.
-async fn stop_signal() {
+/// a stop that takes longer than [`STOP_GRACE`] exits as well. Listening
+/// starts at once, not when the future is first polled.
+fn stop_signal(mut signals: Signals) -> impl std::future::Future<Output = ()> {
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let mut signals = match Signals::new() {
-            Ok(signals) => signals,
-            Err(e) => {
-                tracing::error!("cannot listen for stop signals: {e}");
-                return;
-            }
-        };
         signals.next().await;
         tracing::info!("stop requested: finishing the current page and committing");
         let _ = tx.send(true);
@@ -155,7 +157,9 @@ async fn stop_signal() {
             }
         }
     });
-    let _ = rx.wait_for(|stopped| *stopped).await;
+    async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    }
 }
 
 /// SIGTERM and SIGINT, registered once so that none is missed between two
