@@ -350,6 +350,9 @@ fn client(timeout: Duration) -> Result<reqwest::Client, DeliveryError> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
+        // A redirect is not a delivery: followed, the POST would become a
+        // GET whose 200 marks a record delivered that nobody received.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| DeliveryError::Client(describe(e)))
 }

@@ -371,3 +371,49 @@ async fn the_receiver_listens_on_loopback_only_and_stops_when_dropped() {
         "still listening"
     );
 }
+
+/// A receiver that answers POSTs with `302 Found` to a page that answers
+/// 200: the record was not delivered (only a 2xx to the POST is), so it stays
+/// queued, and the redirect is never followed.
+#[tokio::test]
+async fn a_redirect_is_not_a_delivery_and_is_not_followed() {
+    use axum::routing::{get, post};
+    let followed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = followed.clone();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            post(|| async { (axum::http::StatusCode::FOUND, [("location", "/ok")]) }),
+        )
+        .route(
+            "/ok",
+            get(move || async move {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                "ok"
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store(tmp.path());
+    let mut log = open_log(tmp.path(), &store, Some(&url));
+    log.append(&record(1)).unwrap();
+    let report = deliverer(&store, &url, secret())
+        .deliver_pending()
+        .await
+        .unwrap();
+    server.abort();
+    assert!(report.delivered.is_empty(), "{report:?}");
+    assert_eq!(report.still_queued, 1);
+    assert!(
+        report
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("302"),
+        "{report:?}"
+    );
+    assert_eq!(followed.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
