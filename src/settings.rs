@@ -805,11 +805,12 @@ pub struct AuditArgs {
     pub state: Option<PathBuf>,
     /// Audit directory: one extraction_<id>.json per extraction and the
     /// hash-chained audit.jsonl; check it with `audit verify DIR`
+    /// [default: `audit` in the working directory; for serve, OUT_DIR/audit]
     #[arg(long, value_name = "DIR")]
     pub audit_dir: Option<PathBuf>,
     /// Where each audit record is POSTed (https://, or http:// to loopback),
     /// signed per Standard Webhooks with COMPLIANCE_WEBHOOK_SECRET when it is
-    /// set; needs --audit-dir
+    /// set
     #[arg(long, value_name = "URL")]
     pub webhook_url: Option<String>,
 }
@@ -883,12 +884,6 @@ impl Layers<'_> {
         let webhook = match url {
             None => None,
             Some((url, input)) => {
-                if audit_dir.is_none() {
-                    return Err(SettingsError::new(
-                        input,
-                        "a webhook carries the audit record, so it needs --audit-dir DIR (or audit_dir in the config file)",
-                    ));
-                }
                 let endpoint = compliance_audit::WebhookEndpoint::parse(&url)
                     .map_err(|e| SettingsError::new(input, e))?;
                 let secret = match (self.env)(env::WEBHOOK_SECRET).filter(|v| !v.is_empty()) {
@@ -1018,19 +1013,6 @@ mod example_config_tests {
         let audit = layers.audit(&AuditArgs::default()).unwrap();
         assert!(audit.webhook.is_some() && audit.audit_dir.is_some());
         assert!(!layers.keep_pii(false));
-    }
-
-    #[test]
-    fn a_webhook_without_an_audit_dir_is_refused_by_name() {
-        let env = |_: &str| None;
-        let layers = Layers::load(None, &env).unwrap();
-        let args = AuditArgs {
-            webhook_url: Some("https://grc.example.com/hook".into()),
-            ..AuditArgs::default()
-        };
-        let err = layers.audit(&args).unwrap_err();
-        assert_eq!(err.input, "--webhook-url");
-        assert!(err.message.contains("--audit-dir"), "{err}");
     }
 
     #[test]

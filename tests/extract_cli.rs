@@ -134,6 +134,8 @@ async fn a_run_writes_every_violation_once_and_a_summary() {
         assert!(err.contains(part), "summary lacks {part}: {err}");
     }
     assert!(!err.contains("demo-secret"));
+    // Without --audit-dir the record goes to `audit` in the working directory.
+    assert!(err.contains("audit:      record 1 (extraction "), "{err}");
 
     // `--out -` writes to standard output; the summary stays on standard error.
     let o = extract(
@@ -472,12 +474,6 @@ async fn bad_input_exits_2_naming_it_and_sends_nothing() {
             s(&["--out", &nowhere]),
             vec![],
             "--out",
-        ),
-        (
-            "webhook without an audit dir",
-            s(&["--webhook-url", "https://grc.example.com/hook"]),
-            vec![],
-            "--audit-dir",
         ),
         (
             "webhook over plain http to a remote host",

@@ -23,9 +23,10 @@ with the reason, to the rejects file beside the output (OUT.rejects.jsonl).
 
 Progress is checkpointed in the state store after every page: if a run is killed or fails,
 run the same command again and it continues where it stopped, so that the output ends with
-every violation exactly once. With --audit-dir, the audit record is appended to DIR's
-hash-chained audit.jsonl (check it with `genesys-compliance audit verify DIR`) and, with
---webhook-url, queued for delivery; undelivered records are sent first by the next run.
+every violation exactly once. Each extraction's audit record is appended to the
+hash-chained audit.jsonl of --audit-dir (default `audit`; check it with
+`genesys-compliance audit verify audit`) and, with --webhook-url, queued for delivery;
+undelivered records are sent first by the next run.
 
 Exit codes: 0 done; 1 internal error; 2 invalid input (nothing was sent);
 3 credentials or permission refused; 4 server unavailable after every retry;
@@ -112,8 +113,13 @@ pub async fn run(args: Args) -> Outcome {
         },
         output: output.clone(),
         store: Some(pipeline.store.clone()),
-        audit: pipeline.audit.audit_dir.map(|dir| AuditTarget {
-            dir,
+        // Every extraction gets its audit record (interface.md), by default
+        // beside the state store's default, in the working directory.
+        audit: Some(AuditTarget {
+            dir: pipeline
+                .audit
+                .audit_dir
+                .unwrap_or_else(|| PathBuf::from("audit")),
             store: pipeline.store,
             webhook: pipeline.audit.webhook,
         }),
