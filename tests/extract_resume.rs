@@ -168,8 +168,8 @@ async fn a_receiver_down_for_the_first_run_gets_every_record_on_the_second() {
 }
 
 /// Runs `extract` to completion against `sim` in `dir`, asserting exit 0.
-fn finish(api: &str, dir: &Path) {
-    let out = extract(api, dir, &[]).output().unwrap();
+fn finish(api: &str, dir: &Path, extra: &[&str]) {
+    let out = extract(api, dir, extra).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -197,11 +197,17 @@ async fn a_crash_at_each_step_boundary_is_finished_by_the_rerun() {
         "after-plan",
         "after-page",
         "after-complete",
+        "before-delivery",
         "after-audit-append",
         "after-rename",
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let crashed = extract(&api, dir.path(), &[])
+        let receiver = WebhookReceiver::start(Some(WebhookSecret::parse(SECRET).unwrap()))
+            .await
+            .unwrap();
+        let url = receiver.url();
+        let webhook = ["--webhook-url", url.as_str()];
+        let crashed = extract(&api, dir.path(), &webhook)
             .env("GENESYS_COMPLIANCE_CRASH_AT", point)
             .output()
             .unwrap();
@@ -210,7 +216,11 @@ async fn a_crash_at_each_step_boundary_is_finished_by_the_rerun() {
             "{point}: the process was killed there: {:?}",
             crashed.status
         );
-        finish(&api, dir.path());
+        finish(&api, dir.path(), &webhook);
+        // The record reached the receiver once, signed, whatever the point.
+        let messages = receiver.messages();
+        assert_eq!(messages.len(), 1, "{point}: {:?}", receiver.requests());
+        assert!(receiver.acceptances().values().all(|&n| n == 1), "{point}");
         let out = dir.path().join("violations.jsonl");
         assert_eq!(
             ids(&out),
@@ -226,7 +236,7 @@ async fn a_crash_at_each_step_boundary_is_finished_by_the_rerun() {
         let record: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
         assert_eq!(record["record"]["violations_fetched"], 300, "{point}");
         // The checkpoint is gone: a third run is a new extraction, not a stuck one.
-        finish(&api, dir.path());
+        finish(&api, dir.path(), &webhook);
         assert_eq!(ids(&out), expected, "{point}");
     }
 }

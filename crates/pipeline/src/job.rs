@@ -255,7 +255,8 @@ async fn deliver_queued(target: &AuditTarget, webhook: &Webhook) -> Option<Deliv
 /// For crash tests only: with `GENESYS_COMPLIANCE_CRASH_AT` set to `point`,
 /// the process aborts there, as abruptly as a kill -9 (nothing is flushed
 /// or cleaned up). Points: `after-plan`, `after-page`, `after-complete`,
-/// `after-audit-append`, `after-rename`.
+/// `before-delivery` (the record appended and its webhook queued, nothing
+/// sent), `after-audit-append` (and delivered), `after-rename`.
 #[doc(hidden)]
 pub fn crash_point(point: &str) {
     if std::env::var_os("GENESYS_COMPLIANCE_CRASH_AT").is_some_and(|at| at == point) {

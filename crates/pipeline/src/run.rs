@@ -344,6 +344,7 @@ pub async fn append_and_deliver(
     } else {
         Some(log.append(record)?)
     };
+    crate::job::crash_point("before-delivery");
     let delivery = match &target.webhook {
         None => None,
         Some(webhook) => Some(deliver(target.store.clone(), webhook).await?),
