@@ -241,6 +241,59 @@ async fn a_server_that_stays_down_exits_4_naming_status_and_correlation_id() {
     assert!(!out.exists());
 }
 
+/// Retries stop when the next wait would overrun --retry-max-elapsed, long
+/// before --retry-max-attempts; the message names the status, the error code
+/// and the correlation id.
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limited_to_the_end_of_the_time_budget_exits_4_naming_the_code() {
+    let sim = start(SimConfig {
+        violations: 10,
+        faults: Faults {
+            // Every request: 429 with Retry-After: 1.
+            rate_limit_bursts: 1.0,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let base = sim.base_url();
+    let o = extract(
+        &[
+            &DAY[..],
+            &["--out", out.to_str().unwrap(), "--api-base-url", &base],
+            &[
+                "--retry-max-attempts",
+                "50",
+                "--retry-max-elapsed",
+                "2500ms",
+            ],
+        ]
+        .concat(),
+        &[],
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .expect("an error line");
+    assert!(line.contains("429"), "{line}");
+    assert!(line.contains("too.many.requests.retry.after"), "{line}");
+    assert!(line.contains("correlation id"), "{line}");
+    // Retry-After: 1 each time, so a 2.5 s budget holds about three attempts.
+    let attempts: u64 = line
+        .split("after ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no attempt count in {line}"));
+    assert!((2..50).contains(&attempts), "{line}");
+    assert_eq!(sim.stats().status(429), attempts, "{line}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_exits_2_naming_it_and_sends_nothing() {
     let sim = start(SimConfig {
