@@ -238,6 +238,11 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
         "genesys_compliance_outbox_depth",
         "genesys_compliance_last_success_timestamp_seconds",
         "genesys_compliance_retries_total{cause=\"server_error\"}",
+        "genesys_compliance_extraction_duration_seconds_count",
+        "genesys_compliance_rate_limited_total",
+        "genesys_compliance_token_renewals_total",
+        "genesys_compliance_accuracy_rate",
+        "genesys_compliance_runs_total{outcome=\"succeeded\"}",
     ] {
         assert!(series.contains_key(name), "{name} missing from:\n{metrics}");
     }
@@ -251,6 +256,16 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
         violations > 0.0,
         "violations_total counts what was output:\n{metrics}"
     );
+    assert!(
+        series
+            .keys()
+            .any(|k| k.starts_with("genesys_compliance_violations_total{")
+                && k.contains("severity=\"")
+                && k.contains("status=\"")),
+        "violations by severity and status:\n{metrics}"
+    );
+    let accuracy = series["genesys_compliance_accuracy_rate"];
+    assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
     assert!(series
         .keys()
         .any(|k| k.starts_with("genesys_compliance_pii_findings_total{type=")));

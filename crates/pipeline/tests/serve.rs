@@ -169,6 +169,19 @@ async fn late_arrivals_across_scheduled_runs_are_output_exactly_once() {
         dropped > 0,
         "the look-back re-reads violations and drops them"
     );
+    // Runs after the data's end found nothing new, and still left a record.
+    let records = audit_records(dir.path());
+    assert!(
+        records
+            .iter()
+            .any(|r| r["record"]["violations_fetched"] == 0),
+        "an empty run has its record too"
+    );
+    let fetched: u64 = records
+        .iter()
+        .map(|r| r["record"]["violations_fetched"].as_u64().unwrap())
+        .sum();
+    assert_eq!(fetched, 400, "each violation counted in one record");
 }
 
 /// The real SQLite store, except that the page commits (saves with ids)
