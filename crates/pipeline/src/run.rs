@@ -255,7 +255,10 @@ pub async fn extract(
     Ok(progress)
 }
 
-/// The exact JSON an extraction's first query sends: what `payload_hash` covers.
+/// What `payload_hash` covers: the query of the whole extraction (its
+/// interval, filters and page size, no cursor) as the contract's JSON. A
+/// plan split into windows sends one such query per window instead; the
+/// record lists those windows.
 pub fn payload(plan: &Plan) -> Vec<u8> {
     let q = &plan.query;
     serde_json::to_vec(&ViolationQuery {

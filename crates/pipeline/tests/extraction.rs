@@ -118,6 +118,48 @@ async fn every_violation_is_output_once_verified_redacted_and_audited() {
         record.violations_fetched
     );
     assert!(record.pii_exposures_detected > 0);
+    // Its breakdowns are those of the output, line by line.
+    let mut by_severity = std::collections::BTreeMap::new();
+    let mut by_status = std::collections::BTreeMap::new();
+    let mut by_pii_type = std::collections::BTreeMap::new();
+    for line in &lines {
+        let severity = line["violation"]["severity"].as_str().unwrap().to_string();
+        *by_severity.entry(severity).or_insert(0) += 1;
+        let status = line["verdict"]["status"].as_str().unwrap().to_string();
+        *by_status.entry(status).or_insert(0) += 1;
+        for finding in line["verdict"]["pii"].as_array().unwrap() {
+            let kind = finding["type"].as_str().unwrap().to_string();
+            *by_pii_type.entry(kind).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(record.by_severity, by_severity);
+    assert_eq!(record.by_status, by_status);
+    assert_eq!(record.by_pii_type, by_pii_type);
+    assert_eq!(record.total_violations, by_status["validated"]);
+    assert_eq!(
+        record.pii_exposures_detected,
+        by_pii_type.values().sum::<u64>()
+    );
+    let validated = by_status["validated"] as f64;
+    assert!((record.accuracy_rate - validated / lines.len() as f64).abs() < 1e-12);
+    // What was asked and how: the interval, its windows, the pages fetched,
+    // and the hash of the query payload.
+    assert_eq!(record.interval, Window::new(start, end).unwrap().interval());
+    assert!(!record.windows.is_empty());
+    assert_eq!(record.windows.first().unwrap().start, start);
+    assert_eq!(record.windows.last().unwrap().end, end);
+    assert_eq!(record.pages, report.client.pages);
+    let payload = compliance_api::ViolationQuery {
+        time_interval: record.interval,
+        filters: Default::default(),
+        size: compliance_api::PageSize::new(200).unwrap(),
+        cursor: None,
+    };
+    assert_eq!(
+        record.payload_hash,
+        compliance_audit::payload_hash(&serde_json::to_vec(&payload).unwrap()),
+        "the hash of the whole interval's query payload, as the contract's JSON"
+    );
     let appended = report.appended.as_ref().unwrap();
     let anchor = compliance_audit::Anchor {
         seq: appended.seq,
