@@ -589,3 +589,67 @@ fn a_sigterm_right_after_the_address_line_exits_0() {
         assert_eq!(status.code(), Some(0), "round {round}: {}", read(&log));
     }
 }
+
+/// `--out-dir -`: the records go to standard output (the address line to
+/// standard error), every violation once over runs that re-read the look-back.
+#[test]
+fn serve_to_standard_output_writes_each_violation_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, sim_addr) = spawn(
+        &[
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--violations",
+            "30",
+            "--start",
+            &utc(-50),
+            "--end",
+            &utc(-20),
+        ],
+        &[],
+        &dir.path().join("sim.err"),
+    );
+    let log = dir.path().join("serve.err");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--api-base-url", &format!("http://{sim_addr}")])
+        .args(["--since", &utc(-60), "--every", "1s", "--lookback", "40s"])
+        .args(["--lag", "0s", "--listen", "127.0.0.1:0", "--out-dir", "-"])
+        .arg("--state")
+        .arg(dir.path().join("state.db"))
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let serve = Running(child);
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Three runs or more: each re-reads all 30 through the look-back.
+    wait_for("three runs", Duration::from_secs(30), || {
+        read(&log).matches("run complete").count() >= 3
+    });
+    assert!(terminate(serve).success(), "{}", read(&log));
+    // The process has exited: read to the end of its output.
+    let mut got = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(10)) {
+        got.push(line);
+    }
+    let ids: Vec<String> = got
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["violation"]["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), 30, "{ids:?}");
+    assert_eq!(unique.len(), 30);
+    assert!(read(&log).contains("listening on http://127.0.0.1:"));
+}
