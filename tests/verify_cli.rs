@@ -267,3 +267,78 @@ fn lines_across_read_buffers_are_all_verified_once() {
             .starts_with("call [REDACTED:phone] x"));
     }
 }
+
+/// A file and standard input give the same output and rejects, byte for
+/// byte, including lines that straddle two reads, blank lines, CRLF, rejects
+/// and a last line without a newline.
+#[test]
+fn a_file_and_standard_input_give_the_same_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let filler = "y".repeat(900);
+    let mut input: String = (0..3000)
+        .map(|i| {
+            let value = format!("ssn 536-22-{:04} four one five {filler}", 1000 + i);
+            let line = violation(&format!("v{i}"), "rule-uuid-002", "LOW", &[&value]);
+            match i % 500 {
+                7 => format!("{line}\r\n\n"),
+                9 => format!("{{\"id\": \"bad{i}\", \"note\": \"card 4111 1111 1111 1111\"}}\n"),
+                _ => format!("{line}\n"),
+            }
+        })
+        .collect();
+    input.push_str(
+        &violation("last", "rule-uuid-001", "HIGH", &["mail jane@example.com"]).to_string(),
+    );
+    assert!(input.len() > 2 << 20);
+    std::fs::write(dir.path().join("raw.jsonl"), &input).unwrap();
+    let out = run(
+        dir.path(),
+        &["verify", "--in", "raw.jsonl", "--out", "file.jsonl"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut child = bin()
+        .current_dir(dir.path())
+        .args(["verify", "--in", "-", "--out", "read.jsonl"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer =
+        std::thread::spawn(move || std::io::Write::write_all(&mut stdin, input.as_bytes()));
+    let read = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+
+    let file = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+    assert_eq!(file("file.jsonl"), file("read.jsonl"));
+    assert_eq!(
+        file("file.jsonl.rejects.jsonl"),
+        file("read.jsonl.rejects.jsonl")
+    );
+    let verified = records(&dir.path().join("file.jsonl"));
+    assert_eq!(verified.len(), 3000 - 6 + 1);
+    assert_eq!(verified.last().unwrap()["violation"]["id"], "last");
+    let rejects = records(&dir.path().join("file.jsonl.rejects.jsonl"));
+    assert_eq!(rejects.len(), 6);
+    // Line 8 ends in CRLF and is followed by a blank line.
+    assert_eq!(rejects[0]["line"], 11);
+    // The summary (counts, not the time) is the same too.
+    let counts = |o: &Output| {
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .skip(1)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(counts(&out)[..3], counts(&read)[..3]);
+}

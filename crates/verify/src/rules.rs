@@ -94,6 +94,11 @@ impl RuleMatrix {
         self.rules.get(rule_id).map_or(&[], Vec::as_slice)
     }
 
+    /// Each rule id with its regulations, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.rules.iter().map(|(id, r)| (id.as_str(), r.as_slice()))
+    }
+
     /// How many rules the matrix maps.
     pub fn len(&self) -> usize {
         self.rules.len()

@@ -74,6 +74,8 @@ pub struct PiiFinding {
 pub struct Verifier {
     rules: RuleMatrix,
     keep_pii: bool,
+    /// Each rule's regulations as the output's JSON array, rendered once.
+    pub(crate) rendered: crate::line::Rendered,
 }
 
 thread_local! {
@@ -85,7 +87,12 @@ impl Verifier {
     /// A verifier judging by `rules`; with `keep_pii`, evidence is left as
     /// received (findings are still reported).
     pub fn new(rules: RuleMatrix, keep_pii: bool) -> Verifier {
-        Verifier { rules, keep_pii }
+        let rendered = crate::line::Rendered::new(&rules);
+        Verifier {
+            rules,
+            keep_pii,
+            rendered,
+        }
     }
 
     /// The rule matrix in use.
@@ -143,7 +150,7 @@ impl Verifier {
     /// The verdict for a violation of `rule_id` at `severity` with these findings.
     pub(crate) fn judge(&self, rule_id: &str, severity: Severity, pii: Vec<PiiFinding>) -> Verdict {
         let regulations = self.rules.regulations(rule_id);
-        let reason = self.reason(regulations, severity);
+        let reason = reason(regulations, severity);
         Verdict {
             status: if reason.is_some() {
                 Status::FalsePositive
@@ -155,16 +162,16 @@ impl Verifier {
             pii,
         }
     }
+}
 
-    /// Why a violation whose rule lists `regulations` is a false positive, if it is.
-    pub(crate) fn reason(&self, regulations: &[String], severity: Severity) -> Option<Reason> {
-        if regulations.is_empty() {
-            Some(Reason::NoRegulatoryMapping)
-        } else if severity == Severity::Low && !regulations.iter().any(|r| r == LOW_TOLERANCE) {
-            Some(Reason::BelowSeverityThreshold)
-        } else {
-            None
-        }
+/// Why a violation at `severity` whose rule lists `regulations` is a false positive, if it is.
+pub(crate) fn reason(regulations: &[String], severity: Severity) -> Option<Reason> {
+    if regulations.is_empty() {
+        Some(Reason::NoRegulatoryMapping)
+    } else if severity == Severity::Low && !regulations.iter().any(|r| r == LOW_TOLERANCE) {
+        Some(Reason::BelowSeverityThreshold)
+    } else {
+        None
     }
 }
 

@@ -10,9 +10,12 @@
 //! fails, so that its error message is the typed one.
 
 use crate::pii::Finding;
+use crate::rules::RuleMatrix;
 use crate::verdict::{OutputRecord, Reason, Tally, Verifier};
-use compliance_api::Violation;
+use compliance_api::{Severity, Violation};
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 mod reader;
 use std::io::Write;
@@ -52,15 +55,15 @@ impl Verifier {
                 let base = value.as_ptr() as usize - line.as_ptr() as usize;
                 self.scan_value(value, |f| cuts.push((base, index, f)));
             }
-            let regulations = self.rules().regulations(raw.rule_id);
-            let reason = self.reason(regulations, raw.severity);
+            let rule = self.rendered.get(raw.rule_id);
+            let reason = rule.reason(raw.severity);
             tally.count(
                 raw.severity,
                 reason,
                 cuts.iter().map(|c| c.2.kind),
                 has_value,
             );
-            self.write_record(line, cuts, reason, regulations, out);
+            self.write_record(line, cuts, reason, &rule.json, out);
         });
         Ok(())
     }
@@ -72,7 +75,7 @@ impl Verifier {
         line: &[u8],
         cuts: &[(usize, usize, Finding)],
         reason: Option<Reason>,
-        regulations: &[String],
+        regulations: &[u8],
         out: &mut Vec<u8>,
     ) {
         out.extend_from_slice(b"{\"violation\":");
@@ -94,15 +97,9 @@ impl Verifier {
                 out.push(b'"');
             }
         }
-        out.extend_from_slice(b",\"regulations\":[");
-        for (i, r) in regulations.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            // Writing a string into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, r);
-        }
-        out.extend_from_slice(b"],\"pii\":[");
+        out.extend_from_slice(b",\"regulations\":");
+        out.extend_from_slice(regulations);
+        out.extend_from_slice(b",\"pii\":[");
         for (i, (_, index, f)) in cuts.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -134,6 +131,86 @@ impl Verifier {
         serde_json::to_writer(&mut *out, &record).inspect_err(|_| out.truncate(len))?;
         let _ = out.flush();
         Ok(())
+    }
+}
+
+/// The rule matrix as the fast path uses it: per rule, its regulations
+/// already serialised and what decides the verdict, so that a line costs
+/// one cheap lookup and one copy instead of a SipHash lookup and a
+/// serialisation per regulation.
+#[derive(Debug, Clone)]
+pub(crate) struct Rendered {
+    rules: HashMap<Box<str>, Rule, BuildHasherDefault<Fnv>>,
+    /// A rule the matrix does not list: no regulations.
+    unknown: Rule,
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    /// The `regulations` array as serde_json writes it.
+    json: Box<[u8]>,
+    /// The verdict's reason when the violation is LOW, and when it is not.
+    low: Option<Reason>,
+    other: Option<Reason>,
+}
+
+impl Rule {
+    fn new(regulations: &[String]) -> Rule {
+        // The verdict depends only on the rule and on whether it is LOW.
+        let reason = |severity| crate::verdict::reason(regulations, severity);
+        Rule {
+            json: serde_json::to_vec(regulations)
+                .expect("a list of strings serialises")
+                .into(),
+            low: reason(Severity::Low),
+            other: reason(Severity::High),
+        }
+    }
+
+    fn reason(&self, severity: Severity) -> Option<Reason> {
+        if severity == Severity::Low {
+            self.low
+        } else {
+            self.other
+        }
+    }
+}
+
+impl Rendered {
+    pub(crate) fn new(matrix: &RuleMatrix) -> Rendered {
+        Rendered {
+            rules: matrix
+                .iter()
+                .map(|(id, regulations)| (id.into(), Rule::new(regulations)))
+                .collect(),
+            unknown: Rule::new(&[]),
+        }
+    }
+
+    fn get(&self, rule_id: &str) -> &Rule {
+        self.rules.get(rule_id).unwrap_or(&self.unknown)
+    }
+}
+
+/// FNV-1a: rule ids are short, and the keys come from the rules file, not
+/// from the input, so a keyed hash buys nothing here.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -199,6 +276,43 @@ mod tests {
             let verifier = Verifier::new(RuleMatrix::design_default(), keep);
             for line in &lines {
                 assert_paths_agree(&verifier, &line.to_string());
+            }
+        }
+    }
+
+    /// The regulations rendered once per rule, and the reasons decided once
+    /// per rule, are those the typed path gives, for every kind of rule.
+    #[test]
+    fn rendered_rules_equal_the_typed_verdict() {
+        let rules = RuleMatrix::from_toml(
+            r#"
+            [rules."tolerant"]
+            regulations = ["pci_dss_req6", "low_tolerance"]
+            [rules."strict"]
+            regulations = ["gdpr_art5", "quote \" back \\ é \u0001"]
+            [rules."none"]
+            regulations = []
+            "#,
+        )
+        .unwrap();
+        let verifier = Verifier::new(rules, false);
+        for rule in ["tolerant", "strict", "none", "unlisted"] {
+            for severity in ["LOW", "MEDIUM", "HIGH", "CRITICAL"] {
+                let line = json!({"id": "v", "ruleId": rule, "severity": severity,
+                    "detectedAt": "2023-10-01T13:04:05Z",
+                    "evidence": [{"type": "T", "value": "ssn 536-22-1234"}]})
+                .to_string();
+                assert_paths_agree(&verifier, &line);
+                let mut fast = Vec::new();
+                verifier
+                    .verify_json(line.as_bytes(), &mut fast, &mut Tally::default())
+                    .unwrap();
+                let record: OutputRecord = serde_json::from_slice(&fast).unwrap();
+                assert_eq!(
+                    record.verdict.regulations,
+                    verifier.rules().regulations(rule),
+                    "{line}"
+                );
             }
         }
     }
