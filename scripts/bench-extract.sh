@@ -45,7 +45,7 @@ if [ "$what" = memory ] || [ "$what" = all ]; then
     echo "== memory: extract $n violations, page size 1000, output to /dev/null"
     simulate --violations "$n" --rate-limit 0
     /usr/bin/time -v "$bin" extract "${day[@]}" --api-base-url "$base" --page-size 1000 \
-        --rate-limit-per-minute 1000000 --state "$work/state-$n.db" --out - > /dev/null 2> "$work/time.err"
+        --rate-limit-per-minute 1000000 --state "$work/state-$n.db" --audit-dir "$work/audit" --out - > /dev/null 2> "$work/time.err"
     grep -E '^extracted:|^transport:|^latency:' "$work/time.err" || tail -5 "$work/time.err"
     grep -E 'Maximum resident set size|Elapsed \(wall clock\)' "$work/time.err"
     stop_sim
@@ -55,7 +55,7 @@ fi
 if [ "$what" = pacing ] || [ "$what" = all ]; then
   echo "== pacing: default 300/minute against a 300/minute server, 40,000 violations at page size 100"
   simulate --violations 40000 --rate-limit 300
-  "$bin" extract "${day[@]}" --api-base-url "$base" --page-size 100 --state "$work/pace.db" \
+  "$bin" extract "${day[@]}" --api-base-url "$base" --page-size 100 --state "$work/pace.db" --audit-dir "$work/audit" \
       --out "$work/o.jsonl" 2> "$work/pace.err"
   grep -E '^extracted:|^transport:|^latency:' "$work/pace.err"
   stop_sim
