@@ -134,6 +134,29 @@ async fn a_run_writes_every_violation_once_and_a_summary() {
         assert!(err.contains(part), "summary lacks {part}: {err}");
     }
     assert!(!err.contains("demo-secret"));
+    // The warning and the summary count violations without evidence alike.
+    let number_before = |text: &str, marker: &str| -> u64 {
+        let at = text
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker:?}: {text}"));
+        let digits: String = text[..at]
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.chars().rev().collect::<String>().parse().unwrap()
+    };
+    let warned = number_before(&err, " violations without evidence, kept");
+    let summed: u64 = err
+        .split("missing evidence: ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no missing evidence count: {err}"));
+    assert!(
+        warned > 0 && warned == summed,
+        "{warned} warned, {summed} in the summary"
+    );
     // Standard error is a pipe here, not a terminal: log lines without colour codes.
     assert!(err.contains("WARN"), "{err}");
     assert!(!err.contains('\u{1b}'), "a colour code: {err}");
@@ -806,4 +829,59 @@ async fn broken_records_go_to_the_rejects_file_redacted_and_counted() {
     let kept = [&args[..], &["--keep-pii"]].concat();
     let (text, _) = rejects_of(&extract(&kept, &[]).await);
     assert!(pii.iter().all(|p| text.contains(p)), "--keep-pii keeps PII");
+}
+
+/// On a terminal (a pseudo-terminal from util-linux `script`, part of every
+/// Debian base system) standard error shows a progress bar with windows,
+/// pages, violations, retries and the rate; the summary follows it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terminal_gets_a_progress_bar() {
+    let sim = start(SimConfig {
+        violations: 600,
+        // Long enough for the bar to be drawn a few times.
+        latency: Duration::from_millis(150),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let command = format!(
+        "{BIN} extract --start 2023-10-01T00:00:00Z --end 2023-10-02T00:00:00Z \
+         --api-base-url {} --page-size 50 --concurrency 1 --out {} --audit-dir {} --state {}",
+        sim.base_url(),
+        out.display(),
+        dir.path().join("audit").display(),
+        dir.path().join("state.db").display(),
+    );
+    let mut cmd = tokio::process::Command::new("script");
+    cmd.args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
+        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret")
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let o = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("finishes within a minute")
+        .expect("util-linux `script` runs");
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{screen}");
+    // The bar's own line (the summary says "N pages in W windows" instead).
+    let bar = screen
+        .split(['\r', '\n'])
+        .find(|l| l.contains("windows ") && l.contains(", pages ") && l.contains(" violations/s"))
+        .unwrap_or_else(|| panic!("no progress bar in: {screen:?}"));
+    for part in [", violations ", ", retries "] {
+        assert!(bar.contains(part), "the bar lacks {part:?}: {bar}");
+    }
+    // Drawn over itself: carriage returns or escape codes, not new lines.
+    assert!(
+        screen.contains('\r') || screen.contains('\u{1b}'),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("extracted:  600 unique violations"),
+        "{screen}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 600);
 }

@@ -53,6 +53,18 @@ pub struct Violation {
     pub extra: Map<String, Value>,
 }
 
+impl Violation {
+    /// Whether any evidence item has a non-empty value. Without one there is
+    /// nothing to check for PII, and the violation counts as missing evidence
+    /// (its `evidence` absent, null, empty, or holding only empty values).
+    pub fn has_evidence_value(&self) -> bool {
+        self.evidence
+            .iter()
+            .flatten()
+            .any(|e| e.value.as_deref().is_some_and(|v| !v.is_empty()))
+    }
+}
+
 /// One piece of evidence of a violation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

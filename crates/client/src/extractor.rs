@@ -252,7 +252,7 @@ impl WithoutEvidence {
     const EXAMPLES: usize = 3;
 
     fn note(&mut self, batch: &Batch) {
-        for v in batch.violations.iter().filter(|v| v.evidence.is_none()) {
+        for v in batch.violations.iter().filter(|v| !v.has_evidence_value()) {
             self.count += 1;
             if self.examples.len() < Self::EXAMPLES {
                 self.examples.push(v.id.clone());
@@ -537,7 +537,7 @@ impl WindowFetcher {
                 batch.duplicates_dropped += 1;
                 continue;
             }
-            if violation.evidence.is_none() {
+            if !violation.has_evidence_value() {
                 without_evidence.push(violation.id.clone());
             }
             batch.violations.push(violation);

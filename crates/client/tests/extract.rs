@@ -636,7 +636,8 @@ async fn violations_without_evidence_get_one_warning_per_run() {
         .dataset()
         .violations
         .iter()
-        .filter(|v| v.evidence.is_none())
+        // No evidence, or none with a value: nothing to check for PII.
+        .filter(|v| v.evidence.iter().flatten().all(|e| e.value.is_empty()))
         .map(|v| v.id.clone())
         .collect();
     assert!(missing.len() > 50, "{}", missing.len());

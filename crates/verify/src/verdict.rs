@@ -194,12 +194,7 @@ pub struct Tally {
 impl Tally {
     /// Counts one output record.
     pub fn add(&mut self, record: &OutputRecord) {
-        let has_value = record
-            .violation
-            .evidence
-            .iter()
-            .flatten()
-            .any(|e| e.value.as_deref().is_some_and(|v| !v.is_empty()));
+        let has_value = record.violation.has_evidence_value();
         let kinds = record.verdict.pii.iter().map(|p| p.kind);
         self.count(
             record.violation.severity,
