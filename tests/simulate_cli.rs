@@ -400,6 +400,50 @@ fn fault_short_pages_1_serves_pages_shorter_than_the_size() {
     assert_eq!(all.len(), 50, "no violation twice");
 }
 
+/// The client and limit flags take effect: a client without the permission
+/// gets 403, a token outlives --token-lifetime by nothing (401), and
+/// --rate-limit counts a client's token and API requests together (429,
+/// Retry-After).
+#[test]
+fn permission_token_lifetime_and_rate_limit_flags_take_effect() {
+    let served = Served::start(&[
+        "--violations",
+        "20",
+        "--no-permission-client",
+        "reader:s3cret",
+        "--token-lifetime",
+        "1s",
+        "--rate-limit",
+        "6",
+    ]);
+    let addr = served.addr.clone();
+    let token_of = |id: &str, secret: &str| {
+        let reply = Reply::parse(http(&addr, &token_request(&addr, id, secret)));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()["access_token"].as_str().unwrap().to_string()
+    };
+    // The reader: a token, then its query refused for the permission.
+    let reader = token_of("reader", "s3cret");
+    let refused = served.query(&reader, &day_query(5));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    // The demo client's requests 1-2: a token, good at once.
+    let token = served.token();
+    assert_eq!(served.query(&token, &day_query(5)).status, 200);
+    // The same token after its lifetime (refused before it counts).
+    std::thread::sleep(Duration::from_millis(1_200));
+    let expired = served.query(&token, &day_query(5));
+    assert_eq!(expired.status, 401, "{}", expired.body);
+    assert_eq!(expired.json()["code"], "bad.credentials");
+    // 3 (a new token) to 6 use up the minute's 6; the 7th gets 429.
+    let fresh = served.token();
+    for _ in 4..=6 {
+        assert_eq!(served.query(&fresh, &day_query(5)).status, 200);
+    }
+    let limited = served.query(&fresh, &day_query(5));
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.header("Retry-After").is_some(), "{}", limited.head);
+}
+
 /// Every record lacks one of the fields a violation cannot be used without,
 /// each of them in turn; `--dump-jsonl` refuses the flag (it breaks pages only).
 #[test]

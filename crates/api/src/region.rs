@@ -100,6 +100,40 @@ mod tests {
         }
     }
 
+    /// The contract's table (compliance-api.md, section 1), row by row.
+    const CONTRACT: &str = "\
+| us-east-1 | mypurecloud.com |
+| us-east-2 | use2.us-gov-pure.cloud |
+| us-west-2 | usw2.pure.cloud |
+| ca-central-1 | cac1.pure.cloud |
+| sa-east-1 | sae1.pure.cloud |
+| mx-central-1 | mxc1.pure.cloud |
+| eu-west-1 | mypurecloud.ie |
+| eu-west-2 | euw2.pure.cloud |
+| eu-central-1 | mypurecloud.de |
+| eu-central-2 | euc2.pure.cloud |
+| eusc-de-east-1 | edee1.eusc-pure.cloud |
+| me-central-1 | mec1.pure.cloud |
+| ap-south-1 | aps1.pure.cloud |
+| ap-southeast-1 | apse1.pure.cloud |
+| ap-southeast-2 | mypurecloud.com.au |
+| ap-northeast-1 | mypurecloud.jp |
+| ap-northeast-2 | apne2.pure.cloud |
+| ap-northeast-3 | apne3.pure.cloud |";
+
+    #[test]
+    fn the_table_is_the_contracts() {
+        let rows: Vec<(&str, &str)> = CONTRACT
+            .lines()
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (cells[1], cells[2])
+            })
+            .collect();
+        let ours: Vec<(&str, &str)> = REGIONS.iter().map(|r| (r.name, r.domain)).collect();
+        assert_eq!(ours, rows);
+    }
+
     #[test]
     fn hosts_follow_the_domain() {
         let r = Region::parse("usw2").unwrap();
