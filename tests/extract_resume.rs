@@ -162,9 +162,26 @@ async fn a_receiver_down_for_the_first_run_gets_every_record_on_the_second() {
         accepted.values().all(|n| *n == 1),
         "once per webhook-id: {accepted:?}"
     );
-    // The first run's record came first.
+    // The first run's record came first, with the id it was queued with
+    // (derived from its chain entry), then the second's.
     let log = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 2);
+    for (n, (message, line)) in messages.iter().zip(log.lines()).enumerate() {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        let anchor = compliance_audit::Anchor {
+            seq: entry["seq"].as_u64().unwrap(),
+            hash: entry["hash"].as_str().unwrap().to_string(),
+        };
+        assert_eq!(anchor.seq, n as u64 + 1);
+        assert_eq!(
+            message.webhook_id,
+            compliance_audit::webhook_id_for(&anchor),
+            "record {}",
+            anchor.seq
+        );
+        let body: serde_json::Value = serde_json::from_slice(&message.body).unwrap();
+        assert_eq!(body["chain"]["seq"], anchor.seq);
+    }
 }
 
 /// Runs `extract` to completion against `sim` in `dir`, asserting exit 0.

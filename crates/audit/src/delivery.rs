@@ -382,6 +382,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_default_timeout_is_within_the_15_to_30_seconds_asked_for() {
+        assert!((15..=30).contains(&DEFAULT_TIMEOUT.as_secs()));
+    }
+
+    #[test]
     fn endpoints_must_be_https_or_loopback_http() {
         for good in [
             "https://audit.example.com/hooks",
