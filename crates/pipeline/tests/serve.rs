@@ -305,7 +305,8 @@ async fn failed_commits_lose_and_double_nothing_and_every_violation_is_audited_o
         dir.path(),
         Duration::from_secs(1),
     );
-    let stop = async { tokio::time::sleep(Duration::from_millis(2_500)).await };
+    // Time for the two failing runs and a third that completes, with room for a slow machine.
+    let stop = async { tokio::time::sleep(Duration::from_millis(4_000)).await };
     let stop = futures::future::FutureExt::shared(Box::pin(stop));
     service.run(stop).await.unwrap();
     assert!(
