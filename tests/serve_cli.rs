@@ -617,6 +617,8 @@ fn serve_to_standard_output_writes_each_violation_once() {
         .args(["--lag", "0s", "--listen", "127.0.0.1:0", "--out-dir", "-"])
         .arg("--state")
         .arg(dir.path().join("state.db"))
+        // Its audit directory defaults to `audit` here.
+        .current_dir(dir.path())
         .env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
         .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret")
         .stdout(Stdio::piped())
@@ -652,4 +654,6 @@ fn serve_to_standard_output_writes_each_violation_once() {
     assert_eq!(ids.len(), 30, "{ids:?}");
     assert_eq!(unique.len(), 30);
     assert!(read(&log).contains("listening on http://127.0.0.1:"));
+    let records = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
+    assert!(records.lines().count() >= 3, "one record per run");
 }

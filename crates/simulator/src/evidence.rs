@@ -3,7 +3,8 @@
 //!
 //! A text is one to three sentences in English, German, Spanish or French:
 //! small talk, hard negatives (order numbers, timestamps, amounts, ZIP codes,
-//! invalid card numbers, 9xx SSNs, bad-checksum IBANs, "two or three days",
+//! invalid card numbers, 9xx SSNs, bad-checksum IBANs, international numbers
+//! outside their country's ranges, "two or three days",
 //! ...) and PII (cards, SSNs, phones, emails, IBANs), written with digits in
 //! the usual formats or, for numbers, spoken as words the way speech-to-text
 //! engines render them ("four one one one", "oh", "double five").
@@ -61,7 +62,7 @@ const SMALL_TALK: &[&str] = &[
 fn hard_negative<R: Rng>(rng: &mut R, text: &mut String) {
     use std::fmt::Write;
     let d = |rng: &mut R, n: usize| digits(rng, n);
-    let s = match rng.gen_range(0..20) {
+    let s = match rng.gen_range(0..21) {
         0 => format!("Your order number is {}.", rng.gen_range(100..99_999)),
         1 => format!("Order #A-{}-{}, shipped.", d(rng, 8), d(rng, 4)),
         2 => format!(
@@ -144,6 +145,12 @@ fn hard_negative<R: Rng>(rng: &mut R, text: &mut String) {
                 spoken(rng, &break_luhn(&card), 4)
             )
         }
+        19 => format!(
+            // The right length for London, but no 020 2 numbers exist.
+            "The old line +44 20 2{} {} is no longer in service.",
+            d(rng, 3),
+            d(rng, 4)
+        ),
         _ => format!(
             "Ihre Kundennummer lautet {} und die PLZ ist {}.",
             d(rng, 7),
@@ -364,19 +371,21 @@ fn nanp<R: Rng>(rng: &mut R) -> String {
 /// An international number as people write them.
 fn international<R: Rng>(rng: &mut R) -> String {
     match rng.gen_range(0..6) {
-        0 => format!("+44 20 {} {}", digits(rng, 4), digits(rng, 4)),
+        // Each in a range its country assigns (London 020 7, France 01 and
+        // 03, Berlin 030, Madrid 91, Rome 06, Indian mobiles 9).
+        0 => format!("+44 20 7{} {}", digits(rng, 3), digits(rng, 4)),
         1 => format!("+49 30 {}", digits(rng, 7)),
         2 => format!(
             "+33 {} {} {} {} {}",
-            rng.gen_range(1..8),
+            [1, 3][rng.gen_range(0..2)],
             digits(rng, 2),
             digits(rng, 2),
             digits(rng, 2),
             digits(rng, 2)
         ),
         3 => format!(
-            "+34 9{} {} {}",
-            digits(rng, 2),
+            "+34 91{} {} {}",
+            digits(rng, 1),
             digits(rng, 3),
             digits(rng, 3)
         ),

@@ -6,4 +6,5 @@ pub mod card;
 pub mod email;
 pub mod iban;
 pub mod phone;
+mod phone_plans;
 pub mod ssn;

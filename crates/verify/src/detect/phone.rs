@@ -1,6 +1,6 @@
 //! Telephone numbers: North American (NANP) numbers, and international
 //! numbers written with `+` and a country calling code whose national number
-//! has a length that country uses.
+//! is of a length and in a range that country uses.
 
 /// Whether 10 ASCII digits form a NANP number: area code and exchange
 /// `[2-9]XX`, neither an `N11` service code, and no `[2-9]9X` area (reserved
@@ -18,101 +18,61 @@ pub fn is_nanp(digits: &[u8]) -> bool {
         && !(area[0] == b'9' && area[1] == b'6')
 }
 
-/// Country calling code and the lengths of national significant numbers in
-/// that country (ITU-T E.164 national numbering plans).
-const COUNTRIES: &[(&str, usize, usize)] = &[
-    ("1", 10, 10),
-    ("7", 10, 10),
-    ("20", 8, 10),
-    ("27", 9, 9),
-    ("30", 10, 10),
-    ("31", 9, 9),
-    ("32", 8, 9),
-    ("33", 9, 9),
-    ("34", 9, 9),
-    ("36", 8, 9),
-    ("39", 6, 11),
-    ("40", 9, 9),
-    ("41", 9, 9),
-    ("43", 7, 13),
-    ("44", 9, 10),
-    ("45", 8, 8),
-    ("46", 7, 10),
-    ("47", 8, 8),
-    ("48", 9, 9),
-    ("49", 6, 12),
-    ("51", 8, 9),
-    ("52", 10, 10),
-    ("53", 8, 8),
-    ("54", 10, 11),
-    ("55", 10, 11),
-    ("56", 9, 9),
-    ("57", 10, 10),
-    ("58", 10, 10),
-    ("60", 9, 10),
-    ("61", 9, 9),
-    ("62", 9, 12),
-    ("63", 10, 10),
-    ("64", 8, 10),
-    ("65", 8, 8),
-    ("66", 9, 9),
-    ("81", 9, 10),
-    ("82", 8, 10),
-    ("84", 9, 10),
-    ("86", 10, 11),
-    ("90", 10, 10),
-    ("91", 10, 10),
-    ("92", 9, 10),
-    ("93", 9, 9),
-    ("94", 9, 9),
-    ("95", 8, 10),
-    ("98", 10, 10),
-    ("212", 9, 9),
-    ("213", 9, 9),
-    ("216", 8, 8),
-    ("234", 10, 10),
-    ("254", 9, 9),
-    ("351", 9, 9),
-    ("352", 6, 11),
-    ("353", 7, 9),
-    ("354", 7, 7),
-    ("356", 8, 8),
-    ("357", 8, 8),
-    ("358", 6, 11),
-    ("359", 8, 9),
-    ("370", 8, 8),
-    ("371", 8, 8),
-    ("372", 7, 8),
-    ("380", 9, 9),
-    ("381", 8, 9),
-    ("385", 8, 9),
-    ("386", 8, 8),
-    ("420", 9, 9),
-    ("421", 9, 9),
-    ("852", 8, 8),
-    ("886", 9, 9),
-    ("966", 9, 9),
-    ("971", 8, 9),
-    ("972", 8, 9),
-    ("974", 8, 8),
-];
+/// The national numbering plans: for each country calling code and national
+/// number length, a bit per three-digit prefix of the national number that
+/// holds valid numbers (from libphonenumber's metadata, see `phone_plans`).
+struct Plan {
+    cc: &'static str,
+    len: usize,
+    prefixes: [u64; 16],
+}
+
+fn plans() -> &'static [Plan] {
+    static PLANS: std::sync::OnceLock<Vec<Plan>> = std::sync::OnceLock::new();
+    PLANS.get_or_init(|| {
+        super::phone_plans::PLANS
+            .iter()
+            .map(|&(cc, len, ranges)| {
+                let mut prefixes = [0u64; 16];
+                for range in ranges.split(',') {
+                    let (from, to) = range.split_once('-').unwrap_or((range, range));
+                    let (from, to): (usize, usize) = (
+                        from.parse().expect("a generated prefix"),
+                        to.parse().expect("a generated prefix"),
+                    );
+                    for p in from..=to {
+                        prefixes[p / 64] |= 1 << (p % 64);
+                    }
+                }
+                Plan { cc, len, prefixes }
+            })
+            .collect()
+    })
+}
 
 /// Whether ASCII digits written after a `+` form a valid international
-/// number: a known country code followed by a national number of a length
-/// that country uses, not starting with the trunk prefix 0 (Italy keeps its 0).
+/// number: a country calling code, then a national number of a length that
+/// country uses whose first three digits begin valid numbers there (not the
+/// trunk prefix 0, which Italy alone keeps). `+1` follows the NANP rules.
 pub fn is_international(digits: &[u8]) -> bool {
-    // Country codes are prefix-free, so at most one entry matches.
-    let Some((cc, min, max)) = COUNTRIES
+    if digits.first() == Some(&b'1') {
+        return is_nanp(&digits[1..]);
+    }
+    // Country codes are prefix-free: one code at most begins the digits.
+    let Some(plan) = plans()
         .iter()
-        .find(|(cc, _, _)| digits.starts_with(cc.as_bytes()))
+        .find(|p| digits.starts_with(p.cc.as_bytes()) && digits.len() == p.cc.len() + p.len)
     else {
         return false;
     };
-    let national = &digits[cc.len()..];
-    if *cc == "1" {
-        return is_nanp(national);
+    let national = &digits[plan.cc.len()..];
+    if national[0] == b'0' && plan.cc != "39" {
+        return false;
     }
-    (*min..=*max).contains(&national.len()) && (national.first() != Some(&b'0') || *cc == "39")
+    let prefix = national[..3]
+        .iter()
+        .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
+    plan.prefixes[prefix / 64] & (1 << (prefix % 64)) != 0
 }
 
 #[cfg(test)]
@@ -153,6 +113,33 @@ mod tests {
             "3314268530",
         ] {
             assert!(!is_international(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    /// Of the right length but outside what the country assigns.
+    #[test]
+    fn international_ranges() {
+        for (ok, bad) in [
+            ("442071234567", "442021234567"), // London 020 7, but no 020 2
+            ("34912345678", "34903345678"),   // Madrid 91, but no 903
+            ("33142685300", "33402685300"),   // Paris 1, but no 40
+            ("919812345678", "911012345678"), // mobile 98, but no 101
+        ] {
+            assert!(is_international(ok.as_bytes()), "{ok}");
+            assert!(!is_international(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_generated_plans_parse_and_cover_every_country() {
+        assert!(plans().len() > 100);
+        for plan in plans() {
+            assert!(
+                plan.prefixes.iter().any(|w| *w != 0),
+                "{} {}",
+                plan.cc,
+                plan.len
+            );
         }
     }
 }
