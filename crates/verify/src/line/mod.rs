@@ -235,8 +235,6 @@ mod tests {
     use crate::RuleMatrix;
     use serde_json::json;
 
-    /// Both paths give the same record, up to how it is spelled (the fast
-    /// path keeps the received bytes: timestamps, nulls, key order).
     /// Both paths verify `line`, and give the same record and the same counts.
     /// Records are parsed back, so that "13:04:05Z" and "13:04:05.000Z" compare equal.
     fn assert_paths_agree(verifier: &Verifier, line: &str) {
@@ -254,6 +252,8 @@ mod tests {
         assert_eq!(t1, t2, "{line}");
     }
 
+    /// Both paths give the same record, up to how it is spelled (the fast
+    /// path keeps the received bytes: timestamps, nulls, key order).
     #[test]
     fn fast_path_equals_typed_path() {
         let lines = [
