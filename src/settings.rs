@@ -796,6 +796,12 @@ mod tests {
     }
 }
 
+/// The state store `--state` names by default, in the working directory.
+pub const DEFAULT_STATE: &str = "genesys-compliance.db";
+/// The audit directory `--audit-dir` names by default: in the working
+/// directory for `extract`, in the output directory for `serve`.
+pub const DEFAULT_AUDIT_DIR: &str = "audit";
+
 /// Where the state, the audit trail and the webhook go (extract and serve).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AuditArgs {
@@ -874,7 +880,7 @@ impl Layers<'_> {
             .state
             .clone()
             .or_else(|| f.state.clone())
-            .unwrap_or_else(|| PathBuf::from("genesys-compliance.db"));
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE));
         let audit_dir = args.audit_dir.clone().or_else(|| f.audit_dir.clone());
         let url = self.pick(
             ("--webhook-url", args.webhook_url.as_ref()),

@@ -8,15 +8,13 @@
 
 use super::Outcome;
 use crate::exit::{Exit, Failure};
+use crate::settings::DEFAULT_STATE;
 use compliance_audit::{
     anchor_key, parse_anchor, verify_dir_against, AfterAnchor, Anchor, ChainError, ChainReport,
     WebhookEndpoint,
 };
 use compliance_store::{SqliteStore, StateStore};
 use std::path::{Path, PathBuf};
-
-/// The state store `--state` names by default, in the working directory.
-const DEFAULT_STATE: &str = "genesys-compliance.db";
 
 // `audit --help`'s examples are in cli.rs, beside the other commands'.
 #[derive(Debug, clap::Args)]
@@ -122,7 +120,7 @@ fn verify(args: VerifyArgs) -> Outcome {
     if let Some(anchor) = &args.expect_head {
         // The newest webhook received may lag behind the log: later records
         // can still be queued, so records after it are allowed (and noted).
-        let r = verify_against(&args.dir, anchor, &AfterAnchor::Any)?;
+        let r = verify_dir_against(&args.dir, anchor, &AfterAnchor::Any).map_err(chain_failure)?;
         if let Some(head) = r.head.as_ref().filter(|h| h.seq > anchor.seq) {
             notes.push(format!(
                 "records seq {} to {} come after the head given by --expect-head; \
@@ -191,14 +189,6 @@ fn chain_failure(e: ChainError) -> Failure {
         ChainError::Unreadable { .. } => Failure::invalid(e),
         ChainError::Tampered { .. } => Failure::new(Exit::Internal, e),
     }
-}
-
-fn verify_against(
-    dir: &Path,
-    anchor: &Anchor,
-    after: &AfterAnchor,
-) -> Result<ChainReport, Failure> {
-    verify_dir_against(dir, anchor, after).map_err(chain_failure)
 }
 
 /// Verifies `dir` against the head the store anchored, allowing only the

@@ -5,6 +5,7 @@
 use super::Outcome;
 use crate::exit::{Exit, Failure};
 use crate::report;
+use crate::settings::{DEFAULT_AUDIT_DIR, DEFAULT_STATE};
 use compliance_api::{PageSize, Timestamp};
 use compliance_audit::{verify_dir, Anchor, WebhookEndpoint, WebhookReceiver, WebhookSecret};
 use compliance_client::{
@@ -130,10 +131,9 @@ pub async fn run(args: Args) -> Outcome {
     let progress = report::Progress::start(extractor.stats());
 
     let store: Arc<dyn StateStore> = Arc::new(
-        SqliteStore::open(dir.join("genesys-compliance.db"))
-            .map_err(|e| Failure::new(Exit::Internal, e))?,
+        SqliteStore::open(dir.join(DEFAULT_STATE)).map_err(|e| Failure::new(Exit::Internal, e))?,
     );
-    let audit_dir = dir.join("audit");
+    let audit_dir = dir.join(DEFAULT_AUDIT_DIR);
     let audit = AuditTarget {
         dir: audit_dir.clone(),
         store: store.clone(),

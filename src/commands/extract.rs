@@ -3,7 +3,7 @@
 use super::{Outcome, Pipeline};
 use crate::exit::{Exit, Failure};
 use crate::report::{note, print_summary, Progress};
-use crate::settings::{AuditArgs, ConnectionArgs, FilterArgs, Layers};
+use crate::settings::{AuditArgs, ConnectionArgs, FilterArgs, Layers, DEFAULT_AUDIT_DIR};
 use compliance_api::Timestamp;
 use compliance_client::{Query, Window};
 use compliance_pipeline::job::ExtractJob;
@@ -119,7 +119,7 @@ pub async fn run(args: Args) -> Outcome {
             dir: pipeline
                 .audit
                 .audit_dir
-                .unwrap_or_else(|| PathBuf::from("audit")),
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_AUDIT_DIR)),
             store: pipeline.store,
             webhook: pipeline.audit.webhook,
         }),

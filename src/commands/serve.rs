@@ -2,7 +2,9 @@
 
 use super::{Outcome, Pipeline};
 use crate::exit::{Exit, Failure};
-use crate::settings::{AuditArgs, ConnectionArgs, FilterArgs, Layers, ScheduleArgs};
+use crate::settings::{
+    AuditArgs, ConnectionArgs, FilterArgs, Layers, ScheduleArgs, DEFAULT_AUDIT_DIR,
+};
 use compliance_pipeline::health::Health;
 use compliance_pipeline::run::AuditTarget;
 use compliance_pipeline::serve::{ServeConfig, ServeError, Service};
@@ -62,8 +64,8 @@ pub async fn run(args: Args) -> Outcome {
         .audit
         .audit_dir
         .unwrap_or_else(|| match &schedule.out_dir {
-            Some(dir) => dir.join("audit"),
-            None => std::path::PathBuf::from("audit"),
+            Some(dir) => dir.join(DEFAULT_AUDIT_DIR),
+            None => std::path::PathBuf::from(DEFAULT_AUDIT_DIR),
         });
     let metrics = compliance_pipeline::metrics::install()
         .map_err(|e| Failure::new(Exit::Internal, anyhow::anyhow!(e)))?;
