@@ -31,7 +31,7 @@ async fn start(config: SimConfig) -> Simulator {
 /// Runs `extract` with `args`, the demo credentials unless `env` says
 /// otherwise (a `None` value removes the variable), and no other settings
 /// from the surrounding environment.
-async fn extract(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+async fn extract(args: &[impl AsRef<std::ffi::OsStr>], env: &[(&str, Option<&str>)]) -> Output {
     // Each run keeps its default state file (genesys-compliance.db) to itself.
     let cwd = tempfile::tempdir().expect("a temporary directory");
     let mut cmd = tokio::process::Command::new(BIN);
@@ -53,6 +53,18 @@ async fn extract(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
         .await
         .expect("the binary finishes within a minute")
         .expect("the binary runs")
+}
+
+/// `extract`'s arguments for the day the simulator's data covers, fetched
+/// from `sim` and written to `out` (`-` for standard output), then `extra`.
+fn day_from(sim: &Simulator, out: &str, extra: &[&str]) -> Vec<String> {
+    let base = sim.base_url();
+    DAY.iter()
+        .copied()
+        .chain(["--out", out, "--api-base-url", &base])
+        .chain(extra.iter().copied())
+        .map(String::from)
+        .collect()
 }
 
 fn stderr(o: &Output) -> String {
@@ -86,20 +98,8 @@ async fn a_run_writes_every_violation_once_and_a_summary() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("violations.jsonl");
-    let base = sim.base_url();
     let o = extract(
-        &[
-            &DAY[..],
-            &[
-                "--out",
-                out.to_str().unwrap(),
-                "--api-base-url",
-                &base,
-                "--page-size",
-                "100",
-            ],
-        ]
-        .concat(),
+        &day_from(&sim, out.to_str().unwrap(), &["--page-size", "100"]),
         &[],
     )
     .await;
@@ -164,11 +164,7 @@ async fn a_run_writes_every_violation_once_and_a_summary() {
     assert!(err.contains("audit:      record 1 (extraction "), "{err}");
 
     // `--out -` writes to standard output; the summary stays on standard error.
-    let o = extract(
-        &[&DAY[..], &["--out", "-", "--api-base-url", &base]].concat(),
-        &[],
-    )
-    .await;
+    let o = extract(&day_from(&sim, "-", &[]), &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(lines_ids(&String::from_utf8(o.stdout).unwrap()), want);
 }
@@ -186,12 +182,7 @@ async fn refused_credentials_and_permission_exit_3() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.jsonl");
-    let base = sim.base_url();
-    let args = [
-        &DAY[..],
-        &["--out", out.to_str().unwrap(), "--api-base-url", &base],
-    ]
-    .concat();
+    let args = day_from(&sim, out.to_str().unwrap(), &[]);
 
     let o = extract(&args, &[("GENESYSCLOUD_OAUTHCLIENT_SECRET", Some("nope"))]).await;
     let err = stderr(&o);
@@ -232,24 +223,15 @@ async fn a_server_that_stays_down_exits_4_naming_status_and_correlation_id() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.jsonl");
-    let base = sim.base_url();
-    let o = extract(
-        &[
-            &DAY[..],
-            &["--out", out.to_str().unwrap(), "--api-base-url", &base],
-            &[
-                "--retry-max-attempts",
-                "3",
-                "--retry-base-delay",
-                "1ms",
-                "--retry-max-delay",
-                "5ms",
-            ],
-        ]
-        .concat(),
-        &[],
-    )
-    .await;
+    let retries = [
+        "--retry-max-attempts",
+        "3",
+        "--retry-base-delay",
+        "1ms",
+        "--retry-max-delay",
+        "5ms",
+    ];
+    let o = extract(&day_from(&sim, out.to_str().unwrap(), &retries), &[]).await;
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(4), "{err}");
     assert!(
@@ -284,22 +266,13 @@ async fn rate_limited_to_the_end_of_the_time_budget_exits_4_naming_the_code() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.jsonl");
-    let base = sim.base_url();
-    let o = extract(
-        &[
-            &DAY[..],
-            &["--out", out.to_str().unwrap(), "--api-base-url", &base],
-            &[
-                "--retry-max-attempts",
-                "50",
-                "--retry-max-elapsed",
-                "2500ms",
-            ],
-        ]
-        .concat(),
-        &[],
-    )
-    .await;
+    let budget = [
+        "--retry-max-attempts",
+        "50",
+        "--retry-max-elapsed",
+        "2500ms",
+    ];
+    let o = extract(&day_from(&sim, out.to_str().unwrap(), &budget), &[]).await;
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(4), "{err}");
     let line = err
@@ -696,16 +669,12 @@ async fn json_log_format_makes_every_stderr_line_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.jsonl");
     let audit = dir.path().join("audit");
-    let base = sim.base_url();
-    let args = [
-        &DAY[..],
+    let args = day_from(
+        &sim,
+        out.to_str().unwrap(),
         &[
             "--log-format",
             "json",
-            "--out",
-            out.to_str().unwrap(),
-            "--api-base-url",
-            &base,
             "--page-size",
             "50",
             "--retry-base-delay",
@@ -713,8 +682,7 @@ async fn json_log_format_makes_every_stderr_line_json() {
             "--audit-dir",
             audit.to_str().unwrap(),
         ],
-    ]
-    .concat();
+    );
     let events = |o: &Output| -> Vec<serde_json::Value> {
         let err = stderr(o);
         assert!(!err.contains('\u{1b}'), "a colour code: {err}");
@@ -787,12 +755,7 @@ async fn broken_records_go_to_the_rejects_file_redacted_and_counted() {
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.jsonl");
-    let base = sim.base_url();
-    let args = [
-        &DAY[..],
-        &["--out", out.to_str().unwrap(), "--api-base-url", &base],
-    ]
-    .concat();
+    let args = day_from(&sim, out.to_str().unwrap(), &[]);
     let rejects_of = |o: &Output| {
         assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
         let text = std::fs::read_to_string(dir.path().join("o.jsonl.rejects.jsonl")).unwrap();
@@ -826,7 +789,7 @@ async fn broken_records_go_to_the_rejects_file_redacted_and_counted() {
     );
 
     // Asked for explicitly, the PII is kept.
-    let kept = [&args[..], &["--keep-pii"]].concat();
+    let kept = day_from(&sim, out.to_str().unwrap(), &["--keep-pii"]);
     let (text, _) = rejects_of(&extract(&kept, &[]).await);
     assert!(pii.iter().all(|p| text.contains(p)), "--keep-pii keeps PII");
 }
