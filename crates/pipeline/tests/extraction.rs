@@ -1,11 +1,11 @@
 //! One extraction end to end over real loopback HTTP: the simulator upstream,
 //! a signature-checking webhook receiver downstream, SQLite state on disk.
 
+mod common;
+
+use common::extractor;
 use compliance_audit::{verify_dir, WebhookEndpoint, WebhookReceiver, WebhookSecret};
-use compliance_client::{
-    BaseUrl, Credentials, Endpoints, ExtractorConfig, Query, TransportConfig, ViolationExtractor,
-    Window,
-};
+use compliance_client::{Query, Window};
 use compliance_pipeline::job::ExtractJob;
 use compliance_pipeline::output::OutputTarget;
 use compliance_pipeline::run::{AuditTarget, RunError, Webhook};
@@ -16,21 +16,6 @@ use serde_json::Value;
 use std::sync::Arc;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-fn extractor(sim: &Simulator) -> ViolationExtractor {
-    let base = BaseUrl::parse(&sim.base_url()).unwrap();
-    let endpoints = Endpoints {
-        api: base.clone(),
-        login: base,
-    };
-    let credentials = Credentials {
-        client_id: "demo-client".into(),
-        client_secret: "demo-secret".to_string().into(),
-    };
-    let mut transport = TransportConfig::new(endpoints, credentials);
-    transport.rate_limit_per_minute = 0;
-    ViolationExtractor::new(ExtractorConfig::new(transport)).unwrap()
-}
 
 #[tokio::test]
 async fn every_violation_is_output_once_verified_redacted_and_audited() {

@@ -1,10 +1,10 @@
 //! `serve` over several scheduled runs against a simulator whose violations
 //! keep arriving, some of them late: every violation is output exactly once.
 
+mod common;
+
+use common::extractor;
 use compliance_api::Timestamp;
-use compliance_client::{
-    BaseUrl, Credentials, Endpoints, ExtractorConfig, TransportConfig, ViolationExtractor,
-};
 use compliance_pipeline::health::Health;
 use compliance_pipeline::run::AuditTarget;
 use compliance_pipeline::serve::{ServeConfig, Service};
@@ -22,23 +22,6 @@ use std::time::Duration;
 
 fn at(offset_ms: i64) -> Timestamp {
     Timestamp::from_datetime(chrono::Utc::now() + chrono::Duration::milliseconds(offset_ms))
-}
-
-fn extractor(sim: &Simulator) -> ViolationExtractor {
-    let base = BaseUrl::parse(&sim.base_url()).unwrap();
-    let mut transport = TransportConfig::new(
-        Endpoints {
-            api: base.clone(),
-            login: base,
-        },
-        Credentials {
-            client_id: "demo-client".into(),
-            client_secret: "demo-secret".to_string().into(),
-        },
-    );
-    transport.rate_limit_per_minute = 0;
-    transport.retry.base_delay = Duration::from_millis(5);
-    ViolationExtractor::new(ExtractorConfig::new(transport)).unwrap()
 }
 
 /// A service over `sim` that runs every 700 ms, writing under `dir`.
