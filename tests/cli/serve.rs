@@ -2,48 +2,20 @@
 //! violations keep arriving (some late), scraped, stopped with SIGTERM in the
 //! middle of a run, restarted: every violation is output exactly once.
 
+use crate::util::{
+    assert_chain_intact, bin, http_get, read, text, violation_ids, wait_for, Running, DEMO_CLIENT,
+};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
-
-/// A child process that is killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts the binary and reads `listening on http://ADDR` from its first line.
 fn spawn(args: &[&str], env: &[(&str, &str)], stderr: &Path) -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(stderr).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("first line: {line:?}; stderr: {}", read(stderr)))
-        .to_string();
-    (Running(child), addr)
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
+    let running = Running::start(bin().args(args).envs(env.iter().copied()), Some(stderr));
+    let addr = running.addr.clone();
+    (running, addr)
 }
 
 fn utc(offset_secs: i64) -> String {
@@ -52,51 +24,10 @@ fn utc(offset_secs: i64) -> String {
         .to_string()
 }
 
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text[9..12].parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 /// Sends SIGTERM and waits (at most 12 s) for the exit status.
-fn terminate(mut child: Running) -> std::process::ExitStatus {
-    let pid = child.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + Duration::from_secs(12);
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "serve did not stop within 12 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn terminate(mut child: Running) -> ExitStatus {
+    child.signal("-TERM");
+    child.exit_within(Duration::from_secs(12))
 }
 
 fn output_counts(dir: &Path) -> HashMap<String, u32> {
@@ -111,9 +42,7 @@ fn output_counts(dir: &Path) -> HashMap<String, u32> {
         {
             continue;
         }
-        for line in read(&path).lines() {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let id = v["violation"]["id"].as_str().unwrap().to_string();
+        for id in violation_ids(&read(&path)) {
             *counts.entry(id).or_default() += 1;
         }
     }
@@ -216,10 +145,7 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
         ])
         .collect()
     };
-    let creds = [
-        ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-    ];
+    let creds = DEMO_CLIENT;
     let args = serve_args(&since);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
@@ -303,18 +229,7 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
     let repeated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(repeated.is_empty(), "output more than once: {repeated:?}");
     assert_eq!(counts.len(), 600, "every violation of the simulator, once");
-    let chain = Command::new(BIN)
-        .args(["audit", "verify"])
-        .arg(out_dir.join("audit"))
-        .arg("--state")
-        .arg(&state)
-        .output()
-        .unwrap();
-    assert!(
-        chain.status.success(),
-        "{}",
-        String::from_utf8_lossy(&chain.stderr)
-    );
+    assert_chain_intact(&out_dir.join("audit"), &state);
 }
 
 #[test]
@@ -329,7 +244,7 @@ fn serve_refuses_bad_settings_before_anything_runs() {
         (vec!["--rotate", "weekly"], "--rotate"),
         (vec![], "--since"),
     ] {
-        let out = Command::new(BIN)
+        let out = bin()
             .arg("serve")
             .args([
                 "--api-base-url",
@@ -346,7 +261,7 @@ fn serve_refuses_bad_settings_before_anything_runs() {
             .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "y")
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(named), "{args:?} names {named}: {stderr}");
     }
@@ -360,7 +275,7 @@ fn credentials_refused_on_the_first_run_exit_3() {
         &[],
         &dir.path().join("sim.err"),
     );
-    let out = Command::new(BIN)
+    let out = bin()
         .arg("serve")
         .args(["--api-base-url", &format!("http://{sim_addr}")])
         .args(["--since", "2023-10-01T00:00:00Z", "--listen", "127.0.0.1:0"])
@@ -372,7 +287,7 @@ fn credentials_refused_on_the_first_run_exit_3() {
         .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "not-the-secret")
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
         stderr.contains("GENESYSCLOUD_OAUTHCLIENT_SECRET"),
@@ -432,25 +347,13 @@ impl Drop for SilentReceiver {
     }
 }
 
-fn signal(child: &Running, name: &str) {
-    let pid = child.0.id().to_string();
-    assert!(Command::new("kill")
-        .args([name, &pid])
-        .status()
-        .unwrap()
-        .success());
-}
-
 /// SIGTERM while the first run is still planning (every request is slow)
 /// stops at once rather than after the grace period; a second signal while a
 /// stop waits (on a webhook that does not answer) exits at once with 130.
 #[test]
 fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let creds = [
-        ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-    ];
+    let creds = DEMO_CLIENT;
     let serve = |api: &str, extra: &[&str], log: &str| {
         let out_dir = dir.path().join("out");
         let audit_dir = dir.path().join("audit");
@@ -478,16 +381,7 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
         args.extend_from_slice(extra);
         spawn(&args, &creds, &dir.path().join(log)).0
     };
-    let wait_exit = |child: &mut Running| {
-        let deadline = Instant::now() + Duration::from_secs(12);
-        loop {
-            if let Some(status) = child.0.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "serve did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    let wait_exit = |child: &mut Running| child.exit_within(Duration::from_secs(12));
 
     // Planning: every request takes 30 s, far beyond the 9 s grace.
     let (_slow, slow_addr) = spawn(
@@ -505,7 +399,7 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
     );
     let mut child = serve(&format!("http://{slow_addr}"), &[], "plan.err");
     std::thread::sleep(Duration::from_millis(500));
-    signal(&child, "-TERM");
+    child.signal("-TERM");
     let status = wait_exit(&mut child);
     let log = read(&dir.path().join("plan.err"));
     assert_eq!(status.code(), Some(0), "{log}");
@@ -543,13 +437,10 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
         .got_request
         .recv_timeout(Duration::from_secs(20))
         .expect("the run's webhook is sent");
-    signal(&child, "-TERM");
+    child.signal("-TERM");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        child.0.try_wait().unwrap().is_none(),
-        "the stop waits for the delivery"
-    );
-    signal(&child, "-INT");
+    assert!(!child.has_exited(), "the stop waits for the delivery");
+    child.signal("-INT");
     let status = wait_exit(&mut child);
     let log = read(&dir.path().join("deliver.err"));
     assert_eq!(status.code(), Some(130), "{log}");
@@ -579,10 +470,7 @@ fn a_sigterm_right_after_the_address_line_exits_0() {
                 "--state",
                 dir.path().join("state.db").to_str().unwrap(),
             ],
-            &[
-                ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-                ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-            ],
+            &DEMO_CLIENT,
             &log,
         );
         let status = terminate(child);
@@ -611,7 +499,8 @@ fn serve_to_standard_output_writes_each_violation_once() {
         &dir.path().join("sim.err"),
     );
     let log = dir.path().join("serve.err");
-    let mut child = Command::new(BIN)
+    let mut child = bin();
+    child
         .args(["serve", "--api-base-url", &format!("http://{sim_addr}")])
         .args(["--since", &utc(-60), "--every", "1s", "--lookback", "40s"])
         .args(["--lag", "0s", "--listen", "127.0.0.1:0", "--out-dir", "-"])
@@ -619,14 +508,11 @@ fn serve_to_standard_output_writes_each_violation_once() {
         .arg(dir.path().join("state.db"))
         // Its audit directory defaults to `audit` here.
         .current_dir(dir.path())
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret")
+        .envs(DEMO_CLIENT)
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let serve = Running(child);
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut serve = Running::spawn(&mut child);
+    let stdout = serve.take_stdout();
     let (tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -643,13 +529,7 @@ fn serve_to_standard_output_writes_each_violation_once() {
     while let Ok(line) = lines.recv_timeout(Duration::from_secs(10)) {
         got.push(line);
     }
-    let ids: Vec<String> = got
-        .iter()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["violation"]["id"].as_str().unwrap().to_string()
-        })
-        .collect();
+    let ids = violation_ids(&got.join("\n"));
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), 30, "{ids:?}");
     assert_eq!(unique.len(), 30);
