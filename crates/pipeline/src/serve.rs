@@ -1,5 +1,6 @@
 //! Continuous extraction: `serve` runs an extraction on a schedule, each
-//! covering `[watermark - lookback, now - lag)`, drops violations it output
+//! covering `[watermark - lookback, now - lag)` (`lag` is 0 unless the user
+//! asks for one: interface.md's `[watermark - lookback, now)`), drops violations it output
 //! before (their ids are in the state store), writes hourly files, and
 //! appends one audit record per run, empty runs included. A run that stops
 //! before its record leaves the counts of the pages it committed in the
@@ -41,7 +42,9 @@ pub struct ServeConfig {
     pub since: Option<Timestamp>,
     pub every: Duration,
     pub lookback: Duration,
-    /// How far behind now a run ends, so that the newest second is complete.
+    /// How far behind now a run ends; zero by default. A non-zero lag only
+    /// delays the newest violations by a run: late arrivals are the
+    /// look-back's job.
     pub lag: Duration,
     /// Directory of the hourly files, or `None` for standard output (where a
     /// restart cannot take back uncommitted lines: files are exactly-once,
