@@ -143,7 +143,7 @@ impl Service {
             match outcome {
                 Ok(run) => {
                     self.health.record(true);
-                    metrics::counter!(m::RUNS, "outcome" => "succeeded").increment(1);
+                    metrics::counter!(m::RUNS, "outcome" => m::RUN_SUCCEEDED).increment(1);
                     metrics::gauge!(m::LAST_SUCCESS)
                         .set(Timestamp::now().unix_millis() as f64 / 1000.0);
                     metrics::gauge!(m::ACCURACY_RATE).set(run.progress.tally.accuracy_rate());
@@ -162,7 +162,7 @@ impl Service {
                 }
                 Err(e) => {
                     self.health.record(false);
-                    metrics::counter!(m::RUNS, "outcome" => "failed").increment(1);
+                    metrics::counter!(m::RUNS, "outcome" => m::RUN_FAILED).increment(1);
                     let refused = matches!(&e, RunError::Client(c) if c.kind() == compliance_client::ErrorKind::Refused);
                     if first && refused {
                         return Err(ServeError::FirstRun(e));
