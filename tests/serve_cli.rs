@@ -10,6 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
+/// The simulator's default client.
+const DEMO_CREDS: [(&str, &str); 2] = [
+    ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
+    ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
+];
 
 /// A child process that is killed when the test ends, however it ends.
 struct Running(Child);
@@ -216,15 +221,11 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
         ])
         .collect()
     };
-    let creds = [
-        ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-    ];
     let args = serve_args(&since);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     // First process: scrape it after a run or two, then stop it mid-run.
-    let (serve, addr) = spawn(&args, &creds, &dir.path().join("serve1.err"));
+    let (serve, addr) = spawn(&args, &DEMO_CREDS, &dir.path().join("serve1.err"));
     wait_for("a first run", Duration::from_secs(30), || {
         read(&dir.path().join("serve1.err")).contains("run complete")
     });
@@ -294,7 +295,7 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
         .map(String::as_str)
         .filter(|a| *a != "--since" && *a != since)
         .collect();
-    let (serve, _) = spawn(&args, &creds, &dir.path().join("serve2.err"));
+    let (serve, _) = spawn(&args, &DEMO_CREDS, &dir.path().join("serve2.err"));
     // Until the data's end, its lateness and a look-back have passed, plus a run.
     std::thread::sleep(Duration::from_secs(10));
     assert!(terminate(serve).success());
@@ -447,10 +448,6 @@ fn signal(child: &Running, name: &str) {
 #[test]
 fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let creds = [
-        ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-    ];
     let serve = |api: &str, extra: &[&str], log: &str| {
         let out_dir = dir.path().join("out");
         let audit_dir = dir.path().join("audit");
@@ -476,7 +473,7 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
             state.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        spawn(&args, &creds, &dir.path().join(log)).0
+        spawn(&args, &DEMO_CREDS, &dir.path().join(log)).0
     };
     let wait_exit = |child: &mut Running| {
         let deadline = Instant::now() + Duration::from_secs(12);
@@ -579,10 +576,7 @@ fn a_sigterm_right_after_the_address_line_exits_0() {
                 "--state",
                 dir.path().join("state.db").to_str().unwrap(),
             ],
-            &[
-                ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-                ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-            ],
+            &DEMO_CREDS,
             &log,
         );
         let status = terminate(child);
@@ -669,6 +663,15 @@ fn families(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// Every series of a `later` scrape was in the `first` one.
+fn assert_no_new_series(first: &HashMap<String, f64>, later: &HashMap<String, f64>) {
+    let new: Vec<&String> = later.keys().filter(|k| !first.contains_key(*k)).collect();
+    assert!(
+        new.is_empty(),
+        "series missing from the first scrape: {new:?}"
+    );
+}
+
 /// The families interface.md names for `GET /metrics`, with their label
 /// values from interface.md (status, PII type) and the contract (severity),
 /// each at 0 on a service that has output nothing.
@@ -739,10 +742,7 @@ fn a_fresh_service_lists_every_interface_metric_family_before_any_violation() {
             "--state",
             dir.path().join("state.db").to_str().unwrap(),
         ],
-        &[
-            ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-            ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-        ],
+        &DEMO_CREDS,
         &log,
     );
     let (status, first) = http_get(&addr, "/metrics");
@@ -753,12 +753,7 @@ fn a_fresh_service_lists_every_interface_metric_family_before_any_violation() {
     });
     let (_, after) = http_get(&addr, "/metrics");
     assert_eq!(families(&first), families(&after));
-    let (before, now) = (parse_prometheus(&first), parse_prometheus(&after));
-    let new: Vec<&String> = now.keys().filter(|k| !before.contains_key(*k)).collect();
-    assert!(
-        new.is_empty(),
-        "series missing from the first scrape: {new:?}"
-    );
+    assert_no_new_series(&parse_prometheus(&first), &parse_prometheus(&after));
     assert!(terminate(serve).success(), "{}", read(&log));
 }
 
@@ -798,10 +793,6 @@ fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_acro
     let api = format!("http://{sim_addr}");
     let out_dir = dir.path().join("out");
     let state = dir.path().join("state.db");
-    let creds = [
-        ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-    ];
     // No --lag: the default is what is tested. The look-back covers the
     // 20 s lateness plus a run.
     let args = vec![
@@ -828,7 +819,7 @@ fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_acro
 
     let log1 = dir.path().join("serve1.err");
     let first_args: Vec<&str> = args.iter().copied().chain(["--since", &since]).collect();
-    let (serve, addr) = spawn(&first_args, &creds, &log1);
+    let (serve, addr) = spawn(&first_args, &DEMO_CREDS, &log1);
     let (_, fresh) = http_get(&addr, "/metrics");
     let fresh = parse_prometheus(&fresh);
     until(10);
@@ -836,18 +827,14 @@ fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_acro
 
     // Restarted without --since: it continues from the watermark.
     let log2 = dir.path().join("serve2.err");
-    let (serve, addr) = spawn(&args, &creds, &log2);
+    let (serve, addr) = spawn(&args, &DEMO_CREDS, &log2);
     until(24);
     let (_, last) = http_get(&addr, "/metrics");
     let stop_ms = chrono::Utc::now().timestamp_millis();
     assert!(terminate(serve).success(), "{}", read(&log2));
 
     let last = parse_prometheus(&last);
-    let new: Vec<&String> = last.keys().filter(|k| !fresh.contains_key(*k)).collect();
-    assert!(
-        new.is_empty(),
-        "series missing from the first scrape: {new:?}"
-    );
+    assert_no_new_series(&fresh, &last);
     let output_total: f64 = last
         .iter()
         .filter(|(k, _)| k.starts_with("genesys_compliance_violations_total{"))
