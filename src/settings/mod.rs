@@ -28,7 +28,7 @@ pub use selection::FilterArgs;
 mod tests {
     use super::layers::{env, env_of, CREDS};
     use super::*;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
     use std::time::Duration;
 
     #[test]
@@ -125,10 +125,29 @@ mod tests {
         let schedule = layers.schedule(&ScheduleArgs::default()).unwrap();
         assert_eq!(schedule.every, Duration::from_secs(300));
         assert_eq!(schedule.lookback, Duration::from_secs(900));
+        assert_eq!(schedule.lag, Duration::ZERO);
         assert_eq!(schedule.listen.port(), 9464);
         assert_eq!(schedule.rotate, compliance_pipeline::output::Rotation::Hour);
         let audit = layers.audit(&AuditArgs::default()).unwrap();
         assert!(audit.webhook.is_some() && audit.audit_dir.is_some());
         assert!(!layers.keep_pii(false));
+    }
+
+    /// interface.md: a run covers `[watermark - lookback, now)`; `--listen`
+    /// and `--state` default to what its synopsis shows.
+    #[test]
+    fn serve_defaults_are_the_interface_s() {
+        let env = |_: &str| None;
+        let layers = Layers::load(None, &env).unwrap();
+        let args = ScheduleArgs {
+            out_dir: Some("out".into()),
+            ..ScheduleArgs::default()
+        };
+        let schedule = layers.schedule(&args).unwrap();
+        assert_eq!(schedule.lag, Duration::ZERO, "runs end at now");
+        assert_eq!(schedule.listen.to_string(), "127.0.0.1:9464");
+        assert_eq!(schedule.out_dir, Some(PathBuf::from("out")));
+        let audit = layers.audit(&AuditArgs::default()).unwrap();
+        assert_eq!(audit.state, PathBuf::from("genesys-compliance.db"));
     }
 }

@@ -23,7 +23,10 @@ pub struct ScheduleArgs {
     /// late (the API allows 15 minutes) [default: 15m]
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub lookback: Option<String>,
-    /// How far behind now a run ends [default: 30s]
+    /// How far behind now a run ends. Non-zero holds the newest violations
+    /// back: each run stops that far short of now, so they are output a run
+    /// later, and those of the last LAG before a stop only after the next
+    /// start. Late arrivals are --lookback's job, not this one's [default: 0s]
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub lag: Option<String>,
     /// Directory of the hourly output files violations-YYYYMMDDTHH.jsonl;
@@ -71,8 +74,8 @@ impl Layers<'_> {
             &f.lookback,
         )?
         .unwrap_or(Duration::from_secs(15 * 60));
-        let lag =
-            duration("--lag", args.lag.as_ref(), "lag", &f.lag)?.unwrap_or(Duration::from_secs(30));
+        // interface.md: a run covers [watermark - lookback, now).
+        let lag = duration("--lag", args.lag.as_ref(), "lag", &f.lag)?.unwrap_or(Duration::ZERO);
         let since = self.parse::<Timestamp>(
             ("--since", args.since.as_ref()),
             None,
