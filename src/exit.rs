@@ -165,8 +165,8 @@ pub fn client_failure(e: compliance_client::Error) -> Failure {
 }
 
 /// The one mapping from a pipeline run's failures to exit codes.
-pub fn run_failure(e: compliance_pipeline::run::RunError) -> Failure {
-    use compliance_pipeline::run::RunError;
+pub fn run_failure(e: compliance_pipeline::RunError) -> Failure {
+    use compliance_pipeline::RunError;
     match e {
         RunError::Client(e) => client_failure(e),
         RunError::Interrupted => Failure::new(Exit::Done, e),

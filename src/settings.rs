@@ -826,7 +826,7 @@ pub struct AuditArgs {
 pub struct AuditSettings {
     pub state: PathBuf,
     pub audit_dir: Option<PathBuf>,
-    pub webhook: Option<compliance_pipeline::run::Webhook>,
+    pub webhook: Option<compliance_pipeline::Webhook>,
 }
 
 /// `serve`'s schedule and where it writes.
@@ -869,7 +869,7 @@ pub struct Schedule {
     /// `None`: standard output (`--out-dir -`).
     pub out_dir: Option<PathBuf>,
     pub listen: std::net::SocketAddr,
-    pub rotate: compliance_pipeline::output::Rotation,
+    pub rotate: compliance_pipeline::Rotation,
 }
 
 impl Layers<'_> {
@@ -905,7 +905,7 @@ impl Layers<'_> {
                             .map_err(|e| SettingsError::new(env::WEBHOOK_SECRET, e))?,
                     ),
                 };
-                Some(compliance_pipeline::run::Webhook {
+                Some(compliance_pipeline::Webhook {
                     endpoint,
                     secret,
                     retry: None,
@@ -981,7 +981,7 @@ impl Layers<'_> {
             .transpose()?
             .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 9464)));
         let rotate = self
-            .parse::<compliance_pipeline::output::Rotation>(
+            .parse::<compliance_pipeline::Rotation>(
                 ("--rotate", args.rotate.as_ref()),
                 None,
                 ("rotate", f.rotate.clone()),
@@ -1015,7 +1015,7 @@ mod example_config_tests {
         assert_eq!(schedule.every, Duration::from_secs(300));
         assert_eq!(schedule.lookback, Duration::from_secs(900));
         assert_eq!(schedule.listen.port(), 9464);
-        assert_eq!(schedule.rotate, compliance_pipeline::output::Rotation::Hour);
+        assert_eq!(schedule.rotate, compliance_pipeline::Rotation::Hour);
         let audit = layers.audit(&AuditArgs::default()).unwrap();
         assert!(audit.webhook.is_some() && audit.audit_dir.is_some());
         assert!(!layers.keep_pii(false));

@@ -3,9 +3,9 @@
 //! does with a tampered log and a disabled endpoint.
 
 use compliance_audit::{
-    anchor_key, extraction_file_name, AuditLog, ChainEntry, WebhookReceiver, WebhookSecret,
-    LOG_FILE,
+    anchor_key, extraction_file_name, AuditLog, ChainEntry, WebhookSecret, LOG_FILE,
 };
+use compliance_receiver::WebhookReceiver;
 use compliance_simulator::{SimConfig, Simulator};
 use compliance_store::{SqliteStore, StateStore};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,8 @@
 //! with one audit record; and a webhook receiver that is down for the first
 //! run and up for the second gets every record, signed, once per webhook-id.
 
-use compliance_audit::{WebhookReceiver, WebhookSecret};
+use compliance_audit::WebhookSecret;
+use compliance_receiver::WebhookReceiver;
 use compliance_simulator::{Faults, SimConfig, Simulator};
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 
 use super::Outcome;
 use crate::exit::{Exit, Failure};
-use compliance_pipeline::output::OutputTarget;
+use compliance_pipeline::OutputTarget;
 use compliance_verify::{redact, scan, PiiType, Reason, RuleMatrix, Tally, Verifier};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};

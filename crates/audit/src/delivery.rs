@@ -11,8 +11,8 @@
 //! next run.
 
 use crate::signing::WebhookSecret;
+use compliance_retry::RetryPolicy;
 use compliance_store::{Anchor, DisabledEndpoint, OutboxEntry, StateStore, StoreError};
-use rand::Rng;
 use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -112,43 +112,14 @@ pub fn enable_webhook_command(endpoint: &str, state: Option<&std::path::Path>) -
     )
 }
 
-/// How hard one run tries before leaving a record queued.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts per record per run.
-    pub max_attempts: u32,
-    /// Wait after the first failure; doubled after each next one.
-    pub initial_backoff: Duration,
-    /// Longest wait between two attempts.
-    pub max_backoff: Duration,
-    /// Time budget of one delivery run: no new wait starts past it.
-    pub max_total: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 5 attempts, 1 s doubling up to 30 s, 2 minutes in all.
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 5,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(30),
-            max_total: Duration::from_secs(120),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait after failed attempt number `attempt` (from 1): exponential,
-    /// capped, with jitter between half and all of it so that many senders do
-    /// not retry in step.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        exp.min(self.max_backoff)
-            .mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
-    }
-}
+/// How hard one delivery run tries before leaving a record queued: 5
+/// attempts, 1 s doubling up to 30 s, 2 minutes in all.
+pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 5,
+    base_delay: Duration::from_secs(1),
+    max_delay: Duration::from_secs(30),
+    max_elapsed: Duration::from_secs(120),
+};
 
 /// What one delivery run achieved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -208,7 +179,7 @@ enum Attempt {
 
 impl Deliverer {
     /// A deliverer for `endpoint`, signing with `secret` when given (unsigned
-    /// otherwise), with [`DEFAULT_TIMEOUT`] and the default [`RetryPolicy`].
+    /// otherwise), with [`DEFAULT_TIMEOUT`] and [`DEFAULT_RETRY`].
     pub fn new(
         store: Arc<dyn StateStore>,
         endpoint: WebhookEndpoint,
@@ -218,7 +189,7 @@ impl Deliverer {
             store,
             endpoint,
             secret,
-            policy: RetryPolicy::default(),
+            policy: DEFAULT_RETRY,
             client: client(DEFAULT_TIMEOUT)?,
         })
     }
@@ -291,22 +262,20 @@ impl Deliverer {
                         return Ok(report);
                     }
                     Attempt::Failed(status, error) => {
-                        let wait = self.policy.backoff(attempt);
-                        let give_up = attempt >= self.policy.max_attempts
-                            || started.elapsed() + wait > self.policy.max_total;
-                        let next = (!give_up).then(|| unix_millis() + wait.as_millis() as i64);
+                        let wait = self.policy.next_wait(attempt, started.elapsed(), None);
+                        let next = wait.map(|wait| unix_millis() + wait.as_millis() as i64);
                         self.store
                             .record_failure(&entry.webhook_id, status, &error, next)?;
                         tracing::warn!(webhook_id = %entry.webhook_id, attempt, %error, "webhook attempt failed");
                         report.last_error = Some(error);
-                        if give_up {
+                        let Some(wait) = wait else {
                             report.still_queued = total - report.delivered.len() as u64;
                             tracing::warn!(
                                 queued = report.still_queued,
                                 "webhooks stay queued for the next run"
                             );
                             return Ok(report);
-                        }
+                        };
                         tokio::time::sleep(wait).await;
                     }
                 }
@@ -404,23 +373,6 @@ mod tests {
             let err = WebhookEndpoint::parse(bad).unwrap_err().to_string();
             assert!(err.contains("--webhook-url") && err.contains(bad), "{err}");
             assert!(err.contains(why), "{err}");
-        }
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_jitter() {
-        let p = RetryPolicy {
-            max_attempts: 9,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(500),
-            max_total: Duration::from_secs(1),
-        };
-        for (attempt, full) in [(1, 100), (2, 200), (3, 400), (4, 500), (30, 500)] {
-            let wait = p.backoff(attempt).as_millis();
-            assert!(
-                wait >= full / 2 && wait <= full,
-                "attempt {attempt}: {wait} ms"
-            );
         }
     }
 

@@ -4,9 +4,9 @@ mod common;
 
 use common::{open_log, record, secret, store};
 use compliance_audit::{
-    anchor_key, verify_dir, Deliverer, Recovery, RetryPolicy, WebhookEndpoint, WebhookReceiver,
-    WebhookSecret,
+    anchor_key, verify_dir, Deliverer, Recovery, RetryPolicy, WebhookEndpoint, WebhookSecret,
 };
+use compliance_receiver::{ReceivedWebhook, WebhookReceiver};
 use compliance_store::{SqliteStore, StateStore};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -18,9 +18,9 @@ use std::time::Duration;
 fn quick() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 3,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(20),
-        max_total: Duration::from_secs(5),
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        max_elapsed: Duration::from_secs(5),
     }
 }
 
@@ -40,7 +40,7 @@ fn free_addr() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-fn body(r: &compliance_audit::ReceivedWebhook) -> Value {
+fn body(r: &ReceivedWebhook) -> Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 

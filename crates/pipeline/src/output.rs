@@ -236,10 +236,6 @@ impl JsonlFile {
             offset: self.offset,
         })
     }
-
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
 }
 
 /// `extract`'s output: one file, written as `FILE.partial` until [`FileSink::finish`].

@@ -4,11 +4,10 @@
 mod common;
 
 use common::extractor;
-use compliance_audit::{verify_dir, WebhookEndpoint, WebhookReceiver, WebhookSecret};
+use compliance_audit::{verify_dir, WebhookEndpoint, WebhookSecret};
 use compliance_client::{Query, Window};
-use compliance_pipeline::job::ExtractJob;
-use compliance_pipeline::output::OutputTarget;
-use compliance_pipeline::run::{AuditTarget, RunError, Webhook};
+use compliance_pipeline::{AuditTarget, ExtractJob, OutputTarget, RunError, Webhook};
+use compliance_receiver::WebhookReceiver;
 use compliance_simulator::{SimConfig, Simulator};
 use compliance_store::{SqliteStore, StateStore};
 use compliance_verify::{RuleMatrix, Verifier};
