@@ -18,7 +18,7 @@ pub enum Exit {
 /// An error that knows its exit code. Commands wrap library errors in it;
 /// anything else is an internal error.
 #[derive(Debug, thiserror::Error)]
-#[error("{error:#}")]
+#[error("{}", crate::advice::chain(.error))]
 pub struct Failure {
     pub exit: Exit,
     pub error: anyhow::Error,

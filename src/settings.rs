@@ -638,7 +638,8 @@ pub fn rule_matrix(rules: Option<Rules>) -> RuleMatrix {
 
 /// Reads the rules file once, refusing an unreadable or malformed one.
 fn load_rules(input: &str, path: &Path) -> Result<Rules, SettingsError> {
-    let matrix = RuleMatrix::from_path(path).map_err(|e| SettingsError::new(input, e))?;
+    let matrix = RuleMatrix::from_path(path)
+        .map_err(|e| SettingsError::new(input, crate::advice::message(&e)))?;
     Ok(Rules {
         path: path.to_path_buf(),
         matrix,
@@ -891,7 +892,7 @@ impl Layers<'_> {
             None => None,
             Some((url, input)) => {
                 let endpoint = compliance_audit::WebhookEndpoint::parse(&url)
-                    .map_err(|e| SettingsError::new(input, e))?;
+                    .map_err(|e| SettingsError::new(input, crate::advice::message(&e)))?;
                 let secret = match (self.env)(env::WEBHOOK_SECRET).filter(|v| !v.is_empty()) {
                     None => {
                         tracing::warn!(
@@ -909,6 +910,7 @@ impl Layers<'_> {
                     endpoint,
                     secret,
                     retry: None,
+                    enable_command: Some(crate::advice::enable_webhook_command),
                 })
             }
         };

@@ -141,6 +141,7 @@ pub async fn run(args: Args) -> Outcome {
                 .map_err(|e| Failure::new(Exit::Internal, e))?,
             secret: Some(secret),
             retry: None,
+            enable_command: Some(crate::advice::enable_webhook_command),
         }),
     };
     let rules = RuleMatrix::from_toml(DEMO_RULES).expect("the demo's rules file is well formed");

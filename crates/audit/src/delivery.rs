@@ -5,8 +5,8 @@
 //! one record carries the same `webhook-id` and body, and a fresh
 //! `webhook-timestamp` and signature. Any 2xx delivers; `410 Gone` disables the
 //! endpoint in the store (nothing more is sent to it until
-//! `genesys-compliance audit enable-webhook` enables it again, see
-//! [`enable_webhook_command`]); anything else is retried with exponential backoff and jitter
+//! it is enabled again; the caller says how, see [`EnableCommand`]); anything
+//! else is retried with exponential backoff and jitter
 //! within the run's budget, and what is still undelivered stays queued for the
 //! next run.
 
@@ -28,12 +28,29 @@ pub const EVENT_TYPE: &str = "compliance.extraction.audited";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint(reqwest::Url);
 
-/// The webhook URL was refused; the message says what is allowed.
+/// The webhook URL was refused; the message says what is allowed. A caller
+/// that names the URL its own way (a flag, a config key) builds its message
+/// from [`url`](Self::url), [`problem`](Self::problem) and [`ALLOWED`](Self::ALLOWED).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("--webhook-url `{url}` {problem}; give an https:// URL, or http:// to 127.0.0.1, [::1] or localhost")]
+#[error("the webhook URL `{url}` {problem}; {}", Self::ALLOWED)]
 pub struct EndpointError {
     url: String,
     problem: String,
+}
+
+impl EndpointError {
+    /// What a webhook URL may be.
+    pub const ALLOWED: &str = "give an https:// URL, or http:// to 127.0.0.1, [::1] or localhost";
+
+    /// The URL as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// What is wrong with it.
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
 }
 
 impl WebhookEndpoint {
@@ -95,22 +112,11 @@ pub fn webhook_body(record: &Value, anchor: &Anchor, prev_hash: &str) -> Vec<u8>
     serde_json::to_vec(&body).expect("a JSON map serialises")
 }
 
-/// The command that enables `endpoint` again after `410 Gone` in the state
-/// store at `state` (its absolute path, since the message may be read from
-/// another directory; `--state FILE` when the store has no file).
-pub fn enable_webhook_command(endpoint: &str, state: Option<&std::path::Path>) -> String {
-    let state = match state {
-        Some(path) => {
-            let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-            crate::shell_word(&path.to_string_lossy()).into_owned()
-        }
-        None => "FILE".into(),
-    };
-    format!(
-        "genesys-compliance audit enable-webhook {} --state {state}",
-        crate::shell_word(endpoint)
-    )
-}
+/// The command line that enables `endpoint` again after `410 Gone`, given
+/// the file of the state store that disabled it (`None` when it has none).
+/// The program that runs the delivery knows its own commands; messages about
+/// a disabled endpoint quote what it returns.
+pub type EnableCommand = fn(endpoint: &str, state: Option<&std::path::Path>) -> String;
 
 /// How hard one delivery run tries before leaving a record queued: 5
 /// attempts, 1 s doubling up to 30 s, 2 minutes in all.
@@ -158,6 +164,7 @@ pub struct Deliverer {
     secret: Option<WebhookSecret>,
     policy: RetryPolicy,
     client: reqwest::Client,
+    enable_command: Option<EnableCommand>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -191,7 +198,21 @@ impl Deliverer {
             secret,
             policy: DEFAULT_RETRY,
             client: client(DEFAULT_TIMEOUT)?,
+            enable_command: None,
         })
+    }
+
+    /// Quotes `command` in the messages about a disabled endpoint, so that
+    /// they say how to enable it again.
+    pub fn with_enable_command(mut self, command: EnableCommand) -> Self {
+        self.enable_command = Some(command);
+        self
+    }
+
+    /// The command that enables `url` again, when the caller said how.
+    fn enable_command(&self, url: &str) -> Option<String> {
+        self.enable_command
+            .map(|command| command(url, self.store.file()))
     }
 
     /// Uses `policy` for retries within a run.
@@ -219,10 +240,13 @@ impl Deliverer {
         let mut report = DeliveryReport::default();
         if let Some(disabled) = self.store.disabled_endpoint(url)? {
             report.still_queued = self.store.pending_webhooks(url)?.len() as u64;
+            let again = match self.enable_command(url) {
+                Some(command) => format!("; to send to it again run `{command}`"),
+                None => " until it is enabled again".into(),
+            };
             tracing::warn!(
                 endpoint = url, reason = %disabled.reason,
-                "webhook endpoint is disabled; nothing sent; to send to it again run `{}`",
-                enable_webhook_command(url, self.store.file())
+                "webhook endpoint is disabled; nothing sent{again}"
             );
             report.disabled = Some(disabled);
             return Ok(report);
@@ -242,11 +266,13 @@ impl Deliverer {
                         break;
                     }
                     Attempt::Gone => {
+                        let until = match self.enable_command(url) {
+                            Some(command) => format!("`{command}` enables it again"),
+                            None => "it is enabled again".into(),
+                        };
                         let reason = format!(
-                            "answered 410 Gone to webhook {}; deliveries to it stopped until \
-                             `{}` enables it again",
+                            "answered 410 Gone to webhook {}; deliveries to it stopped until {until}",
                             entry.webhook_id,
-                            enable_webhook_command(url, self.store.file())
                         );
                         self.store.record_failure(
                             &entry.webhook_id,
@@ -371,7 +397,7 @@ mod tests {
             ("audit", "not a URL"),
         ] {
             let err = WebhookEndpoint::parse(bad).unwrap_err().to_string();
-            assert!(err.contains("--webhook-url") && err.contains(bad), "{err}");
+            assert!(err.contains("webhook URL") && err.contains(bad), "{err}");
             assert!(err.contains(why), "{err}");
         }
     }

@@ -41,7 +41,7 @@ pub use chain::{
 pub use compliance_retry::RetryPolicy;
 pub use compliance_store::Anchor;
 pub use delivery::{
-    enable_webhook_command, webhook_body, webhook_id_for, Deliverer, DeliveryError, DeliveryReport,
+    webhook_body, webhook_id_for, Deliverer, DeliveryError, DeliveryReport, EnableCommand,
     EndpointError, WebhookEndpoint, DEFAULT_RETRY, DEFAULT_TIMEOUT, EVENT_TYPE,
 };
 pub use log::{anchor_key, Appended, AuditError, AuditLog, Recovery};
@@ -73,28 +73,4 @@ pub fn parse_anchor(text: &str) -> Result<Anchor, String> {
         seq,
         hash: hash.to_owned(),
     })
-}
-
-/// `text` as one word of a POSIX shell command line: as it is when that is
-/// safe, else in single quotes, so that the commands messages suggest can be
-/// pasted as they are.
-pub(crate) fn shell_word(text: &str) -> std::borrow::Cow<'_, str> {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:@%+=,-".contains(c);
-    if !text.is_empty() && text.chars().all(plain) {
-        text.into()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''")).into()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        use super::shell_word;
-        assert_eq!(shell_word("http://127.0.0.1:8/h"), "http://127.0.0.1:8/h");
-        assert_eq!(shell_word("https://x/h?a=1&b=2"), "'https://x/h?a=1&b=2'");
-        assert_eq!(shell_word("/tmp/it's here"), r"'/tmp/it'\''s here'");
-        assert_eq!(shell_word(""), "''");
-    }
 }

@@ -6,7 +6,8 @@ use crate::crash::crash_point;
 use crate::run::{Progress, RunError};
 use compliance_api::{Timestamp, ViolationQuery};
 use compliance_audit::{
-    Appended, AuditLog, AuditRecord, Deliverer, DeliveryReport, WebhookEndpoint, WebhookSecret,
+    Appended, AuditLog, AuditRecord, Deliverer, DeliveryReport, EnableCommand, WebhookEndpoint,
+    WebhookSecret,
 };
 use compliance_client::Plan;
 use compliance_store::StateStore;
@@ -28,6 +29,9 @@ pub struct Webhook {
     pub endpoint: WebhookEndpoint,
     pub secret: Option<WebhookSecret>,
     pub retry: Option<compliance_audit::RetryPolicy>,
+    /// How the program enables the endpoint again after `410 Gone`: quoted in
+    /// the messages about a disabled endpoint.
+    pub enable_command: Option<EnableCommand>,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -146,8 +150,11 @@ pub async fn deliver(
     webhook: &Webhook,
 ) -> Result<DeliveryReport, RunError> {
     let mut deliverer = Deliverer::new(store, webhook.endpoint.clone(), webhook.secret.clone())?;
-    if let Some(policy) = webhook.retry.clone() {
+    if let Some(policy) = webhook.retry {
         deliverer = deliverer.with_retry(policy);
+    }
+    if let Some(command) = webhook.enable_command {
+        deliverer = deliverer.with_enable_command(command);
     }
     Ok(deliverer.deliver_pending().await?)
 }

@@ -26,7 +26,7 @@ pub enum RunError {
     Delivery(#[from] DeliveryError),
     #[error(transparent)]
     Store(#[from] compliance_store::StoreError),
-    #[error("the state store holds a checkpoint this program cannot read ({0}); remove the state file or give another --state")]
+    #[error("the state store holds a checkpoint this program cannot read ({0})")]
     Checkpoint(String),
     #[error("stopped before the end; everything output so far is committed and a rerun continues from there")]
     Interrupted,

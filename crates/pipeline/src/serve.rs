@@ -100,7 +100,7 @@ pub struct ServeRun {
 /// Why `serve` stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("no watermark in the state store yet: give --since for the first run")]
+    #[error("no watermark in the state store yet, and no start given for the first run")]
     NoStart,
     #[error("the first run failed: {0}")]
     FirstRun(#[source] RunError),

@@ -46,6 +46,7 @@ async fn every_violation_is_output_once_verified_redacted_and_audited() {
             endpoint: WebhookEndpoint::parse(&receiver.url()).unwrap(),
             secret: Some(secret),
             retry: None,
+            enable_command: None,
         }),
     };
     let verifier = Verifier::new(RuleMatrix::design_default(), false);
