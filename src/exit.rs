@@ -14,7 +14,7 @@ pub enum Exit {
 /// An error that knows its exit code. Commands wrap library errors in it;
 /// anything else is an internal error.
 #[derive(Debug, thiserror::Error)]
-#[error("{error:#}")]
+#[error("{}", crate::advice::chain(.error))]
 pub struct Failure {
     pub exit: Exit,
     pub error: anyhow::Error,
@@ -72,8 +72,8 @@ pub fn client_failure(e: compliance_client::Error) -> Failure {
 }
 
 /// The one mapping from a pipeline run's failures to exit codes.
-pub fn run_failure(e: compliance_pipeline::run::RunError) -> Failure {
-    use compliance_pipeline::run::RunError;
+pub fn run_failure(e: compliance_pipeline::RunError) -> Failure {
+    use compliance_pipeline::RunError;
     match e {
         RunError::Client(e) => client_failure(e),
         RunError::Interrupted => Failure::new(Exit::Done, e),

@@ -1,6 +1,7 @@
 //! `genesys-compliance`: parses the command line, runs the command, maps the
 //! outcome to an exit code. Everything else lives in the library crates.
 
+mod advice;
 mod cli;
 mod commands;
 mod exit;

@@ -7,8 +7,7 @@
 //! here in the same shape (`timestamp`, `level`, `fields.message`, `target`).
 
 use compliance_client::{RetryCause, Stats, StatsSnapshot};
-use compliance_pipeline::job::JobReport;
-use compliance_pipeline::output::OutputTarget;
+use compliance_pipeline::{JobReport, OutputTarget};
 use serde_json::{json, Map, Value};
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, OnceLock};

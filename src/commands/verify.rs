@@ -4,7 +4,7 @@
 
 use super::Outcome;
 use crate::exit::{Exit, Failure};
-use compliance_pipeline::output::{FileSink, JsonlFile, OutputError, OutputTarget};
+use compliance_pipeline::{FileSink, JsonlFile, OutputError, OutputTarget};
 use compliance_verify::{redact, scan, PiiType, Reason, RuleMatrix, Tally, Verifier};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};

@@ -4,7 +4,7 @@
 use super::error::SettingsError;
 use super::layers::{env, Layers};
 use compliance_audit::{WebhookEndpoint, WebhookSecret};
-use compliance_pipeline::run::Webhook;
+use compliance_pipeline::Webhook;
 use std::path::PathBuf;
 
 /// The state store `--state` names by default, in the working directory.
@@ -64,7 +64,7 @@ impl Layers<'_> {
             ("--webhook-url", args.webhook_url.as_ref()),
             None,
             ("webhook_url", self.file.webhook_url.clone()),
-            WebhookEndpoint::parse,
+            |url| WebhookEndpoint::parse(url).map_err(|e| crate::advice::message(&e)),
         )?;
         let Some(endpoint) = endpoint else {
             return Ok(None);
@@ -86,6 +86,7 @@ impl Layers<'_> {
             endpoint,
             secret,
             retry: None,
+            enable_command: Some(crate::advice::enable_webhook_command),
         }))
     }
 

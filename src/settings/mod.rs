@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(schedule.lookback, Duration::from_secs(900));
         assert_eq!(schedule.lag, Duration::ZERO);
         assert_eq!(schedule.listen.port(), 9464);
-        assert_eq!(schedule.rotate, compliance_pipeline::output::Rotation::Hour);
+        assert_eq!(schedule.rotate, compliance_pipeline::Rotation::Hour);
         let audit = layers.audit(&AuditArgs::default()).unwrap();
         assert!(audit.webhook.is_some() && audit.audit_dir.is_some());
         assert!(!layers.keep_pii(false));

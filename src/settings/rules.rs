@@ -34,7 +34,8 @@ pub fn rule_matrix(rules: Option<Rules>) -> RuleMatrix {
 
 /// Reads the rules file once, refusing an unreadable or malformed one.
 pub(super) fn load_rules(input: &str, path: &Path) -> Result<Rules, SettingsError> {
-    let matrix = RuleMatrix::from_path(path).map_err(|e| SettingsError::new(input, e))?;
+    let matrix = RuleMatrix::from_path(path)
+        .map_err(|e| SettingsError::new(input, crate::advice::message(&e)))?;
     Ok(Rules {
         path: path.to_path_buf(),
         matrix,

@@ -4,7 +4,7 @@
 use super::error::SettingsError;
 use super::layers::Layers;
 use compliance_api::{HumanDuration, Timestamp};
-use compliance_pipeline::output::Rotation;
+use compliance_pipeline::Rotation;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

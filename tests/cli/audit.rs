@@ -4,9 +4,9 @@
 
 use crate::util::{bin, output, simulator, text, DAY, WEBHOOK_SECRET};
 use compliance_audit::{
-    anchor_key, extraction_file_name, AuditLog, ChainEntry, WebhookReceiver, WebhookSecret,
-    LOG_FILE,
+    anchor_key, extraction_file_name, AuditLog, ChainEntry, WebhookSecret, LOG_FILE,
 };
+use compliance_receiver::WebhookReceiver;
 use compliance_store::{SqliteStore, StateStore};
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -6,7 +6,8 @@
 use crate::util::{
     assert_chain_intact, dataset_ids, simulator, text, violation_ids, DAY, WEBHOOK_SECRET,
 };
-use compliance_audit::{WebhookReceiver, WebhookSecret};
+use compliance_audit::WebhookSecret;
+use compliance_receiver::WebhookReceiver;
 use compliance_simulator::Simulator;
 use std::path::Path;
 use std::process::{Command, Stdio};

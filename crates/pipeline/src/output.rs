@@ -259,10 +259,6 @@ impl JsonlFile {
             offset: self.offset,
         })
     }
-
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
 }
 
 /// The output of `extract` and `verify`: one file, written as `FILE.partial`

@@ -101,7 +101,7 @@ impl SqliteStore {
     }
 
     /// Opens an existing store; a missing file is an error rather than a new,
-    /// empty store (what `audit verify --state` wants).
+    /// empty store (what checking an audit trail against its store wants).
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         if !path.is_file() {
