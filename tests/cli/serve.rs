@@ -18,6 +18,34 @@ fn spawn(args: &[&str], env: &[(&str, &str)], stderr: &Path) -> (Running, String
     (running, addr)
 }
 
+/// A `simulate` process with `flags`, its standard error in `stderr`: the
+/// process and the base URL of its API.
+fn simulate(stderr: &Path, flags: &[&str]) -> (Running, String) {
+    let args = [&["simulate", "--listen", "127.0.0.1:0"], flags].concat();
+    let (sim, addr) = spawn(&args, &[], stderr);
+    (sim, format!("http://{addr}"))
+}
+
+/// `serve` as the demo client against `api` from `since`, writing into
+/// `dir` (`out/`, `state.db`), its standard error in `log`.
+fn serve_into(dir: &Path, api: &str, since: &str, log: &Path) -> (Running, String) {
+    let (out_dir, state) = (dir.join("out"), dir.join("state.db"));
+    let args = [
+        "serve",
+        "--api-base-url",
+        api,
+        "--since",
+        since,
+        "--listen",
+        "127.0.0.1:0",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    spawn(&args, &DEMO_CLIENT, log)
+}
+
 fn utc(offset_secs: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
         .format("%Y-%m-%dT%H:%M:%SZ")
@@ -91,11 +119,9 @@ fn parse_prometheus(text: &str) -> HashMap<String, f64> {
 fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (data_start, data_end, since) = (utc(-40), utc(6), utc(-45));
-    let (_sim, sim_addr) = spawn(
+    let (_sim, api) = simulate(
+        &dir.path().join("sim.err"),
         &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
             "--violations",
             "600",
             "--start",
@@ -111,10 +137,7 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
             "--fault-duplicates",
             "0.2",
         ],
-        &[],
-        &dir.path().join("sim.err"),
     );
-    let api = format!("http://{sim_addr}");
     let out_dir = dir.path().join("out");
     let state = dir.path().join("state.db");
     let serve_args = |since: &str| -> Vec<String> {
@@ -269,14 +292,10 @@ fn serve_refuses_bad_settings_before_anything_runs() {
 #[test]
 fn credentials_refused_on_the_first_run_exit_3() {
     let dir = tempfile::tempdir().unwrap();
-    let (_sim, sim_addr) = spawn(
-        &["simulate", "--listen", "127.0.0.1:0", "--violations", "10"],
-        &[],
-        &dir.path().join("sim.err"),
-    );
+    let (_sim, sim_api) = simulate(&dir.path().join("sim.err"), &["--violations", "10"]);
     let out = bin()
         .arg("serve")
-        .args(["--api-base-url", &format!("http://{sim_addr}")])
+        .args(["--api-base-url", &sim_api])
         .args(["--since", "2023-10-01T00:00:00Z", "--listen", "127.0.0.1:0"])
         .arg("--out-dir")
         .arg(dir.path().join("out"))
@@ -382,20 +401,11 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
     let wait_exit = |child: &mut Running| child.exit_within(Duration::from_secs(12));
 
     // Planning: every request takes 30 s, far beyond the 9 s grace.
-    let (_slow, slow_addr) = spawn(
-        &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
-            "--violations",
-            "10",
-            "--latency",
-            "30s",
-        ],
-        &[],
+    let (_slow, slow_api) = simulate(
         &dir.path().join("slow.err"),
+        &["--violations", "10", "--latency", "30s"],
     );
-    let mut child = serve(&format!("http://{slow_addr}"), &[], "plan.err");
+    let mut child = serve(&slow_api, &[], "plan.err");
     std::thread::sleep(Duration::from_millis(500));
     child.signal("-TERM");
     let status = wait_exit(&mut child);
@@ -409,11 +419,9 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
 
     // Delivery: the run's webhook never gets an answer, so the first signal's
     // stop waits; the second exits at once.
-    let (_sim, sim_addr) = spawn(
+    let (_sim, sim_api) = simulate(
+        &dir.path().join("sim.err"),
         &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
             "--violations",
             "10",
             "--start",
@@ -421,16 +429,10 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
             "--end",
             &utc(-10),
         ],
-        &[],
-        &dir.path().join("sim.err"),
     );
     let receiver = SilentReceiver::start();
     let hook = format!("http://{}/hook", receiver.addr);
-    let mut child = serve(
-        &format!("http://{sim_addr}"),
-        &["--webhook-url", &hook],
-        "deliver.err",
-    );
+    let mut child = serve(&sim_api, &["--webhook-url", &hook], "deliver.err");
     receiver
         .got_request
         .recv_timeout(Duration::from_secs(20))
@@ -453,24 +455,8 @@ fn a_sigterm_right_after_the_address_line_exits_0() {
     let since = utc(-60);
     for round in 0..5 {
         let log = dir.path().join(format!("serve{round}.err"));
-        let (child, _) = spawn(
-            &[
-                "serve",
-                // Nobody listens there: the first run retries until stopped.
-                "--api-base-url",
-                "http://127.0.0.1:9",
-                "--since",
-                &since,
-                "--listen",
-                "127.0.0.1:0",
-                "--out-dir",
-                dir.path().join("out").to_str().unwrap(),
-                "--state",
-                dir.path().join("state.db").to_str().unwrap(),
-            ],
-            &DEMO_CLIENT,
-            &log,
-        );
+        // Nobody listens there: the first run retries until stopped.
+        let (child, _) = serve_into(dir.path(), "http://127.0.0.1:9", &since, &log);
         let status = terminate(child);
         assert_eq!(status.code(), Some(0), "round {round}: {}", read(&log));
     }
@@ -481,11 +467,9 @@ fn a_sigterm_right_after_the_address_line_exits_0() {
 #[test]
 fn serve_to_standard_output_writes_each_violation_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (_sim, sim_addr) = spawn(
+    let (_sim, sim_api) = simulate(
+        &dir.path().join("sim.err"),
         &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
             "--violations",
             "30",
             "--start",
@@ -493,13 +477,11 @@ fn serve_to_standard_output_writes_each_violation_once() {
             "--end",
             &utc(-20),
         ],
-        &[],
-        &dir.path().join("sim.err"),
     );
     let log = dir.path().join("serve.err");
     let mut child = bin();
     child
-        .args(["serve", "--api-base-url", &format!("http://{sim_addr}")])
+        .args(["serve", "--api-base-url", &sim_api])
         .args(["--since", &utc(-60), "--every", "1s", "--lookback", "40s"])
         .args(["--lag", "0s", "--listen", "127.0.0.1:0", "--out-dir", "-"])
         .arg("--state")
@@ -606,29 +588,9 @@ fn assert_interface_families_at_zero(scrape: &str) {
 #[test]
 fn a_fresh_service_lists_every_interface_metric_family_before_any_violation() {
     let dir = tempfile::tempdir().unwrap();
-    let (_sim, sim_addr) = spawn(
-        &["simulate", "--listen", "127.0.0.1:0", "--violations", "0"],
-        &[],
-        &dir.path().join("sim.err"),
-    );
+    let (_sim, sim_api) = simulate(&dir.path().join("sim.err"), &["--violations", "0"]);
     let log = dir.path().join("serve.err");
-    let (serve, addr) = spawn(
-        &[
-            "serve",
-            "--api-base-url",
-            &format!("http://{sim_addr}"),
-            "--since",
-            &utc(-60),
-            "--listen",
-            "127.0.0.1:0",
-            "--out-dir",
-            dir.path().join("out").to_str().unwrap(),
-            "--state",
-            dir.path().join("state.db").to_str().unwrap(),
-        ],
-        &DEMO_CLIENT,
-        &log,
-    );
+    let (serve, addr) = serve_into(dir.path(), &sim_api, &utc(-60), &log);
     let (status, first) = http_get(&addr, "/metrics");
     assert_eq!(status, 200);
     assert_interface_families_at_zero(&first);
@@ -653,11 +615,9 @@ fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_acro
     let t0 = chrono::Utc::now();
     let (data_start, data_end, since) = (utc(-5), utc(20), utc(-10));
     let (seed, n, late, late_max) = (7u64, 300usize, 0.4, Duration::from_secs(20));
-    let (_sim, sim_addr) = spawn(
+    let (_sim, api) = simulate(
+        &dir.path().join("sim.err"),
         &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
             "--seed",
             &seed.to_string(),
             "--violations",
@@ -671,10 +631,7 @@ fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_acro
             "--late-max",
             "20s",
         ],
-        &[],
-        &dir.path().join("sim.err"),
     );
-    let api = format!("http://{sim_addr}");
     let out_dir = dir.path().join("out");
     let state = dir.path().join("state.db");
     // No --lag: the default is what is tested. The look-back covers the
