@@ -1,7 +1,7 @@
 //! One extraction: batches from the extractor are verified and written to a
 //! sink; what could not be used goes to the rejects file; after each batch
 //! the output is made durable and a [`Checkpoint`] is told. The audit record
-//! is then built from the counts and appended (`crate::audit`).
+//! is then built from the counts and appended (the `audit` module).
 
 use crate::output::{JsonlFile, OutputError, Position, RecordSink};
 use compliance_audit::{AuditError, DeliveryError};

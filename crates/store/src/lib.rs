@@ -193,6 +193,25 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// A failed SQLite call on the store at `path`: `Locked` when another
+    /// process holds the lock, else what `action` met.
+    pub(crate) fn from_sqlite(path: &Path, action: &'static str, cause: rusqlite::Error) -> Self {
+        match cause.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Locked {
+                    path: path.to_path_buf(),
+                }
+            }
+            _ => StoreError::Sqlite {
+                path: path.to_path_buf(),
+                action,
+                cause,
+            },
+        }
+    }
+}
+
 /// A violation already output, remembered so that a re-read drops it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeenId {
