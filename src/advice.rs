@@ -18,8 +18,14 @@ pub fn message(error: &(dyn Error + 'static)) -> String {
 /// `error` and its causes as `{:#}` prints them (joined by `: `), each with
 /// its advice.
 pub fn chain(error: &anyhow::Error) -> String {
-    let messages: Vec<String> = error.chain().map(|e| message(e)).collect();
-    messages.join(": ")
+    let mut text = String::new();
+    for (i, e) in error.chain().enumerate() {
+        if i > 0 {
+            text.push_str(": ");
+        }
+        text.push_str(&message(e));
+    }
+    text
 }
 
 /// The message of `error` with advice, when it is an error that has some.

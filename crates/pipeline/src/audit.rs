@@ -11,6 +11,7 @@ use compliance_audit::{
 };
 use compliance_client::Plan;
 use compliance_store::StateStore;
+use compliance_verify::Status;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,8 +89,11 @@ pub fn audit_record(
             .map(|(k, n)| (k.to_string(), *n))
             .collect(),
         by_status: BTreeMap::from([
-            ("validated".to_string(), tally.validated),
-            ("false_positive".to_string(), tally.false_positives),
+            (Status::Validated.as_str().to_string(), tally.validated),
+            (
+                Status::FalsePositive.as_str().to_string(),
+                tally.false_positives,
+            ),
         ]),
         by_pii_type: tally
             .pii_by_type
