@@ -192,7 +192,10 @@ pub(super) fn find(
             // The common case: an ordinary word outside any number.
             continue;
         }
-        if in_run && !joins(&b[last_end..start]) {
+        // A capitalised number word starts a sentence ("... 32 Oh, okay"):
+        // it may begin a number but does not continue one.
+        let capital = word[0].is_ascii_uppercase() && tok != Token::Other;
+        if in_run && (capital || !joins(&b[last_end..start])) {
             run.finish(raw);
         }
         if let Some((times, _)) = run.repeat {
