@@ -245,7 +245,7 @@ fn first_digit(b: &[u8]) -> Option<usize> {
 }
 
 /// The position of the first ASCII digit, eight bytes at a time.
-pub(super) fn first_ascii_digit(b: &[u8]) -> Option<usize> {
+pub(crate) fn first_ascii_digit(b: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const LOW7: u64 = ONES * 0x7f;
     const HIGH: u64 = ONES * 0x80;
