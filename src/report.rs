@@ -232,7 +232,7 @@ pub fn print_summary(run: &JobReport, output: &OutputTarget, keep_pii: bool) {
     eprintln!(
         "verdicts:   {} validated, {} false positives ({}); accuracy rate {:.3}\n\
          severity:   {}\n\
-         pii:        {} findings ({}), {}",
+         pii:        {} findings ({}), {}; late_pii {}",
         t.validated,
         t.false_positives,
         if reasons.is_empty() {
@@ -253,6 +253,7 @@ pub fn print_summary(run: &JobReport, output: &OutputTarget, keep_pii: bool) {
         } else {
             "all redacted"
         },
+        t.late_pii,
     );
     print_transport(&run.client);
 }
@@ -281,6 +282,7 @@ fn summary_fields(run: &JobReport, output: &OutputTarget, keep_pii: bool) -> Map
             .map(|(k, n)| (k.as_str().to_string(), Value::from(*n)))
             .collect::<Map<_, _>>(),
         "pii_kept": keep_pii,
+        "late_pii": t.late_pii,
     }));
     fields.extend(transport_fields(&run.client));
     fields

@@ -113,14 +113,16 @@ fn verify(args: &Args) -> Outcome {
             // Records go straight into the output buffer: one copy fewer.
             match verifier.verify_json(text, &mut output.buf, &mut tally) {
                 Ok(()) => output.end_record().map_err(internal)?,
-                Err(e) => output
-                    .reject(
-                        number,
-                        &String::from_utf8_lossy(text),
-                        &e.to_string(),
-                        args.keep_pii,
-                    )
-                    .map_err(internal)?,
+                Err(e) => {
+                    tally.late_pii += output
+                        .reject(
+                            number,
+                            &String::from_utf8_lossy(text),
+                            &e.to_string(),
+                            args.keep_pii,
+                        )
+                        .map_err(internal)?
+                }
             }
         }
         input.consume(used);
@@ -199,14 +201,15 @@ impl Output {
     }
 
     /// Records a line that is not a violation. Its text may carry PII, so it
-    /// is redacted like evidence unless PII is kept.
+    /// is redacted like evidence, and goes through the last pass, unless PII
+    /// is kept. Returns how many card numbers the last pass redacted.
     fn reject(
         &mut self,
         line: u64,
         text: &str,
         reason: &str,
         keep_pii: bool,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<u64> {
         if self.rejects.is_none() {
             let file = File::create(&self.rejects_path).map_err(|e| {
                 std::io::Error::new(
@@ -225,11 +228,17 @@ impl Output {
             redact(text, &scan(text))
         };
         let entry = serde_json::json!({"line": line, "reason": reason, "text": shown});
+        let mut json = serde_json::to_vec(&entry)?;
+        let late = if keep_pii {
+            0
+        } else {
+            compliance_verify::late::sweep_json_tail(&mut json, 0)
+        };
         let w = self.rejects.as_mut().expect("created above");
-        serde_json::to_writer(&mut *w, &entry)?;
+        w.write_all(&json)?;
         w.write_all(b"\n")?;
         self.rejected += 1;
-        Ok(())
+        Ok(late)
     }
 
     fn finish(mut self) -> Result<Rejects, Failure> {
@@ -299,12 +308,13 @@ fn summary(t: &Tally, seconds: f64, rejects: &Rejects) {
     let mut s = format!(
         "verified {} violations in {seconds:.3} s ({rate:.0} violations/s)\n\
          \x20 validated {}, false positives {} ({reasons})\n\
-         \x20 PII findings {} ({pii}); violations without evidence {}\n\
+         \x20 PII findings {} ({pii}); late_pii {}; violations without evidence {}\n\
          \x20 accuracy rate {:.4}\n",
         t.violations,
         t.validated,
         t.false_positives,
         t.pii_exposures,
+        t.late_pii,
         t.missing_evidence,
         t.accuracy_rate(),
     );

@@ -4,6 +4,7 @@
 
 pub mod health;
 pub mod job;
+pub mod late;
 pub mod metrics;
 pub mod output;
 pub mod run;

@@ -15,6 +15,7 @@ pub const OUTBOX_DEPTH: &str = "genesys_compliance_outbox_depth";
 pub const LAST_SUCCESS: &str = "genesys_compliance_last_success_timestamp_seconds";
 pub const RUNS: &str = "genesys_compliance_runs_total";
 pub const DUPLICATES_DROPPED: &str = "genesys_compliance_duplicates_dropped_total";
+pub const LATE_PII: &str = "genesys_compliance_late_pii_total";
 
 /// Installs the process-wide Prometheus recorder and describes every metric.
 /// Call once, at the start of `serve`.
@@ -47,6 +48,7 @@ fn register_zeroes() {
     metrics::counter!(RATE_LIMITED).increment(0);
     metrics::counter!(TOKEN_RENEWALS).increment(0);
     metrics::counter!(DUPLICATES_DROPPED).increment(0);
+    metrics::counter!(LATE_PII).increment(0);
     metrics::gauge!(OUTBOX_DEPTH).set(0.0);
 }
 
@@ -84,6 +86,10 @@ fn describe() {
     describe_counter!(
         DUPLICATES_DROPPED,
         "Violations re-read through the look-back and dropped."
+    );
+    describe_counter!(
+        LATE_PII,
+        "Card numbers the detectors missed, redacted by the last pass over the output."
     );
 }
 

@@ -55,7 +55,9 @@ pub fn sweep_json(json: &[u8], out: &mut Vec<u8>) -> u64 {
 pub fn sweep_json_tail(buf: &mut Vec<u8>, from: usize) -> u64 {
     let mut any = false;
     let mut strings = Strings::default();
-    runs(&buf[from..], |start, _| any |= strings.inside(&buf[from..], start));
+    runs(&buf[from..], |start, _| {
+        any |= strings.inside(&buf[from..], start)
+    });
     if !any {
         return 0;
     }
