@@ -278,6 +278,61 @@ pub fn random_card<R: Rng>(rng: &mut R) -> (String, &'static [usize]) {
     (number, groupings.choose(rng).expect("groupings"))
 }
 
+/// One card number as written or said, and the brand that issues it.
+#[derive(Debug, Clone)]
+pub struct CardForm {
+    pub brand: &'static str,
+    /// The number's digits.
+    pub digits: String,
+    /// How it is written or said.
+    pub text: String,
+}
+
+/// Every combination of brand, IIN range (at both ends and one point
+/// between), length, printed grouping and separator, plus each number as a
+/// plain run and said digit by digit.
+pub fn every_form<R: Rng>(rng: &mut R) -> Vec<CardForm> {
+    let mut out = Vec::new();
+    for brand in BRANDS {
+        for &range in brand.iins {
+            let between = prefix_in(rng, range);
+            for prefix in [range.0, range.1, &between] {
+                for &(len, groupings) in brand.lengths {
+                    let digits = number_with_prefix(rng, prefix, len);
+                    let mut texts = vec![digits.clone(), said(&digits)];
+                    for groups in groupings {
+                        for sep in SEPARATORS {
+                            texts.push(grouped(&digits, groups, sep));
+                        }
+                    }
+                    out.extend(texts.into_iter().map(|text| CardForm {
+                        brand: brand.name,
+                        digits: digits.clone(),
+                        text,
+                    }));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Digits said one by one, with a pause (a comma) after every four, as a
+/// speech-to-text engine writes them.
+pub fn said(number: &str) -> String {
+    const WORDS: [&str; 10] = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    ];
+    let mut out = String::new();
+    for (i, d) in number.bytes().enumerate() {
+        if i > 0 {
+            out.push_str(if i % 4 == 0 { ", " } else { " " });
+        }
+        out.push_str(WORDS[usize::from(d - b'0')]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
