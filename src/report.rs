@@ -33,6 +33,34 @@ pub fn stderr_ansi() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Standard error for `tracing`'s log lines, each through the last pass
+/// (`docs/late-pii.md`): a card number that reached a log message is
+/// redacted there too. The formatter writes each event in one call.
+#[derive(Debug, Clone, Copy)]
+pub struct SweptStderr {
+    pub json: bool,
+}
+
+impl tracing_subscriber::fmt::MakeWriter<'_> for SweptStderr {
+    type Writer = SweptStderr;
+    fn make_writer(&self) -> SweptStderr {
+        *self
+    }
+}
+
+impl Write for SweptStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut out = Vec::with_capacity(buf.len());
+        compliance_pipeline::late::sweep_log_line(buf, self.json, &mut out);
+        std::io::stderr().lock().write_all(&out)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// Writes one JSON event to standard error, in the shape of the `tracing` JSON
 /// log lines: `message` and `fields` go under `fields`.
 fn json_event(level: &str, message: &str, fields: Map<String, Value>) {

@@ -1,6 +1,7 @@
 //! Every line the pipeline writes (output records, rejects) goes through
 //! the last pass ([`compliance_verify::late`]) unless PII is kept: it is
-//! serialised, swept, and written as it then is.
+//! serialised, swept, and written as it then is. Log lines go through it
+//! always ([`sweep_log_line`]).
 
 use crate::output::{erased::Line, OutputError};
 use std::cell::RefCell;
@@ -47,4 +48,37 @@ pub fn write_swept(
         write(&Json(swept))?;
         Ok(late)
     })
+}
+
+/// Appends one formatted log line (a JSON object with `json`) to `out`
+/// through the last pass, counting what it redacts in
+/// `genesys_compliance_late_pii_total`. Logs are swept even with
+/// `--keep-pii`: that flag keeps PII in the output, not in logs.
+pub fn sweep_log_line(line: &[u8], json: bool, out: &mut Vec<u8>) {
+    let late = if json {
+        compliance_verify::late::sweep_json(line, out)
+    } else {
+        compliance_verify::late::sweep_text(line, out)
+    };
+    if late > 0 {
+        metrics::counter!(crate::metrics::LATE_PII).increment(late);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_are_swept_and_json_ones_stay_json() {
+        let mut out = Vec::new();
+        sweep_log_line(b"WARN said 4111 1111 1111 1111 at 12:00\n", false, &mut out);
+        assert_eq!(out, b"WARN said [REDACTED:credit_card] at 12:00\n");
+        out.clear();
+        let line = br#"{"fields":{"message":"said 4111111111111111","n":4111111111111111}}"#;
+        sweep_log_line(line, true, &mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["fields"]["message"], "said [REDACTED:credit_card]");
+        assert_eq!(v["fields"]["n"], 4111111111111111u64);
+    }
 }
