@@ -21,32 +21,29 @@ fn marker() -> &'static [u8] {
 
 /// Appends `text` to `out` with every late card number redacted; returns how many.
 pub fn sweep_text(text: &[u8], out: &mut Vec<u8>) -> u64 {
-    let (mut copied, mut count) = (0, 0);
-    runs(text, |start, end| {
-        out.extend_from_slice(&text[copied..start]);
-        out.extend_from_slice(marker());
-        copied = end;
-        count += 1;
-    });
-    out.extend_from_slice(&text[copied..]);
-    count
+    sweep(text, out, |_| true)
 }
 
 /// [`sweep_text`] for one JSON text: only runs inside its strings are
 /// redacted (the marker needs no escaping, so the JSON stays valid);
 /// numbers are left as they are.
 pub fn sweep_json(json: &[u8], out: &mut Vec<u8>) -> u64 {
-    let (mut copied, mut count) = (0, 0);
     let mut strings = Strings::default();
-    runs(json, |start, end| {
-        if strings.inside(json, start) {
-            out.extend_from_slice(&json[copied..start]);
+    sweep(json, out, |start| strings.inside(json, start))
+}
+
+/// Appends `text` to `out`, redacting the runs starting where `redact` says.
+fn sweep(text: &[u8], out: &mut Vec<u8>, mut redact: impl FnMut(usize) -> bool) -> u64 {
+    let (mut copied, mut count) = (0, 0);
+    runs(text, |start, end| {
+        if redact(start) {
+            out.extend_from_slice(&text[copied..start]);
             out.extend_from_slice(marker());
             copied = end;
             count += 1;
         }
     });
-    out.extend_from_slice(&json[copied..]);
+    out.extend_from_slice(&text[copied..]);
     count
 }
 
