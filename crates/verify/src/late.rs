@@ -111,10 +111,15 @@ fn runs(b: &[u8], mut found: impl FnMut(usize, usize)) {
             }
             pos += 1;
         }
-        let glued = (start > 0 && is_word_byte(b[start - 1]))
-            || b.get(pos).is_some_and(|&c| is_word_byte(c))
-            || (matches!(b.get(pos), Some(b'-'))
-                && b.get(pos + 1).is_some_and(|&c| is_word_byte(c)));
+        // Glued to a word, directly or through a hyphen or dot, the run is
+        // part of an identifier (the last group of a UUID, "a36d-123456789012").
+        let joint = |c: Option<&u8>| matches!(c, Some(b'-' | b'.'));
+        let word = |c: Option<&u8>| c.is_some_and(|&c| is_word_byte(c));
+        let before = |k: usize| start.checked_sub(k).and_then(|at| b.get(at));
+        let glued = word(before(1))
+            || (joint(before(1)) && word(before(2)))
+            || word(b.get(pos))
+            || (joint(b.get(pos)) && word(b.get(pos + 1)));
         if !glued && (12..=19).contains(&n) && luhn(&digits[..n]) {
             found(start, pos);
         }
@@ -154,11 +159,13 @@ mod tests {
     #[test]
     fn leaves_other_numbers_and_markers() {
         for s in [
-            "4111 1111 1111 1112",        // Luhn fails
-            "41111111111",                // 11 digits
-            "41111111111111111111",       // 20 digits
-            "ref AB4111111111111111",     // glued to letters
-            "id 4111-1111-1111-1111-abc", // part of a longer identifier
+            "4111 1111 1111 1112",                     // Luhn fails
+            "41111111111",                             // 11 digits
+            "41111111111111111111",                    // 20 digits
+            "ref AB4111111111111111",                  // glued to letters
+            "id 4111-1111-1111-1111-abc",              // part of a longer identifier
+            "id 92662a35-e8d8-4e5c-a36d-411111111117", // a UUID's last group
+            "v2.4111111111111111",
             "[REDACTED:credit_card] and [REDACTED:phone]",
             "at 2023-10-01T13:04:05.120Z",
         ] {
