@@ -73,7 +73,13 @@ fn file_error(name: &str, text: &str, e: &toml::de::Error) -> SettingsError {
     if let Some(key) = &key {
         input.push_str(&format!(", key {key}"));
     }
-    let message = e.message().trim();
+    // toml has no words for some errors (a lone carriage return).
+    let message = match e.message().trim() {
+        "" => {
+            "a character TOML does not allow there (such as a carriage return without a line feed)"
+        }
+        message => message,
+    };
     let example = key.as_deref().unwrap_or("key");
     let allowed = [
         (
@@ -126,6 +132,16 @@ fn key_of_line(line: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// Found by fuzzing: toml gives no message for a lone carriage return.
+    #[test]
+    fn every_refusal_says_why() {
+        let err = parse("p.toml", "region = \"usw2\"\n\r# note\n")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("line 2"), "{err}");
+        assert!(err.message.contains("carriage return"), "{err}");
+    }
+
     #[test]
     fn config_type_errors_name_line_and_key_and_never_show_a_secret() {
         let err = parse("p.toml", "region = \"usw2\"\npage_size = \"100\"\n")
@@ -144,3 +160,4 @@ mod tests {
         assert!(!err.contains("98765432"), "{err}");
     }
 }
+
