@@ -161,3 +161,60 @@ mod tests {
     }
 }
 
+/// Fuzz target `config_file`: any text gets an answer, never a panic; a
+/// refusal names the file and says why, and never shows the value of a
+/// `client_secret` line, however the text around it is mangled.
+#[cfg(test)]
+mod fuzz {
+    const TOKENS: &[&str] = &[
+        "client_secret",
+        " = ",
+        "\"",
+        "'",
+        "\n",
+        "\r",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "=",
+        "#",
+        "500",
+        "true",
+        "\"\"\"",
+        "page_size",
+        "severity",
+        "region",
+        ".",
+        "\\",
+        "1979-05-27T07:32:00Z",
+    ];
+
+    #[test]
+    fn fuzz_config_file() {
+        compliance_fuzz::fuzz_text("config_file", TOKENS, |text| {
+            if let Err(e) = super::parse("fuzz.toml", text) {
+                let shown = e.to_string();
+                assert!(shown.contains("config file fuzz.toml"), "{shown}");
+                assert!(
+                    !e.message.trim().is_empty(),
+                    "no reason given for {text:?}: {shown}"
+                );
+                // The value of a client_secret line, when it is nowhere else.
+                let secret = text
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("client_secret"))
+                    .filter_map(|l| l.split_once('=').map(|(_, v)| v.trim()))
+                    .map(|v| v.trim_matches(|c| c == '"' || c == '\''))
+                    .find(|v| v.len() >= 6 && text.matches(v).count() == 1);
+                if let Some(secret) = secret {
+                    assert!(
+                        !shown.contains(secret),
+                        "the secret {secret:?} is shown: {shown}"
+                    );
+                }
+            }
+        });
+    }
+}
