@@ -63,6 +63,10 @@ pub enum Command {
     Audit(commands::audit::Args),
     /// Extract continuously on a schedule, with health and metrics endpoints.
     Serve(commands::serve::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(commands::docs::CompletionsArgs),
+    /// Print the man page, or write every command's page into a directory.
+    Man(commands::docs::ManArgs),
 }
 
 pub fn parse() -> Cli {
