@@ -9,10 +9,16 @@
 //!
 //! A run glued to a letter, digit or underscore is part of an identifier and
 //! left alone; redaction markers hold no digits, so they are never flagged.
+//!
+//! It reads every byte of every output line, so it is built for speed: most
+//! digit runs in a line (timestamps, UUID groups, offsets) are short, and a
+//! run of 12 digits spans at least 12 bytes that are all digits or joining
+//! separators. Such stretches are found 64 bytes at a time with bit masks
+//! ([`Runs`]); only they are read byte by byte.
 
 use crate::detect::card::luhn;
 use crate::pii::PiiType;
-use crate::scan::{first_ascii_digit, is_word_byte};
+use crate::scan::is_word_byte;
 
 /// What a late card number is replaced by: the detectors' own marker.
 fn marker() -> &'static [u8] {
@@ -21,7 +27,7 @@ fn marker() -> &'static [u8] {
 
 /// Appends `text` to `out` with every late card number redacted; returns how many.
 pub fn sweep_text(text: &[u8], out: &mut Vec<u8>) -> u64 {
-    sweep(text, out, |_| true)
+    sweep(text, 0, out, |_| true)
 }
 
 /// [`sweep_text`] for one JSON text: only runs inside its strings are
@@ -29,37 +35,41 @@ pub fn sweep_text(text: &[u8], out: &mut Vec<u8>) -> u64 {
 /// numbers are left as they are.
 pub fn sweep_json(json: &[u8], out: &mut Vec<u8>) -> u64 {
     let mut strings = Strings::default();
-    sweep(json, out, |start| strings.inside(json, start))
+    sweep(json, 0, out, |start| strings.inside(json, start))
 }
 
-/// Appends `text` to `out`, redacting the runs starting where `redact` says.
-fn sweep(text: &[u8], out: &mut Vec<u8>, mut redact: impl FnMut(usize) -> bool) -> u64 {
-    let (mut copied, mut count) = (0, 0);
-    runs(text, |start, end| {
-        if redact(start) {
-            out.extend_from_slice(&text[copied..start]);
-            out.extend_from_slice(marker());
-            copied = end;
-            count += 1;
-        }
-    });
+/// Appends `text[from..]` to `out`, redacting the runs starting where
+/// `redact` says. `from` is where the caller stopped looking: 0 or the start
+/// of a run.
+fn sweep(
+    text: &[u8],
+    from: usize,
+    out: &mut Vec<u8>,
+    mut redact: impl FnMut(usize) -> bool,
+) -> u64 {
+    let (mut copied, mut count) = (from, 0);
+    for (start, end) in (Runs { b: text, i: from }).filter(|&(start, _)| redact(start)) {
+        out.extend_from_slice(&text[copied..start]);
+        out.extend_from_slice(marker());
+        copied = end;
+        count += 1;
+    }
     out.extend_from_slice(&text[copied..]);
     count
 }
 
 /// [`sweep_json`] over `buf[from..]`, in place: the common case, nothing
-/// found, copies nothing.
+/// found, copies nothing; otherwise the sweep goes on from the first find.
 pub fn sweep_json_tail(buf: &mut Vec<u8>, from: usize) -> u64 {
-    let mut any = false;
     let mut strings = Strings::default();
-    runs(&buf[from..], |start, _| {
-        any |= strings.inside(&buf[from..], start)
-    });
-    if !any {
+    let tail = &buf[from..];
+    let first = (Runs { b: tail, i: 0 }).find(|&(start, _)| strings.inside(tail, start));
+    let Some((start, _)) = first else {
         return 0;
-    }
+    };
     let tail = buf.split_off(from);
-    sweep_json(&tail, buf)
+    buf.extend_from_slice(&tail[..start]);
+    sweep(&tail, start, buf, |at| strings.inside(&tail, at))
 }
 
 /// Whether a JSON position lies in a string, read forward lazily: runs are
@@ -71,8 +81,11 @@ struct Strings {
 }
 
 impl Strings {
+    /// Asking again about the same position gives the same answer.
     fn inside(&mut self, json: &[u8], at: usize) -> bool {
-        while let Some(k) = memchr::memchr2(b'"', b'\\', &json[self.pos..at]) {
+        // `pos` is past `at` when the byte at `at` was escaped.
+        let unread = |pos: usize| json.get(pos..at).unwrap_or_default();
+        while let Some(k) = memchr::memchr2(b'"', b'\\', unread(self.pos)) {
             if json[self.pos + k] == b'\\' {
                 // An escape, only found in strings: skip the escaped byte.
                 self.pos += k + 2;
@@ -89,47 +102,155 @@ impl Strings {
     }
 }
 
-/// Calls `found(start, end)` for each late card number in `b`, in order.
-fn runs(b: &[u8], mut found: impl FnMut(usize, usize)) {
-    let mut i = 0;
-    while let Some(k) = first_ascii_digit(&b[i..]) {
-        let start = i + k;
-        let (mut pos, mut n) = (start, 0);
-        let mut digits = [0u8; 19];
+/// The late card numbers in `b` at or after `i`, in order, as `(start, end)`.
+/// `i` must be 0 or where a run ended or starts.
+struct Runs<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Iterator for Runs<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let b = self.b;
         loop {
-            while pos < b.len() && b[pos].is_ascii_digit() {
-                if n < digits.len() {
-                    digits[n] = b[pos];
+            let start = long_stretch(b, self.i)?;
+            let (mut pos, mut n) = (start, 0);
+            let mut digits = [0u8; 19];
+            loop {
+                while pos < b.len() && b[pos].is_ascii_digit() {
+                    if n < digits.len() {
+                        digits[n] = b[pos];
+                    }
+                    n += 1;
+                    pos += 1;
                 }
-                n += 1;
+                if !joins(b, pos) {
+                    break;
+                }
                 pos += 1;
             }
-            let joined = matches!(b.get(pos), Some(b' ' | b'-' | b'.'))
-                && b.get(pos + 1).is_some_and(u8::is_ascii_digit);
-            if !joined {
-                break;
+            self.i = pos;
+            // Glued to a word, directly or through a hyphen or dot, the run is
+            // part of an identifier (the last group of a UUID, "a36d-123456789012").
+            let joint = |c: Option<&u8>| matches!(c, Some(b'-' | b'.'));
+            let word = |c: Option<&u8>| c.is_some_and(|&c| is_word_byte(c));
+            let before = |k: usize| start.checked_sub(k).and_then(|at| b.get(at));
+            let glued = word(before(1))
+                || (joint(before(1)) && word(before(2)))
+                || word(b.get(pos))
+                || (joint(b.get(pos)) && word(b.get(pos + 1)));
+            if !glued && (12..=19).contains(&n) && luhn(&digits[..n]) {
+                return Some((start, pos));
             }
-            pos += 1;
         }
-        // Glued to a word, directly or through a hyphen or dot, the run is
-        // part of an identifier (the last group of a UUID, "a36d-123456789012").
-        let joint = |c: Option<&u8>| matches!(c, Some(b'-' | b'.'));
-        let word = |c: Option<&u8>| c.is_some_and(|&c| is_word_byte(c));
-        let before = |k: usize| start.checked_sub(k).and_then(|at| b.get(at));
-        let glued = word(before(1))
-            || (joint(before(1)) && word(before(2)))
-            || word(b.get(pos))
-            || (joint(b.get(pos)) && word(b.get(pos + 1)));
-        if !glued && (12..=19).contains(&n) && luhn(&digits[..n]) {
-            found(start, pos);
-        }
-        i = pos;
     }
+}
+
+fn is_separator(c: u8) -> bool {
+    matches!(c, b' ' | b'-' | b'.')
+}
+
+/// Whether `b[at]` belongs to a run: a digit, or a separator between two.
+fn joins(b: &[u8], at: usize) -> bool {
+    let digit = |k: Option<usize>| k.and_then(|k| b.get(k)).is_some_and(u8::is_ascii_digit);
+    digit(Some(at))
+        || (b.get(at).is_some_and(|&c| is_separator(c))
+            && digit(at.checked_sub(1))
+            && digit(Some(at + 1)))
+}
+
+/// Where the first stretch of 12 bytes that all [`joins`] starts, at or
+/// after `from` (0 or a byte that does not join): the start of a run long
+/// enough to be a card number, since a run's first such stretch begins with it.
+fn long_stretch(b: &[u8], from: usize) -> Option<usize> {
+    const LEN: usize = 12;
+    let mut at = from;
+    // Bit k of a mask is byte `at + k`; `joined` is the last chunk's.
+    let mut joined = 0u64;
+    let mut digit_before = from.checked_sub(1).is_some_and(|k| b[k].is_ascii_digit());
+    while at < b.len() {
+        let (digits, separators) = match b.get(at..at + 64) {
+            Some(chunk) => classes(chunk.try_into().expect("64 bytes")),
+            None => {
+                let mut chunk = [0u8; 64]; // NUL is neither digit nor separator
+                chunk[..b.len() - at].copy_from_slice(&b[at..]);
+                classes(&chunk)
+            }
+        };
+        let digit_after = b.get(at + 64).is_some_and(u8::is_ascii_digit);
+        let between =
+            (digits << 1 | u64::from(digit_before)) & (digits >> 1 | u64::from(digit_after) << 63);
+        let joins = digits | (separators & between);
+        // Bit e of the high half: bytes e-11..=e (counted from the last
+        // chunk's start) all join.
+        let mut ends = u128::from(joins) << 64 | u128::from(joined);
+        ends &= ends << 1;
+        ends &= ends << 2;
+        ends &= ends << 4;
+        ends &= ends << (LEN - 8);
+        let ends = (ends >> 64) as u64;
+        if ends != 0 {
+            let start = at + ends.trailing_zeros() as usize + 1 - LEN;
+            debug_assert!(start == 0 || !self::joins(b, start - 1));
+            return Some(start);
+        }
+        joined = joins;
+        digit_before = digits >> 63 == 1;
+        at += 64;
+    }
+    None
+}
+
+/// Bit k of the first mask is set where `chunk[k]` is an ASCII digit, of
+/// the second where it is a separator. Sixteen bytes at a time with SSE2,
+/// which every x86-64 processor has.
+#[cfg(target_arch = "x86_64")]
+fn classes(chunk: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::*;
+    let (mut digits, mut separators) = (0u64, 0u64);
+    // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads the
+    // 16 bytes at `chunk[k..k + 16]`, with k + 16 <= 64.
+    unsafe {
+        let zero = _mm_set1_epi8(b'0' as i8);
+        let nine = _mm_set1_epi8(9);
+        let space = _mm_set1_epi8(b' ' as i8);
+        let hyphen = _mm_set1_epi8(b'-' as i8);
+        let dot = _mm_set1_epi8(b'.' as i8);
+        for k in (0..64).step_by(16) {
+            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
+            // A digit is a byte whose distance above b'0' is at most 9.
+            let above = _mm_sub_epi8(x, zero);
+            let digit = _mm_cmpeq_epi8(_mm_min_epu8(above, nine), above);
+            let separator = _mm_or_si128(
+                _mm_cmpeq_epi8(x, space),
+                _mm_or_si128(_mm_cmpeq_epi8(x, hyphen), _mm_cmpeq_epi8(x, dot)),
+            );
+            digits |= u64::from(_mm_movemask_epi8(digit) as u16) << k;
+            separators |= u64::from(_mm_movemask_epi8(separator) as u16) << k;
+        }
+    }
+    (digits, separators)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn classes(chunk: &[u8; 64]) -> (u64, u64) {
+    classes_plain(chunk)
+}
+
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn classes_plain(chunk: &[u8; 64]) -> (u64, u64) {
+    let mask = |is: fn(u8) -> bool| {
+        (chunk.iter().enumerate()).fold(0u64, |m, (k, &c)| m | u64::from(is(c)) << k)
+    };
+    (mask(|c| c.is_ascii_digit()), mask(is_separator))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn text(s: &str) -> (String, u64) {
         let mut out = Vec::new();
@@ -183,5 +304,243 @@ mod tests {
         assert_eq!(v["n"], 4111111111111111u64);
         assert_eq!(v["s"], "card [REDACTED:credit_card]");
         assert_eq!(v["k\"[REDACTED:credit_card]"], "x\\ [REDACTED:credit_card]");
+    }
+
+    /// The pass as first written, one byte at a time with nothing clever:
+    /// the fast pass must find exactly what this finds.
+    mod reference {
+        use crate::detect::card::luhn;
+
+        fn digit(b: &[u8], at: usize) -> bool {
+            b.get(at).is_some_and(u8::is_ascii_digit)
+        }
+
+        fn word(b: &[u8], at: Option<usize>) -> bool {
+            at.and_then(|at| b.get(at))
+                .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80)
+        }
+
+        fn joint(b: &[u8], at: Option<usize>) -> bool {
+            matches!(at.and_then(|at| b.get(at)), Some(b'-' | b'.'))
+        }
+
+        /// Every late card number in `b`, as `(start, end)`.
+        pub fn runs(b: &[u8]) -> Vec<(usize, usize)> {
+            let mut found = Vec::new();
+            let mut i = 0;
+            while i < b.len() {
+                if !digit(b, i) {
+                    i += 1;
+                    continue;
+                }
+                let (start, mut end) = (i, i);
+                let mut digits = Vec::new();
+                loop {
+                    while digit(b, end) {
+                        digits.push(b[end]);
+                        end += 1;
+                    }
+                    if matches!(b.get(end), Some(b' ' | b'-' | b'.')) && digit(b, end + 1) {
+                        end += 1;
+                    } else {
+                        break;
+                    }
+                }
+                let glued = word(b, start.checked_sub(1))
+                    || (joint(b, start.checked_sub(1)) && word(b, start.checked_sub(2)))
+                    || word(b, Some(end))
+                    || (joint(b, Some(end)) && word(b, Some(end + 1)));
+                if !glued && (12..=19).contains(&digits.len()) && luhn(&digits) {
+                    found.push((start, end));
+                }
+                i = end;
+            }
+            found
+        }
+
+        /// Whether each position of `json` is inside a string (a backslash
+        /// always takes the next byte with it).
+        pub fn in_string(json: &[u8]) -> Vec<bool> {
+            let mut inside = vec![false; json.len() + 2];
+            let (mut k, mut now) = (0, false);
+            while k < json.len() {
+                inside[k] = now;
+                match json[k] {
+                    b'\\' => {
+                        inside[k + 1] = now;
+                        k += 2;
+                    }
+                    b'"' => {
+                        now = !now;
+                        k += 1;
+                    }
+                    _ => k += 1,
+                }
+            }
+            inside
+        }
+
+        pub fn sweep(text: &[u8], redact: impl Fn(usize) -> bool) -> (Vec<u8>, u64) {
+            let (mut out, mut copied, mut count) = (Vec::new(), 0, 0);
+            for (start, end) in runs(text) {
+                if redact(start) {
+                    out.extend_from_slice(&text[copied..start]);
+                    out.extend_from_slice(b"[REDACTED:credit_card]");
+                    copied = end;
+                    count += 1;
+                }
+            }
+            out.extend_from_slice(&text[copied..]);
+            (out, count)
+        }
+
+        pub fn sweep_json(json: &[u8]) -> (Vec<u8>, u64) {
+            let inside = in_string(json);
+            sweep(json, |at| inside[at])
+        }
+    }
+
+    /// The fast pass on `text` as plain text, as JSON, and as the tail of a
+    /// buffer, against the reference.
+    fn same_as_reference(text: &[u8]) {
+        let mut out = Vec::new();
+        let n = sweep_text(text, &mut out);
+        assert_eq!((out, n), reference::sweep(text, |_| true), "text {text:?}");
+        let expected = reference::sweep_json(text);
+        let mut out = Vec::new();
+        let n = sweep_json(text, &mut out);
+        assert_eq!((out, n), expected, "json {text:?}");
+        let mut buf = b"{\"earlier\":\"4111 1111 1111 1111\"}".to_vec();
+        let from = buf.len();
+        buf.extend_from_slice(text);
+        let n = sweep_json_tail(&mut buf, from);
+        assert_eq!((buf[from..].to_vec(), n), expected, "tail {text:?}");
+    }
+
+    /// Luhn-valid numbers of 11 to 20 digits, the edges included.
+    fn luhn_number() -> impl Strategy<Value = String> {
+        proptest::collection::vec(0u8..10, 10..=19).prop_map(|body| {
+            let mut digits: Vec<u8> = body.iter().map(|d| b'0' + d).collect();
+            digits.push(b'0');
+            let last = digits.len() - 1;
+            while !luhn(&digits) {
+                digits[last] += 1;
+            }
+            String::from_utf8(digits).unwrap()
+        })
+    }
+
+    /// A number cut into groups joined by one separator.
+    fn grouped() -> impl Strategy<Value = String> {
+        (
+            luhn_number(),
+            proptest::collection::vec(1usize..6, 1..8),
+            "[ .-]",
+        )
+            .prop_map(|(number, cuts, sep)| {
+                let (mut s, mut at) = (String::new(), 0usize);
+                for cut in cuts.into_iter().chain([usize::MAX]) {
+                    let end = at.saturating_add(cut).min(number.len());
+                    s.push_str(&number[at..end]);
+                    if end == number.len() {
+                        break;
+                    }
+                    s.push_str(&sep);
+                    at = end;
+                }
+                s
+            })
+    }
+
+    /// Text made of what surrounds numbers in output lines.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => luhn_number(),
+            3 => grouped(),
+            3 => "[0-9]{1,20}",
+            4 => "[ .-]{1,2}",
+            2 => "[a-fA-F_xT:Zé]{1,3}",
+            1 => Just("\"".to_string()),
+            1 => Just("\\".to_string()),
+            1 => Just("[REDACTED:credit_card]".to_string()),
+            1 => "[,:{}\\[\\]\n/]",
+        ]
+    }
+
+    fn text_of_pieces() -> impl Strategy<Value = String> {
+        proptest::collection::vec(piece(), 0..70).prop_map(|p| p.concat())
+    }
+
+    /// JSON texts whose keys, strings and numbers hold such text.
+    fn json() -> impl Strategy<Value = Vec<u8>> {
+        let leaf = prop_oneof![
+            text_of_pieces().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+        ];
+        let value = leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(text_of_pieces(), inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        });
+        value.prop_map(|v| serde_json::to_vec(&v).unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn finds_what_the_reference_finds_in_text(text in text_of_pieces()) {
+            same_as_reference(text.as_bytes());
+        }
+
+        #[test]
+        fn finds_what_the_reference_finds_in_json(json in json()) {
+            same_as_reference(&json);
+        }
+
+        #[test]
+        fn finds_what_the_reference_finds_in_any_bytes(
+            bytes in proptest::collection::vec(
+                prop_oneof![4 => b'0'..=b'9', 2 => Just(b' '), 1 => Just(b'-'), 1 => Just(b'.'), 1 => any::<u8>()],
+                0..300,
+            )
+        ) {
+            same_as_reference(&bytes);
+        }
+    }
+
+    #[test]
+    fn finds_a_run_wherever_it_falls_against_the_64_byte_chunks() {
+        for card in [
+            "4111111111111111",
+            "4111 1111 1111 1111",
+            "5018-0000-0009",
+            "411111111111111111111",
+        ] {
+            for filler in [&b"x"[..], b" ", b"1", b"-", b"1 "] {
+                for at in 0..140 {
+                    let mut text: Vec<u8> = filler.iter().copied().cycle().take(at).collect();
+                    text.extend_from_slice(b" ");
+                    text.extend_from_slice(card.as_bytes());
+                    text.extend(filler.iter().copied().cycle().take(150 - at));
+                    same_as_reference(&text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn classes_match_a_byte_loop() {
+        for c in 0..=255u8 {
+            for at in 0..64 {
+                let mut chunk = [b'a'; 64];
+                chunk[at] = c;
+                chunk[63 - at] = b'0' + (at % 10) as u8;
+                assert_eq!(classes(&chunk), classes_plain(&chunk), "{c} at {at}");
+            }
+        }
     }
 }
