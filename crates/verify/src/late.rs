@@ -84,20 +84,20 @@ impl Strings {
     /// Asking again about the same position gives the same answer.
     fn inside(&mut self, json: &[u8], at: usize) -> bool {
         // `pos` is past `at` when the byte at `at` was escaped.
-        let unread = |pos: usize| json.get(pos..at).unwrap_or_default();
-        while let Some(k) = memchr::memchr2(b'"', b'\\', unread(self.pos)) {
-            if json[self.pos + k] == b'\\' {
-                // An escape, only found in strings: skip the escaped byte.
-                self.pos += k + 2;
-            } else {
-                self.in_string = !self.in_string;
-                self.pos += k + 1;
-            }
-            if self.pos >= at {
-                break;
-            }
+        while self.pos < at {
+            let n = (at - self.pos).min(64);
+            let first = |n: usize| u64::MAX >> (64 - n); // bits of the first n bytes, n >= 1
+            let quotes = chunk_mask(json, self.pos, quotes) & first(n);
+            let escapes = chunk_mask(json, self.pos, backslashes) & first(n);
+            // Up to the first escape only the number of quotes matters; an
+            // escape (only found in strings) takes the next byte with it.
+            let (counted, step) = match escapes.trailing_zeros() as usize {
+                64 => (quotes, n),
+                k => (quotes & !(u64::MAX << k), k + 2),
+            };
+            self.in_string ^= counted.count_ones() % 2 == 1;
+            self.pos += step;
         }
-        self.pos = self.pos.max(at);
         self.in_string
     }
 }
@@ -191,17 +191,7 @@ fn long_stretch(b: &[u8], from: usize) -> Option<usize> {
     // How many bytes just before `at` (back to `from`) could join.
     let mut carried = 0;
     while at < b.len() {
-        let chunk = |from: usize| could_join(b[from..from + 64].try_into().expect("64 bytes"));
-        let could = if at + 64 <= b.len() {
-            chunk(at)
-        } else if b.len() >= 64 {
-            // The last 64 bytes, without those before `at`.
-            chunk(b.len() - 64) >> (at + 64 - b.len())
-        } else {
-            let mut padded = [0u8; 64]; // NUL cannot join
-            padded[..b.len() - at].copy_from_slice(&b[at..]);
-            could_join(&padded)
-        };
+        let could = chunk_mask(b, at, could_join);
         if carried + could.trailing_ones() as usize >= LEN {
             return Some(at - carried);
         }
@@ -221,6 +211,22 @@ fn long_stretch(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// `class` of the (at most) 64 bytes from `b[at]` on: bit k is `b[at + k]`,
+/// and bits past the end of `b` are clear (`class` must not pick NUL).
+fn chunk_mask(b: &[u8], at: usize, class: fn(&[u8; 64]) -> u64) -> u64 {
+    let chunk = |from: usize| class(b[from..from + 64].try_into().expect("64 bytes"));
+    if at + 64 <= b.len() {
+        chunk(at)
+    } else if b.len() >= 64 {
+        // The last 64 bytes, without those before `at`.
+        chunk(b.len() - 64) >> (at + 64 - b.len())
+    } else {
+        let mut padded = [0u8; 64];
+        padded[..b.len() - at].copy_from_slice(&b[at..]);
+        class(&padded)
+    }
+}
+
 /// Bit k is set where `chunk[k]` could join a run: a byte from the space
 /// to '9', which holds the digits and the separators. The others in that
 /// range (quotes, commas, a few more) cost a closer look now and then,
@@ -229,17 +235,33 @@ fn long_stretch(b: &[u8], from: usize) -> Option<usize> {
 #[cfg(target_arch = "x86_64")]
 fn could_join(chunk: &[u8; 64]) -> u64 {
     use std::arch::x86_64::*;
-    let mut mask = 0u64;
+    let mut cannot = 0u64;
     // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads the
     // 16 bytes at `chunk[k..k + 16]`, with k + 16 <= 64.
     unsafe {
         // Moved so that b' '..=b'9' is the bottom of the signed range.
         let shift = _mm_set1_epi8((0x80 - 0x20) as i8);
-        let limit = _mm_set1_epi8((b'9' + 0x80 - 0x20 + 1) as i8);
+        let last = _mm_set1_epi8((b'9' + 0x80 - 0x20) as i8);
         for k in (0..64).step_by(16) {
             let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
-            let could = _mm_cmplt_epi8(_mm_add_epi8(x, shift), limit);
-            mask |= u64::from(_mm_movemask_epi8(could) as u16) << k;
+            let above = _mm_cmpgt_epi8(_mm_add_epi8(x, shift), last);
+            cannot |= u64::from(_mm_movemask_epi8(above) as u16) << k;
+        }
+    }
+    !cannot
+}
+
+/// Bit k is set where `chunk[k]` is `byte` (SSE2, as [`could_join`]).
+#[cfg(target_arch = "x86_64")]
+fn equal(chunk: &[u8; 64], byte: u8) -> u64 {
+    use std::arch::x86_64::*;
+    let mut mask = 0u64;
+    // SAFETY: as in `could_join`.
+    unsafe {
+        let byte = _mm_set1_epi8(byte as i8);
+        for k in (0..64).step_by(16) {
+            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
+            mask |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(x, byte)) as u16) << k;
         }
     }
     mask
@@ -247,13 +269,26 @@ fn could_join(chunk: &[u8; 64]) -> u64 {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn could_join(chunk: &[u8; 64]) -> u64 {
-    could_join_plain(chunk)
+    bits(chunk, |c| (b' '..=b'9').contains(&c))
 }
 
+#[cfg(not(target_arch = "x86_64"))]
+fn equal(chunk: &[u8; 64], byte: u8) -> u64 {
+    bits(chunk, |c| c == byte)
+}
+
+/// Bit k is set where `is(chunk[k])`: the plain form of the masks above.
 #[cfg(any(test, not(target_arch = "x86_64")))]
-fn could_join_plain(chunk: &[u8; 64]) -> u64 {
-    let could = |c: u8| (b' '..=b'9').contains(&c);
-    (chunk.iter().enumerate()).fold(0, |m, (k, &c)| m | u64::from(could(c)) << k)
+fn bits(chunk: &[u8; 64], is: impl Fn(u8) -> bool) -> u64 {
+    (chunk.iter().enumerate()).fold(0, |m, (k, &c)| m | u64::from(is(c)) << k)
+}
+
+fn quotes(chunk: &[u8; 64]) -> u64 {
+    equal(chunk, b'"')
+}
+
+fn backslashes(chunk: &[u8; 64]) -> u64 {
+    equal(chunk, b'\\')
 }
 
 #[cfg(test)]
@@ -552,13 +587,20 @@ mod tests {
     }
 
     #[test]
-    fn could_join_matches_a_byte_loop() {
+    fn masks_match_a_byte_loop() {
         for c in 0..=255u8 {
             for at in 0..64 {
                 let mut chunk = [b'a'; 64];
                 chunk[at] = c;
                 chunk[63 - at] = b'0' + (at % 10) as u8;
-                assert_eq!(could_join(&chunk), could_join_plain(&chunk), "{c} at {at}");
+                let could = bits(&chunk, |c| (b' '..=b'9').contains(&c));
+                assert_eq!(could_join(&chunk), could, "{c} at {at}");
+                assert_eq!(quotes(&chunk), bits(&chunk, |c| c == b'"'), "{c} at {at}");
+                assert_eq!(
+                    backslashes(&chunk),
+                    bits(&chunk, |c| c == b'\\'),
+                    "{c} at {at}"
+                );
             }
         }
     }
