@@ -23,11 +23,16 @@ use std::time::{Duration, Instant};
 /// Cases per target in an ordinary `cargo test` run.
 pub const QUICK_CASES: u32 = 256;
 
+/// Tokens of any JSON text, for targets that read JSON (with their own keys).
+pub const JSON: &[&str] = &[
+    "{", "}", "[", "]", ",", ":", "\"", "\\", "\\u0000", "null", "true", "0", "-1", "1e400",
+];
+
 /// Runs `check` on the corpus of `target`, then on mutated and random inputs;
-/// `check` panics (asserts) when a property is broken. `tokens` are byte
-/// strings that mean something to the parser (keys, keywords, punctuation),
-/// spliced in by the mutations.
-pub fn fuzz(target: &str, tokens: &[&[u8]], check: impl Fn(&[u8])) {
+/// `check` panics (asserts) when a property is broken. `tokens` mean
+/// something to the parser (keys, keywords, punctuation) and are spliced in
+/// by the mutations.
+pub fn fuzz(target: &str, tokens: &[&str], check: impl Fn(&[u8])) {
     let seeds = corpus(target);
     for (path, bytes) in &seeds {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(bytes)));
@@ -36,7 +41,7 @@ pub fn fuzz(target: &str, tokens: &[&[u8]], check: impl Fn(&[u8])) {
         }
     }
     let seeds: Vec<Vec<u8>> = seeds.into_iter().map(|(_, b)| b).collect();
-    let tokens: Vec<Vec<u8>> = tokens.iter().map(|t| t.to_vec()).collect();
+    let tokens: Vec<Vec<u8>> = tokens.iter().map(|t| t.as_bytes().to_vec()).collect();
     let strategy = input(seeds, tokens);
     let (budget, cases) = budget();
     let started = Instant::now();
@@ -76,8 +81,7 @@ pub fn fuzz(target: &str, tokens: &[&[u8]], check: impl Fn(&[u8])) {
 /// [`fuzz`] for parsers of text: the bytes are read as UTF-8, invalid
 /// sequences replaced, so that every case reaches the parser.
 pub fn fuzz_text(target: &str, tokens: &[&str], check: impl Fn(&str)) {
-    let tokens: Vec<&[u8]> = tokens.iter().map(|t| t.as_bytes()).collect();
-    fuzz(target, &tokens, |bytes| {
+    fuzz(target, tokens, |bytes| {
         check(&String::from_utf8_lossy(bytes))
     });
 }
