@@ -99,7 +99,6 @@ svg .grid{stroke:var(--line)} svg text{font-size:11px;fill:var(--muted)} svg .la
 .s-low{fill:#9ecae1;background:#9ecae1}.s-medium{fill:#fdae6b;background:#fdae6b}.s-high{fill:#e6550d;background:#e6550d}.s-critical{fill:#7f0000;background:#7f0000}
 .validated{fill:#2b6cb0;background:#2b6cb0}.false-positive{fill:#b8c0cc;background:#b8c0cc}.pii{fill:#6b46c1;background:#6b46c1}.rate{fill:#2f855a;background:#2f855a}
 .legend{font-size:12px;color:var(--muted)} .legend span{margin-right:14px} .legend i{display:inline-block;width:10px;height:10px;margin-right:5px;vertical-align:-1px;-webkit-print-color-adjust:exact;print-color-adjust:exact}
-.two{display:grid;grid-template-columns:1fr 1fr;gap:24px}
 .verdict{font-size:18px;font-weight:700;padding:10px 14px;border-radius:6px;margin:8px 0}
 .verdict.ok{background:#e6f4ea;color:var(--ok)} .verdict.bad{background:#fde8e7;color:var(--bad)}
 .delivered{color:var(--ok)} .queued{color:var(--bad)}
@@ -122,7 +121,7 @@ pub fn render(page: &Page<'_>) -> String {
         h,
         r#"<h1>{}</h1><p class="meta">Generated {} by genesys-compliance {} · {} · input: {}</p>"#,
         esc(page.title),
-        page.generated_at,
+        page.generated_at.as_datetime().format("%Y-%m-%d %H:%M:%S UTC"),
         env!("CARGO_PKG_VERSION"),
         esc(&page.window.describe()),
         esc(&describe_inputs(&page.inputs)),
@@ -171,11 +170,10 @@ pub fn render(page: &Page<'_>) -> String {
 
     over_time(&mut h, a);
     by_rule(&mut h, a);
-    h.push_str(r#"<section id="people"><h2>Top agents and queues</h2><div class="two"><div>"#);
+    h.push_str(r#"<section id="people"><h2>Top agents and queues</h2>"#);
     ranking(&mut h, "agents", "Agent", &a.agents);
-    h.push_str("</div><div>");
     ranking(&mut h, "queues", "Queue", &a.queues);
-    h.push_str("</div></div></section>");
+    h.push_str("</section>");
     false_positives(&mut h, a);
     pii(&mut h, a);
     audit(&mut h, page);

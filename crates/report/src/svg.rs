@@ -159,7 +159,7 @@ fn nice(max: u64) -> u64 {
     while unit.saturating_mul(10) <= max {
         unit *= 10;
     }
-    [1, 2, 5, 10]
+    [1, 2, 3, 4, 5, 6, 8, 10]
         .into_iter()
         .map(|m| m * unit)
         .find(|v| *v >= max)
@@ -189,8 +189,9 @@ mod tests {
     #[test]
     fn axes_end_on_round_numbers() {
         assert_eq!(nice(1), 1);
-        assert_eq!(nice(7), 10);
+        assert_eq!(nice(7), 8);
         assert_eq!(nice(130), 200);
+        assert_eq!(nice(239), 300);
         assert_eq!(nice(4_999), 5_000);
     }
 
