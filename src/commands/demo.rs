@@ -181,7 +181,9 @@ pub async fn run(args: Args) -> Outcome {
     simulator.shutdown().await;
     let report_file = dir.join("report.html");
     let request = compliance_report::Request {
-        inputs: vec![compliance_report::source::Input::File(dir.join("violations.jsonl"))],
+        inputs: vec![compliance_report::source::Input::File(
+            dir.join("violations.jsonl"),
+        )],
         audit_dir: audit_dir.clone(),
         store: Some((&*store, dir.join(DEFAULT_STATE).display().to_string())),
         window: Default::default(),

@@ -56,7 +56,6 @@ struct Keyed<V> {
     others_keys: bool,
 }
 
-
 impl<V: Default> Keyed<V> {
     /// The entry of `key`, or `None` once [`MAX_KEYS`] are taken.
     fn entry(&mut self, key: &str) -> Option<&mut V> {
@@ -106,7 +105,10 @@ pub struct Aggregator {
 }
 
 fn severity_index(s: Severity) -> usize {
-    Severity::ALL.iter().position(|x| *x == s).expect("ALL lists every severity")
+    Severity::ALL
+        .iter()
+        .position(|x| *x == s)
+        .expect("ALL lists every severity")
 }
 
 impl Aggregator {
@@ -134,7 +136,10 @@ impl Aggregator {
             }
             None => {}
         }
-        for (keyed, id) in [(&mut self.agents, &v.agent_id), (&mut self.queues, &v.queue_id)] {
+        for (keyed, id) in [
+            (&mut self.agents, &v.agent_id),
+            (&mut self.queues, &v.queue_id),
+        ] {
             let key = id.as_deref().unwrap_or("(none)");
             if let Some(counts) = keyed.entry(key) {
                 counts.add(validated, pii);
@@ -169,9 +174,7 @@ impl Aggregator {
     fn keep_latest(&mut self, record: &OutputRecord) {
         let v = &record.violation;
         let key = (v.detected_at, v.severity);
-        if self.latest.len() == LATEST
-            && self.latest.iter().all(|l| (l.0, l.1) >= key)
-        {
+        if self.latest.len() == LATEST && self.latest.iter().all(|l| (l.0, l.1) >= key) {
             return;
         }
         let evidence = v
@@ -184,8 +187,14 @@ impl Aggregator {
             .unwrap_or("")
             .to_owned();
         let rule = v.rule_name.clone().unwrap_or_else(|| v.rule_id.clone());
-        self.latest
-            .push((v.detected_at, v.severity, v.id.clone(), rule, v.agent_id.clone(), evidence));
+        self.latest.push((
+            v.detected_at,
+            v.severity,
+            v.id.clone(),
+            rule,
+            v.agent_id.clone(),
+            evidence,
+        ));
         self.latest.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
         self.latest.truncate(LATEST);
     }

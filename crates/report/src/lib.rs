@@ -51,10 +51,16 @@ use std::path::PathBuf;
 pub enum ReportError {
     #[error("--in `{spec}`: {why}")]
     Inputs { spec: String, why: String },
-    #[error("cannot read {input}: {why}; give output records as extract, verify or serve wrote them")]
+    #[error(
+        "cannot read {input}: {why}; give output records as extract, verify or serve wrote them"
+    )]
     Unreadable { input: String, why: String },
     #[error("{input} line {line} is not an output record ({why}); give JSONL as extract, verify or serve wrote it")]
-    Record { input: String, line: usize, why: String },
+    Record {
+        input: String,
+        line: usize,
+        why: String,
+    },
     #[error("{name}: {why}")]
     Window { name: String, why: String },
     #[error("--audit-dir: {0}")]
@@ -104,5 +110,9 @@ pub fn build(request: &Request<'_>) -> Result<Report, ReportError> {
         trail: &trail,
     };
     let html = render(&page);
-    Ok(Report { html, aggregates, trail })
+    Ok(Report {
+        html,
+        aggregates,
+        trail,
+    })
 }

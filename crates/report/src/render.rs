@@ -62,14 +62,32 @@ fn cell(n: u64) -> String {
 }
 
 const SEVERITY_SERIES: [Series; 4] = [
-    Series { class: "s-low", name: "LOW" },
-    Series { class: "s-medium", name: "MEDIUM" },
-    Series { class: "s-high", name: "HIGH" },
-    Series { class: "s-critical", name: "CRITICAL" },
+    Series {
+        class: "s-low",
+        name: "LOW",
+    },
+    Series {
+        class: "s-medium",
+        name: "MEDIUM",
+    },
+    Series {
+        class: "s-high",
+        name: "HIGH",
+    },
+    Series {
+        class: "s-critical",
+        name: "CRITICAL",
+    },
 ];
 const VERDICT_SERIES: [Series; 2] = [
-    Series { class: "validated", name: "validated" },
-    Series { class: "false-positive", name: "false positive" },
+    Series {
+        class: "validated",
+        name: "validated",
+    },
+    Series {
+        class: "false-positive",
+        name: "false positive",
+    },
 ];
 
 const STYLE: &str = r#"
@@ -121,7 +139,9 @@ pub fn render(page: &Page<'_>) -> String {
         h,
         r#"<h1>{}</h1><p class="meta">Generated {} by genesys-compliance {} · {} · input: {}</p>"#,
         esc(page.title),
-        page.generated_at.as_datetime().format("%Y-%m-%d %H:%M:%S UTC"),
+        page.generated_at
+            .as_datetime()
+            .format("%Y-%m-%d %H:%M:%S UTC"),
         env!("CARGO_PKG_VERSION"),
         esc(&page.window.describe()),
         esc(&describe_inputs(&page.inputs)),
@@ -137,7 +157,11 @@ pub fn render(page: &Page<'_>) -> String {
         }
     );
     if let Some(note) = &page.pseudonyms {
-        let _ = write!(h, r#"<p class="note" id="pseudonym-note">{}</p>"#, esc(note));
+        let _ = write!(
+            h,
+            r#"<p class="note" id="pseudonym-note">{}</p>"#,
+            esc(note)
+        );
     }
 
     // Key figures.
@@ -158,12 +182,18 @@ pub fn render(page: &Page<'_>) -> String {
 <div class="card {verdict_class}"><b id="trail-verdict">{verdict_word}</b><span>audit trail</span></div>
 <div class="card {}"><b id="webhooks-queued" data-value="{queued}">{}</b><span>webhooks still queued</span></div>
 </div>"#,
-        t.violations, num(t.violations),
-        t.validated, num(t.validated),
-        t.false_positives, num(t.false_positives),
-        t.accuracy_rate(), pct(t.accuracy_rate()),
-        t.pii_exposures, num(t.pii_exposures),
-        page.trail.sums.extractions, num(page.trail.sums.extractions),
+        t.violations,
+        num(t.violations),
+        t.validated,
+        num(t.validated),
+        t.false_positives,
+        num(t.false_positives),
+        t.accuracy_rate(),
+        pct(t.accuracy_rate()),
+        t.pii_exposures,
+        num(t.pii_exposures),
+        page.trail.sums.extractions,
+        num(page.trail.sums.extractions),
         if queued == 0 { "ok" } else { "bad" },
         num(queued),
     );
@@ -187,7 +217,12 @@ fn describe_inputs(inputs: &[String]) -> String {
         [] => "none".into(),
         [one] => one.clone(),
         many if many.len() <= 4 => many.join(", "),
-        many => format!("{} files, {} to {}", many.len(), many[0], many[many.len() - 1]),
+        many => format!(
+            "{} files, {} to {}",
+            many.len(),
+            many[0],
+            many[many.len() - 1]
+        ),
     }
 }
 
@@ -217,7 +252,8 @@ fn over_time(h: &mut String, a: &Aggregates) {
         }
     }
     let label = |i: usize| {
-        let at = chrono::DateTime::from_timestamp((start + step * i as i64) * 3600, 0).unwrap_or_default();
+        let at = chrono::DateTime::from_timestamp((start + step * i as i64) * 3600, 0)
+            .unwrap_or_default();
         if step % 24 == 0 {
             at.format("%Y-%m-%d").to_string()
         } else {
@@ -232,8 +268,17 @@ fn over_time(h: &mut String, a: &Aggregates) {
         s if s % 24 == 0 => format!("{} days", s / 24),
         s => format!("{s} hours"),
     };
-    let _ = write!(h, "<p>Violations detected per {unit} (UTC), stacked by severity.</p>");
-    h.push_str(&columns("chart-time", "Violations over time by severity", &SEVERITY_SERIES, &labels, &values));
+    let _ = write!(
+        h,
+        "<p>Violations detected per {unit} (UTC), stacked by severity.</p>"
+    );
+    h.push_str(&columns(
+        "chart-time",
+        "Violations over time by severity",
+        &SEVERITY_SERIES,
+        &labels,
+        &values,
+    ));
     h.push_str(r#"<table id="table-time"><tr><th>from (UTC)</th>"#);
     for s in Severity::ALL {
         let _ = write!(h, r#"<th class="num">{s}</th>"#);
@@ -262,8 +307,18 @@ fn by_rule(h: &mut String, a: &Aggregates) {
         .iter()
         .map(|r| r.name.as_ref().unwrap_or(&r.id).as_str().to_owned())
         .collect();
-    let values: Vec<Vec<u64>> = a.rules.iter().map(|r| vec![r.counts.validated, r.counts.false_positives]).collect();
-    h.push_str(&bars("chart-rules", "Violations by rule", &VERDICT_SERIES, &labels, &values));
+    let values: Vec<Vec<u64>> = a
+        .rules
+        .iter()
+        .map(|r| vec![r.counts.validated, r.counts.false_positives])
+        .collect();
+    h.push_str(&bars(
+        "chart-rules",
+        "Violations by rule",
+        &VERDICT_SERIES,
+        &labels,
+        &values,
+    ));
     h.push_str(r#"<table id="table-rules"><tr><th>rule</th><th>regulations</th><th class="num">validated</th><th class="num">false positives</th><th class="num">PII findings</th><th class="num">total</th></tr>"#);
     for r in &a.rules {
         let regulations: Vec<&str> = r.regulations.iter().map(|x| x.as_str()).collect();
@@ -272,13 +327,26 @@ fn by_rule(h: &mut String, a: &Aggregates) {
             r#"<tr><td>{}<br><code>{}</code></td><td>{}</td>"#,
             esc(r.name.as_ref().map_or("", |n| n.as_str())),
             esc(r.id.as_str()),
-            if regulations.is_empty() { "<i>none mapped</i>".to_string() } else { esc(&regulations.join(", ")) },
+            if regulations.is_empty() {
+                "<i>none mapped</i>".to_string()
+            } else {
+                esc(&regulations.join(", "))
+            },
         );
         counts_cells(h, &r.counts);
         h.push_str("</tr>");
     }
     if a.rules_others.total() > 0 {
-        let _ = write!(h, "<tr><td><i>{} other rules{}</i></td><td></td>", num((a.rules_distinct - a.rules.len()) as u64), if a.rules_capped { " (and more past the count limit)" } else { "" });
+        let _ = write!(
+            h,
+            "<tr><td><i>{} other rules{}</i></td><td></td>",
+            num((a.rules_distinct - a.rules.len()) as u64),
+            if a.rules_capped {
+                " (and more past the count limit)"
+            } else {
+                ""
+            }
+        );
         counts_cells(h, &a.rules_others);
         h.push_str("</tr>");
     }
@@ -295,16 +363,37 @@ fn counts_cells(h: &mut String, c: &Counts) {
 fn ranking(h: &mut String, id: &str, what: &str, r: &Ranking) {
     let _ = write!(h, "<h3>{what}s ({} distinct)</h3>", num(r.distinct as u64));
     let labels: Vec<String> = r.rows.iter().map(|(l, _)| l.as_str().to_owned()).collect();
-    let values: Vec<Vec<u64>> = r.rows.iter().map(|(_, c)| vec![c.validated, c.false_positives]).collect();
-    h.push_str(&bars(&format!("chart-{id}"), &format!("Top {what}s"), &VERDICT_SERIES, &labels, &values));
-    let _ = write!(h, r#"<table id="table-{id}"><tr><th>{what}</th><th class="num">validated</th><th class="num">false pos.</th><th class="num">PII</th><th class="num">total</th></tr>"#);
+    let values: Vec<Vec<u64>> = r
+        .rows
+        .iter()
+        .map(|(_, c)| vec![c.validated, c.false_positives])
+        .collect();
+    h.push_str(&bars(
+        &format!("chart-{id}"),
+        &format!("Top {what}s"),
+        &VERDICT_SERIES,
+        &labels,
+        &values,
+    ));
+    let _ = write!(
+        h,
+        r#"<table id="table-{id}"><tr><th>{what}</th><th class="num">validated</th><th class="num">false pos.</th><th class="num">PII</th><th class="num">total</th></tr>"#
+    );
     for (label, c) in &r.rows {
         let _ = write!(h, "<tr><td><code>{}</code></td>", esc(label.as_str()));
         counts_cells(h, c);
         h.push_str("</tr>");
     }
     if r.others.total() > 0 {
-        let _ = write!(h, "<tr><td><i>all others{}</i></td>", if r.capped { " (count limit reached)" } else { "" });
+        let _ = write!(
+            h,
+            "<tr><td><i>all others{}</i></td>",
+            if r.capped {
+                " (count limit reached)"
+            } else {
+                ""
+            }
+        );
         counts_cells(h, &r.others);
         h.push_str("</tr>");
     }
@@ -316,52 +405,129 @@ fn false_positives(h: &mut String, a: &Aggregates) {
     let _ = write!(
         h,
         r#"<section id="false-positives"><h2>Validated and false positives</h2><p><b>{}</b> validated, <b>{}</b> false positives of <b>{}</b> unique violations (accuracy rate {}).</p>"#,
-        num(t.validated), num(t.false_positives), num(t.violations), pct(t.accuracy_rate())
+        num(t.validated),
+        num(t.false_positives),
+        num(t.violations),
+        pct(t.accuracy_rate())
     );
     let reasons = a.reasons();
     let labels: Vec<String> = reasons.iter().map(|(r, _)| r.as_str().to_owned()).collect();
     let values: Vec<Vec<u64>> = reasons.iter().map(|(_, n)| vec![*n]).collect();
-    h.push_str(&bars("chart-reasons", "False positives by reason", &VERDICT_SERIES[1..], &labels, &values));
+    h.push_str(&bars(
+        "chart-reasons",
+        "False positives by reason",
+        &VERDICT_SERIES[1..],
+        &labels,
+        &values,
+    ));
     h.push_str(r#"<table id="table-reasons"><tr><th>reason</th><th>meaning</th><th class="num">violations</th></tr>"#);
     for (reason, n) in reasons {
         let meaning = match reason {
             Reason::NoRegulatoryMapping => "the rule maps to no regulation in the rules file",
-            Reason::BelowSeverityThreshold => "LOW severity, and the rule carries no low_tolerance tag",
+            Reason::BelowSeverityThreshold => {
+                "LOW severity, and the rule carries no low_tolerance tag"
+            }
         };
-        let _ = write!(h, "<tr><td><code>{}</code></td><td>{meaning}</td>{}</tr>", reason.as_str(), cell(n));
+        let _ = write!(
+            h,
+            "<tr><td><code>{}</code></td><td>{meaning}</td>{}</tr>",
+            reason.as_str(),
+            cell(n)
+        );
     }
     h.push_str("</table></section>");
 }
 
 fn pii(h: &mut String, a: &Aggregates) {
     let t = &a.tally;
-    let _ = write!(h, r#"<section id="pii"><h2>PII found in evidence</h2><p><b>{}</b> findings; each is redacted on this page. “Redacted in the output” counts those the output file itself carries as <code>[REDACTED:type]</code>; the rest were kept there with --keep-pii.</p>"#, num(t.pii_exposures));
+    let _ = write!(
+        h,
+        r#"<section id="pii"><h2>PII found in evidence</h2><p><b>{}</b> findings; each is redacted on this page. “Redacted in the output” counts those the output file itself carries as <code>[REDACTED:type]</code>; the rest were kept there with --keep-pii.</p>"#,
+        num(t.pii_exposures)
+    );
     let labels: Vec<String> = PiiType::ALL.iter().map(|k| k.as_str().to_owned()).collect();
-    let values: Vec<Vec<u64>> = PiiType::ALL.iter().map(|k| vec![t.pii_by_type.get(k).copied().unwrap_or(0)]).collect();
-    h.push_str(&bars("chart-pii", "PII findings by type", &[Series { class: "pii", name: "findings" }], &labels, &values));
+    let values: Vec<Vec<u64>> = PiiType::ALL
+        .iter()
+        .map(|k| vec![t.pii_by_type.get(k).copied().unwrap_or(0)])
+        .collect();
+    h.push_str(&bars(
+        "chart-pii",
+        "PII findings by type",
+        &[Series {
+            class: "pii",
+            name: "findings",
+        }],
+        &labels,
+        &values,
+    ));
     h.push_str(r#"<table id="table-pii"><tr><th>type</th><th class="num">findings</th><th class="num">redacted in the output</th><th class="num">kept in the output (--keep-pii)</th><th class="num">shown here</th></tr>"#);
     for kind in PiiType::ALL {
         let found = t.pii_by_type.get(&kind).copied().unwrap_or(0);
         let redacted = a.redacted_in_input.get(&kind).copied().unwrap_or(0);
-        let _ = write!(h, "<tr><td><code>{}</code></td>{}{}{}{}</tr>", kind.as_str(), cell(found), cell(redacted), cell(found - redacted), cell(0));
+        let _ = write!(
+            h,
+            "<tr><td><code>{}</code></td>{}{}{}{}</tr>",
+            kind.as_str(),
+            cell(found),
+            cell(redacted),
+            cell(found - redacted),
+            cell(0)
+        );
     }
-    let _ = write!(h, "<tr><th>all</th>{}{}{}{}</tr></table>", cell(t.pii_exposures), cell(a.redacted_in_input.values().sum()), cell(t.pii_exposures - a.redacted_in_input.values().sum::<u64>()), cell(0));
-    let _ = write!(h, "<p class=\"meta\">Violations without any evidence text to check: {}.</p></section>", num(t.missing_evidence));
+    let _ = write!(
+        h,
+        "<tr><th>all</th>{}{}{}{}</tr></table>",
+        cell(t.pii_exposures),
+        cell(a.redacted_in_input.values().sum()),
+        cell(t.pii_exposures - a.redacted_in_input.values().sum::<u64>()),
+        cell(0)
+    );
+    let _ = write!(
+        h,
+        "<p class=\"meta\">Violations without any evidence text to check: {}.</p></section>",
+        num(t.missing_evidence)
+    );
 }
 
 fn audit(h: &mut String, page: &Page<'_>) {
     let trail = page.trail;
     let a = page.aggregates;
-    let _ = write!(h, r#"<section id="audit"><h2>Audit trail</h2><p>The check of <code>{}</code> is the one <code>genesys-compliance audit verify</code> runs: the hash chain of <code>audit.jsonl</code>, every extraction file, and the head against the anchor kept outside the log.</p>"#, esc(&trail.dir));
+    let _ = write!(
+        h,
+        r#"<section id="audit"><h2>Audit trail</h2><p>The check of <code>{}</code> is the one <code>genesys-compliance audit verify</code> runs: the hash chain of <code>audit.jsonl</code>, every extraction file, and the head against the anchor kept outside the log.</p>"#,
+        esc(&trail.dir)
+    );
     match &trail.verdict {
-        Verdict::Intact { records, head, anchored, notes } => {
-            let _ = write!(h, r#"<div class="verdict ok" id="audit-verdict">Chain verified: intact, {} record{}</div>"#, num(*records), if *records == 1 { "" } else { "s" });
+        Verdict::Intact {
+            records,
+            head,
+            anchored,
+            notes,
+        } => {
+            let _ = write!(
+                h,
+                r#"<div class="verdict ok" id="audit-verdict">Chain verified: intact, {} record{}</div>"#,
+                num(*records),
+                if *records == 1 { "" } else { "s" }
+            );
             match head {
-                Some(head) => { let _ = write!(h, r#"<p>Head: seq <b id="head-seq">{}</b>, hash <span class="hash" id="head-hash">{}</span></p>"#, head.seq, head.hash); }
+                Some(head) => {
+                    let _ = write!(
+                        h,
+                        r#"<p>Head: seq <b id="head-seq">{}</b>, hash <span class="hash" id="head-hash">{}</span></p>"#,
+                        head.seq, head.hash
+                    );
+                }
                 None => h.push_str("<p>Head: none (empty log)</p>"),
             }
             for (source, anchor) in anchored {
-                let _ = write!(h, r#"<p>Anchored head: seq {} hash <span class="hash anchored">{}</span> from {}: matches</p>"#, anchor.seq, anchor.hash, esc(source));
+                let _ = write!(
+                    h,
+                    r#"<p>Anchored head: seq {} hash <span class="hash anchored">{}</span> from {}: matches</p>"#,
+                    anchor.seq,
+                    anchor.hash,
+                    esc(source)
+                );
             }
             if anchored.is_empty() {
                 h.push_str(r#"<p class="note">No anchor was given (--state), so the removal of the newest records cannot be ruled out.</p>"#);
@@ -371,12 +537,29 @@ fn audit(h: &mut String, page: &Page<'_>) {
             }
         }
         Verdict::Broken(tampering) => {
-            let _ = write!(h, r#"<div class="verdict bad" id="audit-verdict">Chain BROKEN: {}</div><p>First bad record: {}{}{}</p>"#,
+            let _ = write!(
+                h,
+                r#"<div class="verdict bad" id="audit-verdict">Chain BROKEN: {}</div><p>First bad record: {}{}{}</p>"#,
                 esc(&tampering.kind.to_string()),
-                tampering.seq.map(|s| format!("seq <b id=\"bad-seq\">{s}</b>")).unwrap_or_else(|| "not on a line".into()),
-                tampering.extraction_id.as_deref().map(|id| format!(", extraction <code>{}</code>", esc(id))).unwrap_or_default(),
-                tampering.line.map(|l| format!(", audit.jsonl line {l}")).unwrap_or_default());
-            let _ = write!(h, r#"<p class="note">{}. Preserve the directory for investigation; the figures below are read from records that can no longer be trusted.</p>"#, esc(&tampering.detail));
+                tampering
+                    .seq
+                    .map(|s| format!("seq <b id=\"bad-seq\">{s}</b>"))
+                    .unwrap_or_else(|| "not on a line".into()),
+                tampering
+                    .extraction_id
+                    .as_deref()
+                    .map(|id| format!(", extraction <code>{}</code>", esc(id)))
+                    .unwrap_or_default(),
+                tampering
+                    .line
+                    .map(|l| format!(", audit.jsonl line {l}"))
+                    .unwrap_or_default()
+            );
+            let _ = write!(
+                h,
+                r#"<p class="note">{}. Preserve the directory for investigation; the figures below are read from records that can no longer be trusted.</p>"#,
+                esc(&tampering.detail)
+            );
         }
     }
 
@@ -386,11 +569,27 @@ fn audit(h: &mut String, page: &Page<'_>) {
     for (what, output, audited) in [
         ("unique violations", a.tally.violations, s.fetched),
         ("validated", a.tally.validated, s.validated),
-        ("false positives", a.tally.false_positives, s.false_positives),
+        (
+            "false positives",
+            a.tally.false_positives,
+            s.false_positives,
+        ),
         ("PII findings", a.tally.pii_exposures, s.pii),
     ] {
-        let check = if output == audited { r#"<span class="delivered">equal</span>"#.to_string() } else { format!(r#"<span class="queued">differs by {}</span>"#, num(output.abs_diff(audited))) };
-        let _ = write!(h, "<tr><td>{what}</td>{}{}<td>{check}</td></tr>", cell(output), cell(audited));
+        let check = if output == audited {
+            r#"<span class="delivered">equal</span>"#.to_string()
+        } else {
+            format!(
+                r#"<span class="queued">differs by {}</span>"#,
+                num(output.abs_diff(audited))
+            )
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{what}</td>{}{}<td>{check}</td></tr>",
+            cell(output),
+            cell(audited)
+        );
     }
     h.push_str("</table>");
     if page.window != Window::default() {
@@ -402,36 +601,91 @@ fn audit(h: &mut String, page: &Page<'_>) {
     if trail.rows.is_empty() {
         h.push_str("<p>No extraction records.</p>");
     } else {
-        let labels: Vec<String> = trail.rows.iter().map(|r| format!("seq {}", r.seq)).collect();
+        let labels: Vec<String> = trail
+            .rows
+            .iter()
+            .map(|r| format!("seq {}", r.seq))
+            .collect();
         let values: Vec<f64> = trail.rows.iter().map(|r| r.fields.accuracy_rate).collect();
-        h.push_str(&rates("chart-accuracy", "Accuracy rate per extraction", "rate", &labels, &values));
+        h.push_str(&rates(
+            "chart-accuracy",
+            "Accuracy rate per extraction",
+            "rate",
+            &labels,
+            &values,
+        ));
     }
 
     // Webhooks.
-    let _ = write!(h, "<h3>Webhook delivery</h3><p><b>{}</b> delivered, <b>{}</b> still queued{}.</p>",
-        num(s.delivered), num(s.queued),
-        match trail.outbox_depth { Some(d) => format!(" (the state store's outbox holds {} undelivered, for every endpoint)", num(d)), None => " (no state store given: delivery state unknown)".into() });
+    let _ = write!(
+        h,
+        "<h3>Webhook delivery</h3><p><b>{}</b> delivered, <b>{}</b> still queued{}.</p>",
+        num(s.delivered),
+        num(s.queued),
+        match trail.outbox_depth {
+            Some(d) => format!(
+                " (the state store's outbox holds {} undelivered, for every endpoint)",
+                num(d)
+            ),
+            None => " (no state store given: delivery state unknown)".into(),
+        }
+    );
 
     let shown = trail.rows.len() as u64;
-    let _ = write!(h, "<h3>Extraction records</h3><p class=\"meta\">{}</p>",
-        if shown < s.extractions { format!("The newest {} of {} records; all are in audit.jsonl.", num(shown), num(s.extractions)) } else { format!("All {} records.", num(shown)) });
+    let _ = write!(
+        h,
+        "<h3>Extraction records</h3><p class=\"meta\">{}</p>",
+        if shown < s.extractions {
+            format!(
+                "The newest {} of {} records; all are in audit.jsonl.",
+                num(shown),
+                num(s.extractions)
+            )
+        } else {
+            format!("All {} records.", num(shown))
+        }
+    );
     h.push_str(r#"<table id="table-extractions"><tr><th class="num">seq</th><th>finished (UTC) · extraction id</th><th>payload hash</th><th class="num">fetched</th><th class="num">validated</th><th class="num">false pos.</th><th class="num">PII</th><th class="num">accuracy</th><th>webhook</th></tr>"#);
     for r in &trail.rows {
         let f = &r.fields;
         let webhook = match &r.webhook {
-            Webhook::Delivered { attempts, .. } => format!(r#"<span class="delivered">delivered</span> ({attempts} attempt{})"#, if *attempts == 1 { "" } else { "s" }),
-            Webhook::Queued { attempts, last } => format!(r#"<span class="queued">queued</span> ({attempts} attempts{})"#, last.as_deref().map(|l| format!(", last {}", esc(l))).unwrap_or_default()),
+            Webhook::Delivered { attempts, .. } => format!(
+                r#"<span class="delivered">delivered</span> ({attempts} attempt{})"#,
+                if *attempts == 1 { "" } else { "s" }
+            ),
+            Webhook::Queued { attempts, last } => format!(
+                r#"<span class="queued">queued</span> ({attempts} attempts{})"#,
+                last.as_deref()
+                    .map(|l| format!(", last {}", esc(l)))
+                    .unwrap_or_default()
+            ),
             Webhook::Unknown => "–".into(),
         };
-        let _ = write!(h, r#"<tr class="extraction"><td class="num">{}</td><td>{}<br><code>{}</code></td><td class="hash">{}</td>{}{}{}{}<td class="num" data-value="{:.4}">{}</td><td>{webhook}</td></tr>"#,
-            r.seq, f.timestamp, esc(&f.extraction_id), esc(&f.payload_hash),
-            cell(f.violations_fetched.unwrap_or(f.total_violations + f.false_positives_filtered)),
-            cell(f.total_violations), cell(f.false_positives_filtered), cell(f.pii_exposures_detected),
-            f.accuracy_rate, pct(f.accuracy_rate));
+        let _ = write!(
+            h,
+            r#"<tr class="extraction"><td class="num">{}</td><td>{}<br><code>{}</code></td><td class="hash">{}</td>{}{}{}{}<td class="num" data-value="{:.4}">{}</td><td>{webhook}</td></tr>"#,
+            r.seq,
+            f.timestamp,
+            esc(&f.extraction_id),
+            esc(&f.payload_hash),
+            cell(
+                f.violations_fetched
+                    .unwrap_or(f.total_violations + f.false_positives_filtered)
+            ),
+            cell(f.total_violations),
+            cell(f.false_positives_filtered),
+            cell(f.pii_exposures_detected),
+            f.accuracy_rate,
+            pct(f.accuracy_rate)
+        );
     }
     h.push_str("</table>");
     if trail.unreadable_lines > 0 {
-        let _ = write!(h, r#"<p class="note">{} lines of audit.jsonl could not be read as records.</p>"#, num(trail.unreadable_lines));
+        let _ = write!(
+            h,
+            r#"<p class="note">{} lines of audit.jsonl could not be read as records.</p>"#,
+            num(trail.unreadable_lines)
+        );
     }
     h.push_str("</section>");
 }
@@ -444,9 +698,16 @@ fn latest(h: &mut String, a: &Aggregates) {
     }
     h.push_str(r#"<table id="table-latest"><tr><th>detected (UTC)</th><th>severity</th><th>rule · agent</th><th>evidence (redacted)</th></tr>"#);
     for l in &a.latest {
-        let _ = write!(h, r#"<tr><td>{}<br><code>{}</code></td><td>{}</td><td>{}<br><code>{}</code></td><td>{}</td></tr>"#,
-            l.detected_at, esc(l.id.as_str()), l.severity, esc(l.rule.as_str()),
-            esc(l.agent.as_ref().map_or("", |x| x.as_str())), esc(l.evidence.as_str()));
+        let _ = write!(
+            h,
+            r#"<tr><td>{}<br><code>{}</code></td><td>{}</td><td>{}<br><code>{}</code></td><td>{}</td></tr>"#,
+            l.detected_at,
+            esc(l.id.as_str()),
+            l.severity,
+            esc(l.rule.as_str()),
+            esc(l.agent.as_ref().map_or("", |x| x.as_str())),
+            esc(l.evidence.as_str())
+        );
     }
     h.push_str("</table></section>");
 }

@@ -136,7 +136,8 @@ mod tests {
     // an SSN in a range the SSA assigns.
     #[test]
     fn redaction_removes_pii_that_the_input_kept() {
-        let text = "card 4111 1111 1111 1111, iban GB82 WEST 1234 5698 7654 32, mail jane.doe@example.com";
+        let text =
+            "card 4111 1111 1111 1111, iban GB82 WEST 1234 5698 7654 32, mail jane.doe@example.com";
         let safe = Redacted::new(text);
         assert!(!safe.as_str().contains("4111"), "{}", safe.as_str());
         assert!(!safe.as_str().contains("WEST"), "{}", safe.as_str());

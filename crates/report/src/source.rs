@@ -28,27 +28,36 @@ impl std::fmt::Display for Input {
 /// directory stands for its `*.jsonl` files (rejects files excepted), in
 /// name order, which for `serve`'s `violations-YYYYMMDDTHH.jsonl` is time order.
 pub fn resolve(spec: &str) -> Result<Vec<Input>, ReportError> {
-    let refuse = |why: String| ReportError::Inputs { spec: spec.to_owned(), why };
+    let refuse = |why: String| ReportError::Inputs {
+        spec: spec.to_owned(),
+        why,
+    };
     let mut inputs = Vec::new();
     for part in spec.split(',').map(str::trim) {
         if part.is_empty() {
-            return Err(refuse("an empty name; give FILE[,FILE...], a directory, or -".into()));
+            return Err(refuse(
+                "an empty name; give FILE[,FILE...], a directory, or -".into(),
+            ));
         }
         if part == "-" {
             inputs.push(Input::Stdin);
             continue;
         }
         let path = Path::new(part);
-        let meta = std::fs::metadata(path)
-            .map_err(|e| refuse(format!("cannot read `{part}`: {e}")))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| refuse(format!("cannot read `{part}`: {e}")))?;
         if meta.is_dir() {
-            inputs.extend(jsonl_files(path).map_err(|e| refuse(format!("cannot list `{part}`: {e}")))?);
+            inputs.extend(
+                jsonl_files(path).map_err(|e| refuse(format!("cannot list `{part}`: {e}")))?,
+            );
         } else {
             inputs.push(Input::File(path.to_path_buf()));
         }
     }
     if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
-        return Err(refuse("`-` given twice; standard input can be read once".into()));
+        return Err(refuse(
+            "`-` given twice; standard input can be read once".into(),
+        ));
     }
     Ok(inputs)
 }
@@ -75,19 +84,26 @@ pub fn read_records(
     for input in inputs {
         let reader: Box<dyn Read> = match input {
             Input::Stdin => Box::new(std::io::stdin().lock()),
-            Input::File(path) => Box::new(std::fs::File::open(path).map_err(|e| {
-                ReportError::Unreadable { input: input.to_string(), why: e.to_string() }
-            })?),
+            Input::File(path) => {
+                Box::new(
+                    std::fs::File::open(path).map_err(|e| ReportError::Unreadable {
+                        input: input.to_string(),
+                        why: e.to_string(),
+                    })?,
+                )
+            }
         };
         let mut reader = BufReader::with_capacity(1 << 20, reader);
         let mut line = String::new();
         let mut number = 0usize;
         loop {
             line.clear();
-            let n = reader.read_line(&mut line).map_err(|e| ReportError::Unreadable {
-                input: input.to_string(),
-                why: e.to_string(),
-            })?;
+            let n = reader
+                .read_line(&mut line)
+                .map_err(|e| ReportError::Unreadable {
+                    input: input.to_string(),
+                    why: e.to_string(),
+                })?;
             if n == 0 {
                 break;
             }

@@ -14,9 +14,20 @@ pub struct Series {
 const WIDTH: f64 = 960.0;
 
 /// Stacked columns, one per bucket: `values[i][s]` for series `s`.
-pub fn columns(id: &str, caption: &str, series: &[Series], labels: &[String], values: &[Vec<u64>]) -> String {
+pub fn columns(
+    id: &str,
+    caption: &str,
+    series: &[Series],
+    labels: &[String],
+    values: &[Vec<u64>],
+) -> String {
     let (left, top, height, bottom) = (56.0, 10.0, 200.0, 36.0);
-    let max = values.iter().map(|v| v.iter().sum::<u64>()).max().unwrap_or(0).max(1);
+    let max = values
+        .iter()
+        .map(|v| v.iter().sum::<u64>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let scale = nice(max);
     let n = values.len().max(1) as f64;
     let step = (WIDTH - left - 10.0) / n;
@@ -32,7 +43,16 @@ pub fn columns(id: &str, caption: &str, series: &[Series], labels: &[String], va
             }
             let h = height * *value as f64 / scale as f64;
             y -= h;
-            mark(&mut s, &series[k], x, y, bar, h, *value, &format!("{} {}", labels[i], series[k].name));
+            mark(
+                &mut s,
+                &series[k],
+                x,
+                y,
+                bar,
+                h,
+                *value,
+                &format!("{} {}", labels[i], series[k].name),
+            );
         }
     }
     let every = (labels.len() / 12).max(1);
@@ -50,9 +70,20 @@ pub fn columns(id: &str, caption: &str, series: &[Series], labels: &[String], va
 }
 
 /// Stacked horizontal bars, one per row: `values[i][s]` for series `s`.
-pub fn bars(id: &str, caption: &str, series: &[Series], labels: &[String], values: &[Vec<u64>]) -> String {
+pub fn bars(
+    id: &str,
+    caption: &str,
+    series: &[Series],
+    labels: &[String],
+    values: &[Vec<u64>],
+) -> String {
     let (left, row, right) = (280.0, 24.0, 70.0);
-    let max = values.iter().map(|v| v.iter().sum::<u64>()).max().unwrap_or(0).max(1);
+    let max = values
+        .iter()
+        .map(|v| v.iter().sum::<u64>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let span = WIDTH - left - right;
     let mut s = open(id, caption, WIDTH, row * values.len().max(1) as f64 + 4.0);
     for (i, row_values) in values.iter().enumerate() {
@@ -70,11 +101,26 @@ pub fn bars(id: &str, caption: &str, series: &[Series], labels: &[String], value
                 continue;
             }
             let w = span * *value as f64 / max as f64;
-            mark(&mut s, &series[k], x, y + 3.0, w, row - 8.0, *value, &format!("{} {}", labels[i], series[k].name));
+            mark(
+                &mut s,
+                &series[k],
+                x,
+                y + 3.0,
+                w,
+                row - 8.0,
+                *value,
+                &format!("{} {}", labels[i], series[k].name),
+            );
             x += w;
         }
         let total: u64 = row_values.iter().sum();
-        let _ = write!(s, r#"<text class="value" x="{:.1}" y="{:.1}">{}</text>"#, x + 6.0, y + 15.0, num(total));
+        let _ = write!(
+            s,
+            r#"<text class="value" x="{:.1}" y="{:.1}">{}</text>"#,
+            x + 6.0,
+            y + 15.0,
+            num(total)
+        );
     }
     s.push_str("</svg>");
     if series.len() > 1 {
@@ -85,14 +131,23 @@ pub fn bars(id: &str, caption: &str, series: &[Series], labels: &[String], value
 }
 
 /// Columns of rates between 0 and 1 (accuracy per extraction).
-pub fn rates(id: &str, caption: &str, class: &'static str, labels: &[String], values: &[f64]) -> String {
+pub fn rates(
+    id: &str,
+    caption: &str,
+    class: &'static str,
+    labels: &[String],
+    values: &[f64],
+) -> String {
     let (left, top, height, bottom) = (56.0, 10.0, 160.0, 36.0);
     let n = values.len().max(1) as f64;
     let step = (WIDTH - left - 10.0) / n;
     let bar = (step * 0.8).max(1.0);
     let mut s = open(id, caption, WIDTH, top + height + bottom);
     axis_y(&mut s, left, top, height, 100, |v| format!("{v}%"));
-    let series = Series { class, name: "accuracy" };
+    let series = Series {
+        class,
+        name: "accuracy",
+    };
     for (i, rate) in values.iter().enumerate() {
         let h = height * rate.clamp(0.0, 1.0);
         let x = left + step * i as f64 + (step - bar) / 2.0;
@@ -138,7 +193,14 @@ fn mark(s: &mut String, series: &Series, x: f64, y: f64, w: f64, h: f64, value: 
 }
 
 /// Grid lines and labels at 0, a half and the top of the scale.
-fn axis_y(s: &mut String, left: f64, top: f64, height: f64, scale: u64, label: impl Fn(u64) -> String) {
+fn axis_y(
+    s: &mut String,
+    left: f64,
+    top: f64,
+    height: f64,
+    scale: u64,
+    label: impl Fn(u64) -> String,
+) {
     for k in 0..=2u64 {
         let value = scale * k / 2;
         let y = top + height - height * k as f64 / 2.0;
@@ -169,7 +231,12 @@ fn nice(max: u64) -> u64 {
 fn legend(series: &[Series]) -> String {
     let mut s = String::from(r#"<p class="legend">"#);
     for item in series {
-        let _ = write!(s, r#"<span><i class="{}"></i>{}</span>"#, item.class, esc(item.name));
+        let _ = write!(
+            s,
+            r#"<span><i class="{}"></i>{}</span>"#,
+            item.class,
+            esc(item.name)
+        );
     }
     s + "</p>"
 }
@@ -197,8 +264,23 @@ mod tests {
 
     #[test]
     fn each_nonzero_value_is_one_mark() {
-        let series = [Series { class: "a", name: "A" }, Series { class: "b", name: "B" }];
-        let svg = columns("c", "caption", &series, &["x".into(), "y".into()], &[vec![3, 0], vec![1, 2]]);
+        let series = [
+            Series {
+                class: "a",
+                name: "A",
+            },
+            Series {
+                class: "b",
+                name: "B",
+            },
+        ];
+        let svg = columns(
+            "c",
+            "caption",
+            &series,
+            &["x".into(), "y".into()],
+            &[vec![3, 0], vec![1, 2]],
+        );
         assert_eq!(svg.matches("class=\"mark ").count(), 3);
         assert!(svg.contains(r#"data-value="3""#));
     }

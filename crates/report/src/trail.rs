@@ -4,8 +4,7 @@
 use crate::{ReportError, Window};
 use compliance_api::{TimeInterval, Timestamp};
 use compliance_audit::{
-    check_trail, webhook_id_for, Anchor, ChainEntry, ChainError, Tampering, TrailAnchors,
-    LOG_FILE,
+    check_trail, webhook_id_for, Anchor, ChainEntry, ChainError, Tampering, TrailAnchors, LOG_FILE,
 };
 use compliance_store::StateStore;
 use serde::Deserialize;
@@ -56,9 +55,15 @@ pub enum Webhook {
     /// No state store was given, or it queued nothing for this record (no
     /// webhook configured).
     Unknown,
-    Delivered { at_ms: i64, attempts: u32 },
+    Delivered {
+        at_ms: i64,
+        attempts: u32,
+    },
     /// Still queued; `last` is the last attempt's HTTP status, if it got one.
-    Queued { attempts: u32, last: Option<String> },
+    Queued {
+        attempts: u32,
+        last: Option<String>,
+    },
 }
 
 /// One row of the extraction table.
@@ -123,7 +128,10 @@ pub fn read_trail(
         // No log yet: the check above passed it as empty.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Box::new(std::io::empty()),
         Err(cause) => {
-            return Err(ReportError::Audit(ChainError::Unreadable { path: dir.join(LOG_FILE), cause }))
+            return Err(ReportError::Audit(ChainError::Unreadable {
+                path: dir.join(LOG_FILE),
+                cause,
+            }))
         }
     };
     let mut rows = VecDeque::new();
@@ -131,12 +139,17 @@ pub fn read_trail(
     let mut unreadable_lines = 0;
     for line in log.lines() {
         let line = line.map_err(|cause| {
-            ReportError::Audit(ChainError::Unreadable { path: dir.join(LOG_FILE), cause })
+            ReportError::Audit(ChainError::Unreadable {
+                path: dir.join(LOG_FILE),
+                cause,
+            })
         })?;
-        let parsed = serde_json::from_str::<ChainEntry>(&line).ok().and_then(|entry| {
-            let fields = RecordFields::deserialize(&entry.record).ok()?;
-            Some((entry, fields))
-        });
+        let parsed = serde_json::from_str::<ChainEntry>(&line)
+            .ok()
+            .and_then(|entry| {
+                let fields = RecordFields::deserialize(&entry.record).ok()?;
+                Some((entry, fields))
+            });
         let Some((entry, fields)) = parsed else {
             unreadable_lines += 1;
             continue;
@@ -165,7 +178,12 @@ pub fn read_trail(
             Webhook::Queued { .. } => sums.queued += 1,
             Webhook::Unknown => {}
         }
-        rows.push_back(Row { seq: entry.seq, hash: entry.hash, fields, webhook });
+        rows.push_back(Row {
+            seq: entry.seq,
+            hash: entry.hash,
+            fields,
+            webhook,
+        });
         if rows.len() > MAX_ROWS {
             rows.pop_front();
         }
@@ -185,11 +203,17 @@ pub fn read_trail(
 }
 
 fn webhook_state(store: &dyn StateStore, seq: u64, hash: &str) -> Result<Webhook, ReportError> {
-    let id = webhook_id_for(&Anchor { seq, hash: hash.to_owned() });
+    let id = webhook_id_for(&Anchor {
+        seq,
+        hash: hash.to_owned(),
+    });
     Ok(match store.webhook(&id).map_err(ReportError::Store)? {
         None => Webhook::Unknown,
         Some(entry) => match entry.delivered_at_ms {
-            Some(at_ms) => Webhook::Delivered { at_ms, attempts: entry.attempts },
+            Some(at_ms) => Webhook::Delivered {
+                at_ms,
+                attempts: entry.attempts,
+            },
             None => Webhook::Queued {
                 attempts: entry.attempts,
                 // The status only: an error text may name the endpoint's URL.

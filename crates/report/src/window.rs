@@ -39,7 +39,10 @@ impl Window {
             if to <= from {
                 return Err(ReportError::Window {
                     name: names.1.to_owned(),
-                    why: format!("{to} is not after {} {from}; give an end after the start", names.0),
+                    why: format!(
+                        "{to} is not after {} {from}; give an end after the start",
+                        names.0
+                    ),
                 });
             }
         }
@@ -83,7 +86,10 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().starts_with("to: "), "{err}");
         let err = Window::parse(None, Some("2023-10-01T00:00:00+02:00"), ("--from", "--to"));
-        assert!(err.is_err(), "a non-UTC offset is refused as extract refuses it");
+        assert!(
+            err.is_err(),
+            "a non-UTC offset is refused as extract refuses it"
+        );
     }
 
     #[test]

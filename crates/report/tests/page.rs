@@ -59,20 +59,34 @@ fn a_large_varied_input_gives_a_small_self_contained_page_without_pii() {
     assert_eq!(report.aggregates.tally.violations, n);
     // 60,000 agents: past the count limit, still all counted in the totals.
     assert!(report.aggregates.agents.capped);
-    let shown: u64 = report.aggregates.agents.rows.iter().map(|(_, c)| c.total()).sum();
+    let shown: u64 = report
+        .aggregates
+        .agents
+        .rows
+        .iter()
+        .map(|(_, c)| c.total())
+        .sum();
     assert_eq!(shown + report.aggregates.agents.others.total(), n);
 
     for needle in ["4111", "1111 1111", "WEST", "5698"] {
         assert!(!html.contains(needle), "`{needle}` is on the page");
     }
-    assert!(html.contains("[REDACTED:credit_card]"), "redacted rule names show the marker");
-    assert!(html.contains("written with --keep-pii"), "the page says the input kept PII");
+    assert!(
+        html.contains("[REDACTED:credit_card]"),
+        "redacted rule names show the marker"
+    );
+    assert!(
+        html.contains("written with --keep-pii"),
+        "the page says the input kept PII"
+    );
     self_contained(html);
 }
 
 /// Nothing on the page refers to another resource: no URL, no script, no link.
 fn self_contained(html: &str) {
-    for forbidden in ["http://", "https://", "<script", "<link", "src=", "url(", "@import", "<iframe", "<img"] {
+    for forbidden in [
+        "http://", "https://", "<script", "<link", "src=", "url(", "@import", "<iframe", "<img",
+    ] {
         assert!(!html.contains(forbidden), "`{forbidden}` is on the page");
     }
 }
