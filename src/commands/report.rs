@@ -161,3 +161,74 @@ fn report_failure(e: ReportError) -> Failure {
         _ => Failure::invalid(e),
     }
 }
+
+/// What `serve` reports on at `GET /report`: its output directory, its
+/// audit directory and its state store.
+#[derive(Clone)]
+pub struct Served {
+    pub out_dir: Option<PathBuf>,
+    pub audit_dir: PathBuf,
+    pub store: std::sync::Arc<dyn StateStore>,
+    pub state_name: String,
+}
+
+/// `GET /report` and `GET /report?from=T&to=T`: the report of `served`, made
+/// on each request; a bad `from` or `to` is a 400 naming the parameter.
+pub fn router(served: Served) -> axum::Router {
+    axum::Router::new()
+        .route("/report", axum::routing::get(serve_report))
+        .with_state(served)
+}
+
+async fn serve_report(
+    axum::extract::State(served): axum::extract::State<Served>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    let text = |status: StatusCode, message: String| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            message + "\n",
+        )
+            .into_response()
+    };
+    let window = match Window::parse(
+        query.get("from").map(String::as_str),
+        query.get("to").map(String::as_str),
+        ("from", "to"),
+    ) {
+        Ok(window) => window,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let Some(out_dir) = served.out_dir.clone() else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "this service writes to standard output (--out-dir -): there are no files to report on"
+                .into(),
+        );
+    };
+    let built = tokio::task::spawn_blocking(move || {
+        // No file yet (before the first run) is an empty report, not an error.
+        let inputs = source::resolve(&out_dir.display().to_string())?;
+        build(&Request {
+            inputs,
+            audit_dir: served.audit_dir.clone(),
+            store: Some((&*served.store, served.state_name.clone())),
+            window,
+            title: "Compliance report".into(),
+            pseudonyms: None,
+        })
+    })
+    .await;
+    match built {
+        Ok(Ok(report)) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            report.html,
+        )
+            .into_response(),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

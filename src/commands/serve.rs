@@ -1,4 +1,5 @@
-//! `serve`: continuous extraction on a schedule, with `/healthz` and `/metrics`.
+//! `serve`: continuous extraction on a schedule, with `/healthz`, `/metrics`
+//! and the HTML report of its output directory at `/report`.
 
 use super::{Outcome, Pipeline};
 use crate::exit::{Exit, Failure};
@@ -96,14 +97,21 @@ pub async fn run(args: Args) -> Outcome {
         // A JSON event with --log-format json, like every line there.
         crate::report::note(&format!("listening on http://{bound}"));
     }
-    tracing::info!("serving /healthz and /metrics on http://{bound}");
+    tracing::info!("serving /healthz, /metrics and /report on http://{bound}");
 
     let stop = stop_signal(signals).shared();
     let health = Arc::new(Health::default());
+    let report = super::report::router(super::report::Served {
+        out_dir: schedule.out_dir.clone(),
+        audit_dir: audit_dir.clone(),
+        store: pipeline.store.clone(),
+        state_name: state_file.display().to_string(),
+    });
     let endpoints = tokio::spawn(compliance_pipeline::health::serve(
         listener,
         health.clone(),
         metrics,
+        report,
         stop.clone(),
     ));
     let service = Service {
