@@ -88,6 +88,17 @@ pub struct Latest {
     pub evidence: Redacted,
 }
 
+/// A violation kept for the newest-violations table, not yet redacted.
+#[derive(Debug)]
+struct Candidate {
+    detected_at: Timestamp,
+    severity: Severity,
+    id: String,
+    rule: String,
+    agent: Option<String>,
+    evidence: String,
+}
+
 /// Running counts over output records; see the module documentation.
 #[derive(Debug, Default)]
 pub struct Aggregator {
@@ -99,7 +110,8 @@ pub struct Aggregator {
     queues: Keyed<Counts>,
     /// Findings whose evidence value in the input carries the type's marker.
     redacted_in_input: BTreeMap<PiiType, u64>,
-    latest: Vec<(Timestamp, Severity, String, String, Option<String>, String)>,
+    /// The newest validated HIGH and CRITICAL violations, newest first, as received.
+    latest: Vec<Candidate>,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
 }
@@ -124,17 +136,14 @@ impl Aggregator {
 
         let validated = record.verdict.status == Status::Validated;
         let pii = record.verdict.pii.len() as u64;
-        match self.rules.entry(&v.rule_id) {
-            Some(rule) => {
-                if rule.name.is_none() {
-                    rule.name.clone_from(&v.rule_name);
-                }
-                if rule.regulations.is_empty() && !record.verdict.regulations.is_empty() {
-                    rule.regulations.clone_from(&record.verdict.regulations);
-                }
-                rule.counts.add(validated, pii);
+        if let Some(rule) = self.rules.entry(&v.rule_id) {
+            if rule.name.is_none() {
+                rule.name.clone_from(&v.rule_name);
             }
-            None => {}
+            if rule.regulations.is_empty() && !record.verdict.regulations.is_empty() {
+                rule.regulations.clone_from(&record.verdict.regulations);
+            }
+            rule.counts.add(validated, pii);
         }
         for (keyed, id) in [
             (&mut self.agents, &v.agent_id),
@@ -174,7 +183,12 @@ impl Aggregator {
     fn keep_latest(&mut self, record: &OutputRecord) {
         let v = &record.violation;
         let key = (v.detected_at, v.severity);
-        if self.latest.len() == LATEST && self.latest.iter().all(|l| (l.0, l.1) >= key) {
+        if self.latest.len() == LATEST
+            && self
+                .latest
+                .iter()
+                .all(|l| (l.detected_at, l.severity) >= key)
+        {
             return;
         }
         let evidence = v
@@ -187,15 +201,16 @@ impl Aggregator {
             .unwrap_or("")
             .to_owned();
         let rule = v.rule_name.clone().unwrap_or_else(|| v.rule_id.clone());
-        self.latest.push((
-            v.detected_at,
-            v.severity,
-            v.id.clone(),
+        self.latest.push(Candidate {
+            detected_at: v.detected_at,
+            severity: v.severity,
+            id: v.id.clone(),
             rule,
-            v.agent_id.clone(),
+            agent: v.agent_id.clone(),
             evidence,
-        ));
-        self.latest.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        });
+        self.latest
+            .sort_by_key(|l| std::cmp::Reverse((l.detected_at, l.severity)));
         self.latest.truncate(LATEST);
     }
 
@@ -243,13 +258,13 @@ impl Aggregator {
         let latest = self
             .latest
             .into_iter()
-            .map(|(at, severity, id, rule, agent, evidence)| Latest {
-                detected_at: at,
-                severity,
-                id: Redacted::new(&id),
-                rule: Redacted::new(&rule),
-                agent: agent.as_deref().map(agent_label),
-                evidence: Redacted::excerpt(&evidence, EXCERPT),
+            .map(|c| Latest {
+                detected_at: c.detected_at,
+                severity: c.severity,
+                id: Redacted::new(&c.id),
+                rule: Redacted::new(&c.rule),
+                agent: c.agent.as_deref().map(agent_label),
+                evidence: Redacted::excerpt(&c.evidence, EXCERPT),
             })
             .collect();
         Aggregates {

@@ -33,7 +33,7 @@ pub fn columns(
     let step = (WIDTH - left - 10.0) / n;
     let bar = (step * 0.8).max(1.0);
     let mut s = open(id, caption, WIDTH, top + height + bottom);
-    axis_y(&mut s, left, top, height, scale, |v| num(v as u64));
+    axis_y(&mut s, left, top, height, scale, num);
     for (i, column) in values.iter().enumerate() {
         let x = left + step * i as f64 + (step - bar) / 2.0;
         let mut y = top + height;
