@@ -31,7 +31,7 @@ pub fn columns(
     let scale = nice(max);
     let n = values.len().max(1) as f64;
     let step = (WIDTH - left - 10.0) / n;
-    let bar = (step * 0.8).max(1.0);
+    let bar = (step * 0.8).clamp(1.0, 48.0);
     let mut s = open(id, caption, WIDTH, top + height + bottom);
     axis_y(&mut s, left, top, height, scale, num);
     for (i, column) in values.iter().enumerate() {
@@ -141,7 +141,7 @@ pub fn rates(
     let (left, top, height, bottom) = (56.0, 10.0, 160.0, 36.0);
     let n = values.len().max(1) as f64;
     let step = (WIDTH - left - 10.0) / n;
-    let bar = (step * 0.8).max(1.0);
+    let bar = (step * 0.8).clamp(1.0, 48.0);
     let mut s = open(id, caption, WIDTH, top + height + bottom);
     axis_y(&mut s, left, top, height, 100, |v| format!("{v}%"));
     let series = Series {
