@@ -160,7 +160,10 @@ fn the_demos_report_renders_with_every_chart_and_figure() {
         .map(|r| r["verdict"]["pii"].as_array().unwrap().len())
         .sum();
     let figure = |id: &str, n: usize| {
-        let shown = format!(r#"id="{id}" data-value="{n}">{}<"#, thousands(n));
+        let shown = format!(
+            r#"id="{id}" data-value="{n}">{}<"#,
+            compliance_report::num(n as u64)
+        );
         assert!(dom.contains(&shown), "#{id} should read {n}");
     };
     figure("total-violations", records.len());
@@ -175,18 +178,6 @@ fn the_demos_report_renders_with_every_chart_and_figure() {
         r#"id="head-hash">{}<"#,
         entry["hash"].as_str().unwrap()
     )));
-}
-
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[test]

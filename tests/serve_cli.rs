@@ -717,6 +717,30 @@ fn assert_interface_families_at_zero(scrape: &str) {
     zero("genesys_compliance_outbox_depth");
 }
 
+/// `serve` from `since` against the simulator at `sim_addr`, with its output,
+/// state and log (returned) in `dir`, listening on a free loopback port.
+fn spawn_serve(dir: &Path, sim_addr: &str, since: &str) -> (Running, String, std::path::PathBuf) {
+    let log = dir.join("serve.err");
+    let (serve, addr) = spawn(
+        &[
+            "serve",
+            "--api-base-url",
+            &format!("http://{sim_addr}"),
+            "--since",
+            since,
+            "--listen",
+            "127.0.0.1:0",
+            "--out-dir",
+            dir.join("out").to_str().unwrap(),
+            "--state",
+            dir.join("state.db").to_str().unwrap(),
+        ],
+        &DEMO_CREDS,
+        &log,
+    );
+    (serve, addr, log)
+}
+
 /// A scrape of a service whose upstream holds no violation at all lists
 /// every family interface.md names, at 0, and an empty run adds none.
 #[test]
@@ -727,24 +751,7 @@ fn a_fresh_service_lists_every_interface_metric_family_before_any_violation() {
         &[],
         &dir.path().join("sim.err"),
     );
-    let log = dir.path().join("serve.err");
-    let (serve, addr) = spawn(
-        &[
-            "serve",
-            "--api-base-url",
-            &format!("http://{sim_addr}"),
-            "--since",
-            &utc(-60),
-            "--listen",
-            "127.0.0.1:0",
-            "--out-dir",
-            dir.path().join("out").to_str().unwrap(),
-            "--state",
-            dir.path().join("state.db").to_str().unwrap(),
-        ],
-        &DEMO_CREDS,
-        &log,
-    );
+    let (serve, addr, log) = spawn_serve(dir.path(), &sim_addr, &utc(-60));
     let (status, first) = http_get(&addr, "/metrics");
     assert_eq!(status, 200);
     assert_interface_families_at_zero(&first);
@@ -901,24 +908,7 @@ fn serve_reports_its_output_directory_at_get_report() {
         &[],
         &dir.path().join("sim.err"),
     );
-    let log = dir.path().join("serve.err");
-    let (serve, addr) = spawn(
-        &[
-            "serve",
-            "--api-base-url",
-            &format!("http://{sim_addr}"),
-            "--since",
-            &utc(-900),
-            "--listen",
-            "127.0.0.1:0",
-            "--out-dir",
-            dir.path().join("out").to_str().unwrap(),
-            "--state",
-            dir.path().join("state.db").to_str().unwrap(),
-        ],
-        &DEMO_CREDS,
-        &log,
-    );
+    let (serve, addr, log) = spawn_serve(dir.path(), &sim_addr, &utc(-900));
     wait_for("the first run", Duration::from_secs(30), || {
         read(&log).contains("run complete")
     });

@@ -36,7 +36,7 @@ mod trail;
 mod window;
 
 pub use aggregate::{Aggregates, Aggregator, Counts, Latest, Ranking, RuleRow, MAX_KEYS, TOP};
-pub use render::{render, Page};
+pub use render::{num, render, Page};
 pub use safe::{KeySource, Pseudonyms, Redacted, MIN_KEY_BYTES};
 pub use trail::{read_trail, RecordFields, Row, Sums, Trail, Verdict, Webhook, MAX_ROWS};
 pub use window::Window;

@@ -55,16 +55,7 @@ pub fn columns(
             );
         }
     }
-    let every = (labels.len() / 12).max(1);
-    for (i, label) in labels.iter().enumerate().filter(|(i, _)| i % every == 0) {
-        let x = left + step * i as f64 + step / 2.0;
-        let _ = write!(
-            s,
-            r#"<text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            top + height + 16.0,
-            esc(label)
-        );
-    }
+    x_labels(&mut s, labels, left, step, top + height + 16.0);
     s.push_str("</svg>");
     s + &legend(series)
 }
@@ -160,18 +151,22 @@ pub fn rates(
             rate * 100.0
         );
     }
-    let every = (labels.len() / 10).max(1);
+    x_labels(&mut s, labels, left, step, top + height + 16.0);
+    s.push_str("</svg>");
+    s
+}
+
+/// About a dozen of the column labels, under their columns at height `y`.
+fn x_labels(s: &mut String, labels: &[String], left: f64, step: f64, y: f64) {
+    let every = (labels.len() / 12).max(1);
     for (i, label) in labels.iter().enumerate().filter(|(i, _)| i % every == 0) {
         let x = left + step * i as f64 + step / 2.0;
         let _ = write!(
             s,
-            r#"<text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            top + height + 16.0,
+            r#"<text class="tick" x="{x:.1}" y="{y:.1}" text-anchor="middle">{}</text>"#,
             esc(label)
         );
     }
-    s.push_str("</svg>");
-    s
 }
 
 fn open(id: &str, caption: &str, width: f64, height: f64) -> String {
