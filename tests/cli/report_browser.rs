@@ -5,13 +5,10 @@
 //! Chromium is `.ci/run`'s to install. Without it these tests fail when `CI`
 //! is set, and are skipped with a message otherwise.
 
+use crate::util::bin;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_genesys-compliance"))
-}
 
 /// The browser, or `None` (outside CI) when it is not installed.
 fn chromium() -> Option<PathBuf> {

@@ -2,14 +2,11 @@
 //! figures against `audit verify` and the run's summary; a tampered trail;
 //! bad input refused with exit 2 naming it.
 
+use crate::util::bin;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_genesys-compliance"))
-}
 
 /// One demo run shared by the tests (with its summary as JSON fields).
 struct Demo {
