@@ -86,7 +86,7 @@ fn report(args: &Args) -> Outcome {
     let store = match &state {
         Some(path) => Some(
             SqliteStore::open_existing(path)
-                .map_err(|e| Failure::invalid(anyhow::anyhow!("--state: {e}")))?,
+                .map_err(|e| Failure::invalid(anyhow::Error::new(e).context("--state")))?,
         ),
         None => None,
     };
