@@ -62,7 +62,7 @@ pub enum Command {
         genesys-compliance audit enable-webhook https://audit.example.com/hooks --state genesys-compliance.db\n  \
         genesys-compliance audit verify --help")]
     Audit(commands::audit::Args),
-    /// Extract continuously on a schedule, with health and metrics endpoints.
+    /// Extract continuously on a schedule, with health, metrics and report endpoints.
     Serve(commands::serve::Args),
     /// Write an HTML compliance report (charts, audit trail) that opens offline.
     Report(commands::report::Args),

@@ -21,14 +21,17 @@ recognised from the state store and dropped, so every violation is output exactl
 restarts too. Each run appends one audit record; a run that is stopped, killed or fails before \
 its record leaves what it output to the next run's record, so every violation output is counted in \
 exactly one record. SIGTERM or Ctrl-C: the current page is finished or abandoned, state is committed, \
-and the process exits 0 within 10 s; a second signal exits at once.
+and the process exits 0 within 10 s; a second signal exits at once. Besides /healthz and /metrics, \
+GET /report on --listen serves the HTML report of --out-dir and its audit trail, made on each \
+request (`?from=T&to=T` narrows it; a bad bound is a 400 naming it).
 
 Examples:
   genesys-compliance serve --since 2023-10-01T00:00:00Z --every 5m --lookback 15m \\
       --out-dir /var/lib/genesys-compliance/out --audit-dir /var/lib/genesys-compliance/audit \\
       --webhook-url https://grc.example.com/hooks/genesys --region eu-west-1
   genesys-compliance serve --config /etc/genesys-compliance/config.toml
-  curl -s 127.0.0.1:9464/metrics | grep genesys_compliance_violations_total"
+  curl -s 127.0.0.1:9464/metrics | grep genesys_compliance_violations_total
+  curl -s '127.0.0.1:9464/report?from=2023-10-01T00:00:00Z' > report.html   (see `report --help`)"
 )]
 pub struct Args {
     #[command(flatten)]
