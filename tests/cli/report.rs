@@ -390,3 +390,37 @@ fn a_directory_of_hourly_files_and_a_window_select_what_is_reported() {
         "24 files, out/violations-20231001T00.jsonl to out/violations-20231001T23.jsonl"
     ));
 }
+
+#[test]
+fn output_records_can_come_from_standard_input() {
+    let (_tmp, dir) = demo_copy();
+    let input = std::fs::File::open(dir.join("violations.jsonl")).unwrap();
+    let out = bin()
+        .args([
+            "report",
+            "--in",
+            "-",
+            "--audit-dir",
+            "audit",
+            "--out",
+            "r.html",
+            "--title",
+            "From a pipe",
+        ])
+        .stdin(input)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(dir.join("r.html")).unwrap();
+    assert_eq!(
+        value_of(&html, "total-violations"),
+        demo().summary["violations"].to_string()
+    );
+    assert!(html.contains("<h1>From a pipe</h1>"));
+    assert!(html.contains("input: standard input"));
+}
