@@ -53,6 +53,11 @@ pub struct AuditRecord {
     pub by_pii_type: BTreeMap<String, u64>,
     /// Requests retried (429, 5xx, network), over the whole extraction.
     pub retries: u64,
+    /// Card numbers the detectors missed and the last pass over the output
+    /// redacted: 0 unless a detector has a gap. Records written before it
+    /// existed lack it and read as 0 (the chain hashes the record as written).
+    #[serde(default)]
+    pub late_pii: u64,
     /// `genesys-compliance` version that wrote the record.
     pub program_version: String,
 }
@@ -112,6 +117,7 @@ mod tests {
             by_status: BTreeMap::new(),
             by_pii_type: BTreeMap::new(),
             retries: 0,
+            late_pii: 0,
             program_version: "0.1.0".into(),
         };
         let json = serde_json::to_value(&record).unwrap();
@@ -132,6 +138,12 @@ mod tests {
             "{text}"
         );
         let back: AuditRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, record);
+        assert_eq!(json["late_pii"], 0);
+        // A record written before `late_pii` existed still reads, as 0.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("late_pii");
+        let back: AuditRecord = serde_json::from_value(old).unwrap();
         assert_eq!(back, record);
     }
 

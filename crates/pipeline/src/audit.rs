@@ -101,6 +101,7 @@ pub fn audit_record(
             .map(|(k, n)| (k.as_str().to_string(), *n))
             .collect(),
         retries: progress.retries,
+        late_pii: tally.late_pii,
         program_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }

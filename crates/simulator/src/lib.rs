@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cards;
 mod dataset;
 pub mod evidence;
 mod limiter;
