@@ -5,7 +5,7 @@
 use crate::util::bin;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// One demo run shared by the tests (with its summary as JSON fields).
@@ -43,12 +43,15 @@ fn demo() -> &'static Demo {
 }
 
 fn report(args: &[&str], dir: &Path) -> (Output, String) {
-    let out = bin()
-        .args(["report"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
+    report_with(args, dir, |_| {})
+}
+
+/// [`report`] with the command set up further (environment, standard input).
+fn report_with(args: &[&str], dir: &Path, setup: impl FnOnce(&mut Command)) -> (Output, String) {
+    let mut cmd = bin();
+    cmd.arg("report").args(args).current_dir(dir);
+    setup(&mut cmd);
+    let out = cmd.output().unwrap();
     let html = std::fs::read_to_string(dir.join("r.html")).unwrap_or_default();
     (out, html)
 }
@@ -217,19 +220,19 @@ fn a_tampered_trail_is_shown_broken_with_its_first_bad_record() {
 fn pseudonyms_replace_agent_ids_and_stay_the_same_with_the_same_key() {
     let (_tmp, dir) = demo_copy();
     let run = |key: &str| {
-        let out = bin()
-            .args(["report", "--pseudonymize-agents"])
-            .args(DEMO_ARGS)
-            .env("COMPLIANCE_PSEUDONYM_KEY", key)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
+        let (out, html) = report_with(
+            &[&["--pseudonymize-agents"], &DEMO_ARGS[..]].concat(),
+            &dir,
+            |cmd| {
+                cmd.env("COMPLIANCE_PSEUDONYM_KEY", key);
+            },
+        );
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::read_to_string(dir.join("r.html")).unwrap()
+        html
     };
     let first = run("a key of thirty-two bytes, kept.");
     let output = std::fs::read_to_string(dir.join("violations.jsonl")).unwrap();
@@ -395,28 +398,24 @@ fn a_directory_of_hourly_files_and_a_window_select_what_is_reported() {
 fn output_records_can_come_from_standard_input() {
     let (_tmp, dir) = demo_copy();
     let input = std::fs::File::open(dir.join("violations.jsonl")).unwrap();
-    let out = bin()
-        .args([
-            "report",
-            "--in",
-            "-",
-            "--audit-dir",
-            "audit",
-            "--out",
-            "r.html",
-            "--title",
-            "From a pipe",
-        ])
-        .stdin(input)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let args = [
+        "--in",
+        "-",
+        "--audit-dir",
+        "audit",
+        "--out",
+        "r.html",
+        "--title",
+        "From a pipe",
+    ];
+    let (out, html) = report_with(&args, &dir, |cmd| {
+        cmd.stdin(input);
+    });
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let html = std::fs::read_to_string(dir.join("r.html")).unwrap();
     assert_eq!(
         value_of(&html, "total-violations"),
         demo().summary["violations"].to_string()
