@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod demo;
 pub mod extract;
+pub mod report;
 pub mod serve;
 pub mod simulate;
 pub mod verify;

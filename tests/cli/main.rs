@@ -7,6 +7,8 @@ mod util;
 mod audit;
 mod demo;
 mod extract;
+mod report;
+mod report_browser;
 mod resume;
 mod serve;
 mod simulate;
