@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+mod api_client;
 mod endpoint;
 mod error;
 mod extractor;
@@ -16,6 +17,7 @@ mod stats;
 mod transport;
 mod window;
 
+pub use api_client::{Access, ApiClient, Presigned};
 pub use endpoint::{BaseUrl, BaseUrlError, Endpoints};
 pub use error::{Error, ErrorKind};
 pub use extractor::{
