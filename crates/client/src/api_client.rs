@@ -4,8 +4,8 @@
 
 use crate::error::Error;
 use crate::stats::Stats;
-use crate::transport::{Call, Transport, TransportConfig};
 pub use crate::transport::{Access, Presigned};
+use crate::transport::{Call, Transport, TransportConfig};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -128,7 +128,9 @@ impl RuleMatrix {
 
     /// The regulations (and tags) listed for a rule; empty when it has none.
     pub fn regulations(&self, rule_id: &str) -> &[String] {
-        self.rules.get(rule_id).map_or(&[], |r| r.regulations.as_slice())
+        self.rules
+            .get(rule_id)
+            .map_or(&[], |r| r.regulations.as_slice())
     }
 
     /// Each rule id with its regulations, in no particular order.
