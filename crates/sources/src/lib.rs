@@ -21,6 +21,7 @@ mod jobs;
 mod limits;
 mod rules;
 pub mod speech;
+mod walk;
 
 pub use evaluations::Evaluations;
 pub use rules::{SourceRule, SourceRules};

@@ -20,8 +20,7 @@
 //!    and for each inverted topic a METADATA item saying it was not detected).
 //!
 //! Category and topic definitions are read once per run. A batch is one chunk
-//! of conversations; its `next_cursor` is the chunk's last conversation id, so
-//! a resumed run discovers the window again (jobs expire) and continues after it.
+//! of conversations (see [`crate::walk`] for how a run resumes).
 
 pub mod wire;
 
@@ -29,10 +28,11 @@ use crate::ids;
 use crate::jobs::{self, JobKind, Polling, ResultsPage};
 use crate::limits;
 use crate::rules::SourceRules;
+use crate::walk::{self, Discover};
 use crate::{SetupError, Source, SourceKind};
 use compliance_api::{Evidence, Filters, Severity, Timestamp, Violation};
 use compliance_client::{
-    Access, ApiClient, Batch, Batches, Error, Plan, Presigned, Query, Resume, Stats, Window,
+    Access, ApiClient, Batches, Error, Plan, Presigned, Query, Resume, Stats, Window,
 };
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -230,7 +230,7 @@ impl Source for SpeechAnalytics {
                 inner.config.rate_limit_per_minute,
             )
             .await;
-            let windows = split(query.window, inner.config.max_window);
+            let windows = walk::split(query.window, inner.config.max_window);
             inner.client.stats().windows_planned(windows.len() as u64);
             Ok(Plan {
                 query: query.clone(),
@@ -240,23 +240,7 @@ impl Source for SpeechAnalytics {
     }
 
     fn fetch(&self, plan: Plan, resume: Resume) -> Batches {
-        let walk = Walk {
-            inner: self.inner.clone(),
-            windows: plan.windows,
-            window: resume.window,
-            after: resume.cursor,
-            pending: None,
-            page: 0,
-            stopped: false,
-        };
-        Batches::from_stream(stream::unfold(walk, |mut w| async move {
-            if w.stopped {
-                return None;
-            }
-            let item = w.next_batch().await?;
-            w.stopped = item.is_err();
-            Some((item, w))
-        }))
+        walk::walk(self.inner.clone(), plan, resume)
     }
 
     fn stats(&self) -> Arc<Stats> {
@@ -264,75 +248,22 @@ impl Source for SpeechAnalytics {
     }
 }
 
-/// Consecutive windows of at most `most` covering `window`.
-fn split(window: Window, most: chrono::Duration) -> Vec<Window> {
-    let length = window.end.as_datetime() - window.start.as_datetime();
-    let pieces = (length.num_milliseconds() as f64 / most.num_milliseconds() as f64).ceil();
-    window.split((pieces as u64).max(1))
-}
-
-/// Where the stream stands.
-struct Walk {
-    inner: Arc<Inner>,
-    windows: Vec<Window>,
-    window: usize,
-    /// Conversations up to and including this id are already passed on.
-    after: Option<String>,
-    /// The current window's conversations still to do, in id order.
-    pending: Option<std::collections::VecDeque<(String, Fired)>>,
-    page: u32,
-    stopped: bool,
-}
-
-impl Walk {
-    async fn next_batch(&mut self) -> Option<Result<Batch, Error>> {
-        let interval = *self.windows.get(self.window)?;
-        if self.pending.is_none() {
-            match self.inner.discover(interval).await {
-                Ok(found) => {
-                    let after = self.after.take();
-                    self.pending = Some(
-                        found
-                            .into_iter()
-                            .filter(|(id, _)| after.as_ref().is_none_or(|a| id > a))
-                            .collect(),
-                    );
-                }
-                Err(e) => return Some(Err(e)),
-            }
-        }
-        let pending = self.pending.as_mut().expect("discovered");
-        let take = self
-            .inner
-            .config
-            .conversations_per_batch
-            .max(1)
-            .min(pending.len());
-        let chunk: Vec<(String, Fired)> = pending.drain(..take).collect();
-        let window_done = pending.is_empty();
-        self.page += 1;
-        let next_cursor = chunk.last().map(|(id, _)| id.clone());
-        let violations = match self.inner.violations_of(&chunk).await {
-            Ok(v) => v,
-            Err(e) => return Some(Err(e)),
-        };
-        let batch = Batch {
-            window: self.window,
-            interval,
-            page: self.page,
-            next_cursor: if window_done { None } else { next_cursor },
-            window_done,
-            violations,
-            rejects: Vec::new(),
-            duplicates_dropped: 0,
-        };
-        if window_done {
-            self.window += 1;
-            self.pending = None;
-            self.page = 0;
-        }
-        self.inner.client.stats().batch_passed(&batch);
-        Some(Ok(batch))
+impl Discover for Inner {
+    type Found = Fired;
+    fn discover(&self, window: Window) -> BoxFuture<'_, Result<Vec<(String, Fired)>, Error>> {
+        Box::pin(async move { Ok(self.fired_in(window).await?.into_iter().collect()) })
+    }
+    fn violations<'a>(
+        &'a self,
+        chunk: &'a [(String, Fired)],
+    ) -> BoxFuture<'a, Result<Vec<Violation>, Error>> {
+        Box::pin(self.violations_of(chunk))
+    }
+    fn per_batch(&self) -> usize {
+        self.config.conversations_per_batch
+    }
+    fn stats(&self) -> Arc<Stats> {
+        self.client.stats()
     }
 }
 
@@ -417,7 +348,7 @@ impl Inner {
     }
 
     /// The conversations of `window` that fired a rule, in id order.
-    async fn discover(&self, window: Window) -> Result<BTreeMap<String, Fired>, Error> {
+    async fn fired_in(&self, window: Window) -> Result<BTreeMap<String, Fired>, Error> {
         let defs = self.definitions().await?;
         let mut found: BTreeMap<String, Fired> = BTreeMap::new();
         for category in defs.categories.keys() {
