@@ -27,7 +27,11 @@ pub use evaluations::Evaluations;
 pub use rules::{SourceRule, SourceRules};
 pub use speech::SpeechAnalytics;
 
-use compliance_client::{Batches, Error, Plan, Query, Resume, Stats, ViolationExtractor};
+use compliance_api::Filters;
+use compliance_client::{
+    ApiClient, Batches, Error, ExtractorConfig, Plan, Query, Resume, Stats, ViolationExtractor,
+};
+use compliance_verify::RuleMatrix;
 use futures::future::BoxFuture;
 use std::fmt;
 use std::str::FromStr;
@@ -62,6 +66,50 @@ impl Source for ViolationExtractor {
     fn stats(&self) -> Arc<Stats> {
         ViolationExtractor::stats(self)
     }
+}
+
+/// Opens the source `kind` with the transport of `config`, the rules file's
+/// entries for it and the query's filters. Sends nothing; a setting the
+/// source cannot use is a [`SetupError`] (exit 2).
+pub fn open(
+    kind: SourceKind,
+    config: ExtractorConfig,
+    rules: &RuleMatrix,
+    filters: &Filters,
+) -> Result<Box<dyn Source>, OpenError> {
+    let rate = config.transport.rate_limit_per_minute;
+    Ok(match kind {
+        SourceKind::Agentassist => Box::new(ViolationExtractor::new(config)?),
+        SourceKind::SpeechAnalytics => {
+            let rules = SourceRules::from_matrix(rules, kind)?;
+            let client = ApiClient::new(config.transport)?;
+            let tuning = speech::SpeechConfig {
+                rate_limit_per_minute: rate,
+                ..Default::default()
+            };
+            Box::new(SpeechAnalytics::new(client, &rules, filters, tuning)?)
+        }
+        SourceKind::Evaluations => {
+            let rules = SourceRules::from_matrix(rules, kind)?;
+            let client = ApiClient::new(config.transport)?;
+            let tuning = evaluations::EvaluationsConfig {
+                rate_limit_per_minute: rate,
+                ..Default::default()
+            };
+            Box::new(Evaluations::new(client, &rules, filters, tuning)?)
+        }
+    })
+}
+
+/// Why a source could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The settings or rules do not suit the source (exit 2).
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] Error),
 }
 
 /// The sources there are, by the name `--source` and the rules file use.
