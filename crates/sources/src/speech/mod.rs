@@ -868,3 +868,158 @@ impl ResultsPage for AggregateResponse {
         (self.results, self.cursor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TOPIC: &str = "11111111-1111-4111-8111-111111111111";
+    const DISCLOSURE: &str = "22222222-2222-4222-8222-222222222222";
+    const CATEGORY: &str = "33333333-3333-4333-8333-333333333333";
+
+    fn inner() -> Inner {
+        let endpoints = compliance_client::Endpoints {
+            api: compliance_client::BaseUrl::parse("http://127.0.0.1:9").unwrap(),
+            login: compliance_client::BaseUrl::parse("http://127.0.0.1:9").unwrap(),
+        };
+        let credentials = compliance_client::Credentials {
+            client_id: "x".into(),
+            client_secret: "y".to_string().into(),
+        };
+        let client = ApiClient::new(compliance_client::TransportConfig::new(
+            endpoints,
+            credentials,
+        ))
+        .unwrap();
+        Inner {
+            client,
+            config: SpeechConfig::default(),
+            rules: [
+                (TOPIC.to_string(), Severity::High),
+                (CATEGORY.to_string(), Severity::Critical),
+            ]
+            .into_iter()
+            .collect(),
+            agents: None,
+            definitions: OnceCell::new(),
+            multi_get: OnceCell::new(),
+        }
+    }
+
+    fn definitions() -> Definitions {
+        Definitions {
+            categories: [(
+                CATEGORY.to_string(),
+                CategoryDef {
+                    name: Some("Disclosure not read".into()),
+                    topics: vec![(DISCLOSURE.to_string(), true)],
+                },
+            )]
+            .into_iter()
+            .collect(),
+            topics: [TOPIC.to_string()].into_iter().collect(),
+            topic_names: [
+                (TOPIC.to_string(), "Card read back".to_string()),
+                (DISCLOSURE.to_string(), "Recording disclosure".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    fn detail() -> AnalyticsConversation {
+        serde_json::from_value(json!({
+            "conversationId": "c1", "conversationStart": "2023-10-01T10:00:00.000Z",
+            "participants": [
+                {"participantId": "p1", "purpose": "customer", "sessions": [{"sessionId": "s-cust", "mediaType": "voice"}]},
+                {"participantId": "p2", "purpose": "agent", "userId": "agent-1", "sessions": [
+                    {"sessionId": "s-agent", "mediaType": "voice", "recording": true,
+                     "segments": [{"segmentType": "interact", "queueId": "queue-1"}]}]}]
+        }))
+        .unwrap()
+    }
+
+    fn transcript() -> TranscriptDocument {
+        // 2023-10-01T10:00:05Z = 1696154405000 ms.
+        serde_json::from_value(json!({
+            "conversationId": "c1", "communicationId": "s-agent", "startTime": 1696154405000i64,
+            "transcripts": [{"transcriptId": "t1", "phrases": [
+                {"phraseIndex": 0, "participantPurpose": "external", "text": "hello", "startTimeMs": 1696154406000i64, "duration": {"milliseconds": 1000}},
+                {"phraseIndex": 1, "participantPurpose": "internal", "text": "your card is four one one one", "startTimeMs": 1696154410000i64, "duration": {"milliseconds": 3000}}],
+              "analytics": {"topics": [{"participant": "internal", "topicId": TOPIC, "topicName": "Card read back",
+                  "topicPhrase": "your card is", "transcriptPhrase": "your card is four one one one",
+                  "confidence": 87, "startTimeMs": 1696154410000i64, "duration": {"milliseconds": 3000}}]}}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_topic_detection_and_a_category_with_a_missing_topic_become_violations() {
+        let inner = inner();
+        let fired = Fired {
+            categories: [CATEGORY.to_string()].into_iter().collect(),
+            topics: [TOPIC.to_string()].into_iter().collect(),
+        };
+        let transcripts = vec![("s-agent".to_string(), transcript())];
+        let v = inner.build(&definitions(), "c1", &fired, Some(&detail()), &transcripts);
+        assert_eq!(v.len(), 2);
+        let topic = &v[0];
+        assert_eq!(
+            topic.id,
+            ids::derive(NAME, &["c1", "s-agent", TOPIC, "t1", "1"])
+        );
+        assert_eq!(topic.rule_id, TOPIC);
+        assert_eq!(topic.rule_name.as_deref(), Some("Card read back"));
+        assert_eq!(topic.severity, Severity::High);
+        assert_eq!(topic.detected_at.to_string(), "2023-10-01T10:00:10.000Z");
+        assert_eq!(topic.agent_id.as_deref(), Some("agent-1"));
+        assert_eq!(topic.queue_id.as_deref(), Some("queue-1"));
+        assert_eq!(topic.communication_id.as_deref(), Some("s-agent"));
+        assert_eq!(
+            topic.segment_reference.as_deref(),
+            Some("conversation/c1/communication/s-agent/transcript/t1/phrase/1")
+        );
+        assert_eq!(topic.confidence, Some(0.87));
+        assert_eq!(topic.extra["source"], "speech-analytics");
+        let e = &topic.evidence.as_ref().unwrap()[0];
+        assert_eq!(e.kind, "TRANSCRIPT");
+        assert_eq!(e.participant.as_deref(), Some("AGENT"));
+        assert_eq!(e.value.as_deref(), Some("your card is four one one one"));
+        assert_eq!((e.start_ms, e.end_ms), (Some(5000), Some(8000)));
+
+        let category = &v[1];
+        assert_eq!(category.id, ids::derive(NAME, &["c1", CATEGORY]));
+        assert_eq!(category.severity, Severity::Critical);
+        // Nothing was said for it: it happened at the conversation's start.
+        assert_eq!(category.detected_at.to_string(), "2023-10-01T10:00:00.000Z");
+        assert_eq!(
+            category.segment_reference.as_deref(),
+            Some("conversation/c1")
+        );
+        let e = category.evidence.as_ref().unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].kind, "METADATA");
+        assert_eq!(
+            e[0].value.as_deref(),
+            Some(&*format!(
+                "category \"Disclosure not read\" matched: topic \"Recording disclosure\" ({DISCLOSURE}) was not detected"
+            ))
+        );
+        // The same inputs give the same records (ids included).
+        assert_eq!(
+            v,
+            inner.build(&definitions(), "c1", &fired, Some(&detail()), &transcripts)
+        );
+    }
+
+    #[test]
+    fn recorded_sessions_are_read_else_the_agents() {
+        assert_eq!(communications(&detail()), ["s-agent"]);
+        let mut d = detail();
+        d.participants[1].sessions[0].recording = None;
+        assert_eq!(communications(&d), ["s-agent"]);
+        d.participants[1].purpose = Some("acd".into());
+        assert!(communications(&d).is_empty());
+    }
+}
