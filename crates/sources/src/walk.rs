@@ -12,12 +12,15 @@ use futures::stream;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+/// A window's items by id, each with what discovery learnt about it.
+pub(crate) type Found<T> = Vec<(String, T)>;
+
 /// What a derived source does per window.
 pub(crate) trait Discover: Send + Sync + 'static {
     /// What discovery learnt about one item.
     type Found: Send + 'static;
     /// The window's items, by id (duplicates merged by the source).
-    fn discover(&self, window: Window) -> BoxFuture<'_, Result<Vec<(String, Self::Found)>, Error>>;
+    fn discover(&self, window: Window) -> BoxFuture<'_, Result<Found<Self::Found>, Error>>;
     /// The violations of a chunk of items, in the chunk's order.
     fn violations<'a>(
         &'a self,
