@@ -12,11 +12,16 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
+mod agentassist;
 mod dataset;
 pub mod evidence;
 mod limiter;
+mod net;
 mod query;
+mod respond;
 mod server;
+mod token;
 
 pub use dataset::{
     generate, Dataset, Generator, Rule, SimEvidence, SimViolation, REQUIRED_FIELDS, RULES,
@@ -89,25 +94,45 @@ impl Default for SimConfig {
 pub struct SimClient {
     pub id: String,
     pub secret: String,
-    /// Whether it holds `agentassist:compliance:read`; without it queries get 403.
+    /// Whether it holds permissions at all; without any, every API endpoint
+    /// but the limits one answers 403.
     pub permitted: bool,
+    /// Permissions it lacks although `permitted` (such as
+    /// `recording:recording:view`): the endpoints needing them answer 403.
+    pub withheld: Vec<String>,
 }
 
 impl SimClient {
-    /// A client holding the permission.
+    /// A client holding every permission.
     pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Self {
         SimClient {
             id: id.into(),
             secret: secret.into(),
             permitted: true,
+            withheld: Vec::new(),
         }
     }
-    /// A client that gets tokens but lacks the permission.
+    /// A client that gets tokens but holds no permission.
     pub fn without_permission(id: impl Into<String>, secret: impl Into<String>) -> Self {
         SimClient {
             permitted: false,
             ..SimClient::new(id, secret)
         }
+    }
+    /// A client holding every permission except `withheld`.
+    pub fn lacking(
+        id: impl Into<String>,
+        secret: impl Into<String>,
+        withheld: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        SimClient {
+            withheld: withheld.into_iter().map(Into::into).collect(),
+            ..SimClient::new(id, secret)
+        }
+    }
+    /// Whether it holds `permission`.
+    pub fn holds(&self, permission: &str) -> bool {
+        self.permitted && !self.withheld.iter().any(|p| p == permission)
     }
 }
 
