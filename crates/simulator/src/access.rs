@@ -3,7 +3,7 @@
 //! (429, which a refused request still counts against, as Genesys does), and
 //! the permissions the endpoint needs (403 `missing.permissions`, naming them).
 
-use crate::respond::{api_error, too_many_requests};
+use crate::respond::{api_error, too_many_requests, Refused};
 use crate::server::Shared;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
@@ -13,7 +13,6 @@ use std::time::Instant;
 /// The permissions an endpoint needs, as the SDK docs word it ("Requires ALL
 /// permissions" / "Requires ANY permissions" / "Requires NO permissions").
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // Any and Nothing serve the Genesys endpoints, next commit.
 pub(crate) enum Need {
     All(&'static [&'static str]),
     Any(&'static [&'static str]),
@@ -40,7 +39,7 @@ impl Shared {
         headers: &HeaderMap,
         correlation: &str,
         need: Need,
-    ) -> Result<usize, Response> {
+    ) -> Result<usize, Refused> {
         let unauthorized = || {
             api_error(
                 StatusCode::UNAUTHORIZED,
@@ -57,16 +56,16 @@ impl Shared {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .ok_or_else(unauthorized)?;
+            .ok_or_else(|| Refused::from(unauthorized()))?;
         let client = {
             let tokens = self.tokens.lock().expect("tokens lock");
             match tokens.get(token.trim()) {
                 Some(issued) if issued.expires > Instant::now() => issued.client,
-                _ => return Err(unauthorized()),
+                _ => return Err(unauthorized().into()),
             }
         };
         if let Some(refused) = self.over_limit(client, correlation) {
-            return Err(refused);
+            return Err(refused.into());
         }
         let missing = need.missing(|p| self.clients[client].holds(p));
         if !missing.is_empty() {
@@ -79,7 +78,8 @@ impl Shared {
                 ),
                 &[],
                 correlation,
-            ));
+            )
+            .into());
         }
         Ok(client)
     }

@@ -4,13 +4,13 @@
 use crate::access::Need;
 use crate::dataset::SimViolation;
 use crate::query::{self, Refusal};
-use crate::respond::{api_error, content_type_is, CorrelationId, JSON};
+use crate::respond::{api_error, json_body, CorrelationId};
 use crate::server::Shared;
 use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use compliance_api::{codes, Timestamp, MAX_BODY_BYTES};
+use compliance_api::Timestamp;
 use rand::Rng;
 use std::sync::Arc;
 
@@ -26,31 +26,11 @@ pub(crate) async fn query_violations(
         &correlation,
         Need::All(&[compliance_api::REQUIRED_PERMISSION]),
     ) {
-        return refused;
+        return refused.into_response();
     }
-    if !content_type_is(&headers, JSON) {
-        let sent = headers
-            .get(header::CONTENT_TYPE)
-            .map_or("none".into(), |v| {
-                String::from_utf8_lossy(v.as_bytes()).into_owned()
-            });
-        return api_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported.media.type",
-            &format!("The media type '{sent}' is not supported; send Content-Type: {JSON}."),
-            &[],
-            &correlation,
-        );
-    }
-    // The size limit is checked before anything is parsed.
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return api_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::REQUEST_TOO_LARGE,
-            &format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
-            &[],
-            &correlation,
-        );
+    let body = match json_body(&headers, body, &correlation).await {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
     };
     let refuse = |r: Refusal| {
         api_error(
@@ -65,9 +45,7 @@ pub(crate) async fn query_violations(
         Ok(q) => q,
         Err(r) => return refuse(r),
     };
-    if !shared.latency.is_zero() {
-        tokio::time::sleep(shared.latency).await;
-    }
+    shared.api_latency().await;
     let faults = shared.faults();
     let repeat_last = query.cursor.is_some() && shared.roll(faults.duplicates);
     // A short page holds 0 to size - 1 violations.

@@ -2,11 +2,29 @@
 //! 5, also Genesys Cloud's), the OAuth error body, the 429 with `Retry-After`,
 //! and the request headers every handler reads.
 
+use axum::body::{Body, Bytes};
 use axum::extract::Extension;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use compliance_api::codes;
+use compliance_api::{codes, MAX_BODY_BYTES};
 use serde_json::{json, Value};
+
+/// A response refusing the request, boxed so that `Result<_, Refused>`
+/// stays small; handlers return `Result<Response, Refused>` and use `?`.
+#[derive(Debug)]
+pub(crate) struct Refused(Box<Response>);
+
+impl From<Response> for Refused {
+    fn from(r: Response) -> Self {
+        Refused(Box::new(r))
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
 
 /// The correlation id of the request being answered.
 #[derive(Debug, Clone)]
@@ -99,4 +117,65 @@ pub(crate) fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// A JSON request body: `Content-Type: application/json` (else 415, as
+/// Genesys answers) and at most 512,000 bytes (else 413, checked before
+/// anything is parsed).
+pub(crate) async fn json_body(
+    headers: &HeaderMap,
+    body: Body,
+    correlation: &str,
+) -> Result<Bytes, Refused> {
+    if !content_type_is(headers, JSON) {
+        let sent = headers
+            .get(header::CONTENT_TYPE)
+            .map_or("none".into(), |v| {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            });
+        return Err(api_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported.media.type",
+            &format!("The media type '{sent}' is not supported; send Content-Type: {JSON}."),
+            &[],
+            correlation,
+        )
+        .into());
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::REQUEST_TOO_LARGE,
+                &format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
+                &[],
+                correlation,
+            )
+            .into()
+        })
+}
+
+/// 400 `bad.request` naming the one input at fault and what is allowed.
+pub(crate) fn bad_request(field: &str, message: &str, correlation: &str) -> Refused {
+    api_error(
+        StatusCode::BAD_REQUEST,
+        codes::BAD_REQUEST,
+        message,
+        &[("invalid.value", field.to_string())],
+        correlation,
+    )
+    .into()
+}
+
+/// 404 `not.found` for a resource that does not exist (or is not yet visible).
+pub(crate) fn missing(what: &str, correlation: &str) -> Refused {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "not.found",
+        &format!("{what} was not found."),
+        &[],
+        correlation,
+    )
+    .into()
 }

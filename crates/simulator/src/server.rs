@@ -1,8 +1,12 @@
-//! The HTTP server: the token endpoint and the query endpoint on one port,
-//! with correlation ids, the rate limit and fault injection around both.
+//! The HTTP server: the token endpoint, the agentassist query and the real
+//! Genesys Cloud endpoints on one port, with correlation ids, the rate limit
+//! and fault injection around every request.
 
 use crate::agentassist::query_violations;
 use crate::dataset::{generate, Dataset, SimViolation};
+use crate::genesys::jobs::Jobs;
+use crate::genesys::transcripts::Urls;
+use crate::genesys::Org;
 use crate::limiter::RateLimiter;
 use crate::net::{accept_loop, Reset};
 use crate::respond::{
@@ -17,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use compliance_api::{CORRELATION_HEADER, QUERY_PATH, TOKEN_PATH};
+use compliance_api::{Timestamp, CORRELATION_HEADER, QUERY_PATH, TOKEN_PATH};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap};
@@ -61,6 +65,12 @@ pub struct FaultStats {
     pub slow: u64,
     pub duplicates: u64,
     pub short_pages: u64,
+    /// Aggregate jobs doomed to FAILED.
+    pub jobs_failed: u64,
+    /// Aggregate jobs that expire after their first page of results.
+    pub jobs_expired: u64,
+    /// Transcript URLs issued already expired.
+    pub transcript_urls_expired: u64,
 }
 
 /// One request as the simulator received and answered it, for tests that
@@ -106,6 +116,15 @@ pub(crate) struct Shared {
     pub(crate) requests: Mutex<std::collections::VecDeque<RequestRecord>>,
     /// Fault dice: seeded, so a run with the same seed and requests rolls the same.
     pub(crate) dice: Mutex<ChaCha8Rng>,
+    /// The organisation behind the real Genesys Cloud endpoints.
+    pub(crate) org: Arc<Org>,
+    pub(crate) jobs: Mutex<Jobs>,
+    pub(crate) urls: Mutex<Urls>,
+    /// What "now" is for data that appears over time (evaluations); `None`: the real clock.
+    pub(crate) clock: RwLock<Option<Timestamp>>,
+    pub(crate) job_polls: u32,
+    pub(crate) transcript_url_lifetime: Duration,
+    pub(crate) rate_limit_per_minute: u32,
 }
 
 #[derive(Debug)]
@@ -122,6 +141,7 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let faults = config.faults.clone();
         let seed = config.seed;
+        let (start, end, conversations) = (config.start, config.end, config.conversations);
         let dataset = tokio::task::spawn_blocking(move || {
             let mut dataset = generate(
                 seed,
@@ -133,7 +153,10 @@ impl Simulator {
             dataset.break_records(faults.malformed, seed);
             dataset
         });
+        let org =
+            tokio::task::spawn_blocking(move || Org::generate(seed, conversations, start, end));
         let dataset = dataset.await.map_err(std::io::Error::other)?;
+        let org = org.await.map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared {
             clients: config.clients,
             token_lifetime: config.token_lifetime,
@@ -147,6 +170,13 @@ impl Simulator {
             stats: Mutex::new(Stats::default()),
             requests: Mutex::new(Default::default()),
             dice: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_FA17)),
+            org: Arc::new(org),
+            jobs: Mutex::new(Jobs::default()),
+            urls: Mutex::new(Urls::default()),
+            clock: RwLock::new(None),
+            job_polls: config.job_polls,
+            transcript_url_lifetime: config.transcript_url_lifetime,
+            rate_limit_per_minute: config.rate_limit_per_minute,
         });
         let task = tokio::spawn(accept_loop(listener, router(shared.clone())));
         Ok(Simulator {
@@ -169,6 +199,20 @@ impl Simulator {
     /// The dataset as it stands (violations added later are in later snapshots).
     pub fn dataset(&self) -> Arc<Dataset> {
         self.shared.dataset.read().expect("dataset lock").clone()
+    }
+
+    /// The organisation behind the real Genesys Cloud endpoints, with its
+    /// ground truth ([`Org::category_hits`], [`Org::failed_questions`], ...).
+    pub fn org(&self) -> Arc<Org> {
+        self.shared.org.clone()
+    }
+
+    /// Sets what "now" is for data that appears over time (evaluations are
+    /// visible from their first submission, rescored and retracted later);
+    /// `None` returns to the real clock. Tests move it to watch an
+    /// evaluation change.
+    pub fn set_clock(&self, now: Option<Timestamp>) {
+        *self.shared.clock.write().expect("clock lock") = now;
     }
 
     /// A snapshot of the counters.
@@ -239,6 +283,7 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(TOKEN_PATH, post(token))
         .route(QUERY_PATH, post(query_violations))
+        .merge(crate::genesys::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -310,6 +355,21 @@ async fn around_every_request(
 }
 
 impl Shared {
+    /// The configured latency, added to every API response.
+    pub(crate) async fn api_latency(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
+
+    /// "Now" for data that appears over time ([`Simulator::set_clock`]).
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock
+            .read()
+            .expect("clock lock")
+            .unwrap_or_else(Timestamp::now)
+    }
+
     pub(crate) fn faults(&self) -> Faults {
         self.faults.read().expect("faults lock").clone()
     }
