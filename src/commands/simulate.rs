@@ -79,7 +79,12 @@ struct Flags {
     #[arg(long, default_value_t = 2, value_name = "N")]
     job_polls: u32,
     /// How long a pre-signed transcript URL works, such as 10m.
-    #[arg(long, default_value = "10m", value_name = "DURATION", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        default_value = "10m",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     transcript_url_lifetime: HumanDuration,
     /// Probability that an aggregate job ends FAILED.
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]

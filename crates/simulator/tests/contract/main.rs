@@ -55,3 +55,4 @@ mod s5_errors;
 mod s6_rate_limits;
 
 mod faults;
+mod genesys_sta;
