@@ -137,3 +137,35 @@ pub fn fields(body: &Value) -> Vec<String> {
         .map(|d| d["fieldName"].as_str().unwrap().to_string())
         .collect()
 }
+
+impl Sim {
+    /// `GET path` with `token`.
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` with `token` and a JSON `body`.
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A small organisation: few violations, `conversations` conversations on 2023-10-01.
+pub fn org(conversations: usize) -> SimConfig {
+    SimConfig {
+        violations: 10,
+        conversations,
+        ..SimConfig::default()
+    }
+}

@@ -55,3 +55,5 @@ mod s5_errors;
 mod s6_rate_limits;
 
 mod faults;
+mod genesys_quality;
+mod genesys_sta;
