@@ -180,12 +180,30 @@ async fn once<B: Serialize, P: ResultsPage>(
             query.push(("cursor", c.as_str()));
         }
         let page: P = match client.get(&results_path, &query, kind.access).await {
-            Err(Error::Rejected { status: 404, .. }) => {
-                return Ok(Outcome::Ended(
-                    job,
-                    "EXPIRED",
-                    "its results are gone (404)".into(),
-                ))
+            // Results refused mid-way: the job may have expired (or failed)
+            // since it was fulfilled; its state says which.
+            Err(
+                e @ Error::Rejected {
+                    status: 400 | 404, ..
+                },
+            ) => {
+                let status: Status = match client.get(&status_path, &[], kind.access).await {
+                    Err(Error::Rejected { status: 404, .. }) => {
+                        return Ok(Outcome::Ended(
+                            job,
+                            "EXPIRED",
+                            "the job is gone (404)".into(),
+                        ))
+                    }
+                    other => other?,
+                };
+                match status.state {
+                    JobState::Failed | JobState::Cancelled | JobState::Expired => {
+                        let message = status.error_message.unwrap_or_else(|| e.to_string());
+                        return Ok(Outcome::Ended(job, status.state.as_str(), message));
+                    }
+                    _ => return Err(e),
+                }
             }
             other => other?,
         };

@@ -34,7 +34,8 @@ struct Limit {
 }
 
 /// Reads the live per-token limit from `namespaces` and, when found and lower
-/// than the configured pacing, paces at it. Returns the limit read.
+/// than the configured pacing, paces at it (a configured 0 means pacing is
+/// off, and stays off). Returns the limit read.
 pub(crate) async fn adopt_live_limit(
     client: &ApiClient,
     namespaces: &[&str],
@@ -68,7 +69,7 @@ pub(crate) async fn adopt_live_limit(
             .map(|v| v as u32)
             .min();
         if let Some(live) = found {
-            if configured == 0 || live < configured {
+            if configured != 0 && live < configured {
                 client.set_rate_limit(live);
             }
             tracing::info!(namespace = ns, live, "live rate limit read");

@@ -96,17 +96,20 @@ struct Inner {
     client: ApiClient,
     config: EvaluationsConfig,
     severities: Option<Vec<Severity>>,
+    /// Severities the rules file sets for questions (else fatal/critical decide).
+    overrides: HashMap<String, Severity>,
     agents: Option<BTreeSet<String>>,
     /// Forms by id, read once per run.
     forms: Mutex<HashMap<String, Arc<OnceCell<Arc<Form>>>>>,
 }
 
 impl Evaluations {
-    /// A source filtered by the query's filters. `rules` only map regulations
-    /// (severity comes from the question); a policy filter is refused.
+    /// A source filtered by the query's filters. Severity comes from the
+    /// question (fatal: CRITICAL, critical: HIGH) unless the rule for it in
+    /// `rules` sets one; a policy filter is refused.
     pub fn new(
         client: ApiClient,
-        _rules: &SourceRules,
+        rules: &SourceRules,
         filters: &Filters,
         config: EvaluationsConfig,
     ) -> Result<Evaluations, SetupError> {
@@ -122,6 +125,10 @@ impl Evaluations {
                 client,
                 config,
                 severities: filters.severity.clone(),
+                overrides: rules
+                    .iter()
+                    .filter_map(|r| Some((r.id.to_string(), r.severity?)))
+                    .collect(),
                 agents: filters
                     .agent_ids
                     .as_ref()
@@ -289,6 +296,11 @@ impl Inner {
         };
         let form = self.form(&form_id).await?;
         let mut out = violations(&evaluation, &form);
+        for v in &mut out {
+            if let Some(s) = self.overrides.get(&v.rule_id) {
+                v.severity = *s;
+            }
+        }
         if let Some(set) = &self.severities {
             out.retain(|v| set.contains(&v.severity));
         }

@@ -93,6 +93,11 @@ const CATEGORY_IDS_PER_CALL: usize = 25;
 /// The topic listing's cap on `ids`.
 const TOPIC_IDS_PER_CALL: usize = 50;
 
+/// Transcript URLs asked for one communication before giving up: each is
+/// fetched at once, so an expired one is rare, and several in a row mean a
+/// clock or server fault.
+const URL_ATTEMPTS: u32 = 8;
+
 /// Tuning; the defaults suit the API's documented caps.
 #[derive(Debug, Clone)]
 pub struct SpeechConfig {
@@ -109,8 +114,8 @@ pub struct SpeechConfig {
     pub job_page_size: u32,
     /// The configured rate limit (the live one replaces it when lower).
     pub rate_limit_per_minute: u32,
-    /// How jobs are polled.
-    pub(crate) polling: Polling,
+    /// The first wait before a job's state is asked again (then doubling, to 5 s).
+    pub first_poll: Duration,
 }
 
 impl Default for SpeechConfig {
@@ -122,16 +127,8 @@ impl Default for SpeechConfig {
             concurrency: 8,
             job_page_size: 1000,
             rate_limit_per_minute: 300,
-            polling: Polling::default(),
+            first_poll: Polling::default().first_wait,
         }
-    }
-}
-
-impl SpeechConfig {
-    /// Polls jobs starting at `first` (tests keep it short).
-    pub fn with_first_poll(mut self, first: Duration) -> Self {
-        self.polling.first_wait = first;
-        self
     }
 }
 
@@ -428,7 +425,10 @@ impl Inner {
             &AGGREGATES_JOB,
             &query,
             self.config.job_page_size,
-            self.config.polling,
+            Polling {
+                first_wait: self.config.first_poll,
+                ..Polling::default()
+            },
         )
         .await
     }
@@ -449,8 +449,10 @@ impl Inner {
                 let detail = details.remove(cid);
                 let fut: BoxFuture<'_, _> = Box::pin(async move {
                     let transcripts = match &detail {
-                        Some(d) => self.transcripts(cid, d).await?,
-                        None => Vec::new(),
+                        Some(d) if needs_transcript(defs, fired) => {
+                            self.transcripts(cid, d).await?
+                        }
+                        _ => Vec::new(),
                     };
                     Ok(self.build(defs, cid, fired, detail.as_ref(), &transcripts))
                 });
@@ -553,7 +555,7 @@ impl Inner {
         let path = format!(
             "/api/v2/speechandtextanalytics/conversations/{cid}/communications/{communication}/transcripturl"
         );
-        for _ in 0..3 {
+        for _ in 0..URL_ATTEMPTS {
             let url: TranscriptUrl = match self.client.get(&path, &[], RECORDING).await {
                 Ok(u) => u,
                 Err(Error::Rejected { status: 404, .. }) => return Ok(None),
@@ -575,8 +577,8 @@ impl Inner {
             }
         }
         Err(Error::Internal(format!(
-            "the transcript URLs of conversation {cid}, communication {communication} expired three times \
-             right after they were issued; check the clock of this machine"
+            "the transcript URLs of conversation {cid}, communication {communication} expired \
+             {URL_ATTEMPTS} times right after they were issued; check the clock of this machine"
         )))
     }
 
@@ -663,6 +665,18 @@ impl Inner {
         }
         out
     }
+}
+
+/// Whether a fired rule has phrases to show: a topic, or a category with a
+/// topic that is not inverted. A category that fired only because topics were
+/// missing has nothing to quote, and its transcript is not fetched.
+fn needs_transcript(defs: &Definitions, fired: &Fired) -> bool {
+    !fired.topics.is_empty()
+        || fired.categories.iter().any(|c| {
+            defs.categories
+                .get(c)
+                .is_some_and(|d| d.topics.iter().any(|(_, inverted)| !inverted))
+        })
 }
 
 /// The sessions whose transcripts to read: the recorded ones, else the agents'.
