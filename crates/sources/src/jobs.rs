@@ -138,15 +138,12 @@ async fn once<B: Serialize, P: ResultsPage>(
     let mut wait = polling.first_wait;
     let mut polls = 0;
     loop {
-        let status: Status = match client.get(&status_path, &[], kind.access).await {
-            Err(Error::Rejected { status: 404, .. }) => {
-                return Ok(Outcome::Ended(
-                    job,
-                    "EXPIRED",
-                    "the job is gone (404)".into(),
-                ))
-            }
-            other => other?,
+        let Some(status) = state(client, kind, &status_path).await? else {
+            return Ok(Outcome::Ended(
+                job,
+                "EXPIRED",
+                "the job is gone (404)".into(),
+            ));
         };
         match status.state {
             JobState::Fulfilled => break,
@@ -187,15 +184,12 @@ async fn once<B: Serialize, P: ResultsPage>(
                     status: 400 | 404, ..
                 },
             ) => {
-                let status: Status = match client.get(&status_path, &[], kind.access).await {
-                    Err(Error::Rejected { status: 404, .. }) => {
-                        return Ok(Outcome::Ended(
-                            job,
-                            "EXPIRED",
-                            "the job is gone (404)".into(),
-                        ))
-                    }
-                    other => other?,
+                let Some(status) = state(client, kind, &status_path).await? else {
+                    return Ok(Outcome::Ended(
+                        job,
+                        "EXPIRED",
+                        "the job is gone (404)".into(),
+                    ));
                 };
                 match status.state {
                     JobState::Failed | JobState::Cancelled | JobState::Expired => {
@@ -218,6 +212,15 @@ async fn once<B: Serialize, P: ResultsPage>(
         "the {} job {job} handed out more than 100,000 result pages",
         kind.what
     )))
+}
+
+/// A job's status; `None` when the job is gone (404).
+async fn state(client: &ApiClient, kind: &JobKind, path: &str) -> Result<Option<Status>, Error> {
+    match client.get(path, &[], kind.access).await {
+        Ok(status) => Ok(Some(status)),
+        Err(Error::Rejected { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! jobs expire; discovery is cheap next to the per-item requests) and goes on
 //! after that id: what was passed on is not passed on again.
 
+use crate::limits;
 use compliance_api::Violation;
-use compliance_client::{Batch, Batches, Error, Plan, Resume, Stats, Window};
+use compliance_client::{ApiClient, Batch, Batches, Error, Plan, Query, Resume, Window};
 use futures::future::BoxFuture;
 use futures::stream;
 use std::collections::VecDeque;
@@ -28,8 +29,30 @@ pub(crate) trait Discover: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<Violation>, Error>>;
     /// Items per batch.
     fn per_batch(&self) -> usize;
-    /// Where batches are counted.
-    fn stats(&self) -> Arc<Stats>;
+    /// The client every request goes through (its counters count the batches too).
+    fn client(&self) -> &ApiClient;
+    /// The longest window one discovery may cover.
+    fn max_window(&self) -> chrono::Duration;
+    /// The source's name, and the limits namespaces to read its live rate limit from.
+    fn names(&self) -> (&'static str, &'static [&'static str]);
+    /// The configured rate limit (0: pacing off).
+    fn configured_rate(&self) -> u32;
+}
+
+/// A derived source's plan: the live rate limit adopted (once per plan), then
+/// the interval cut into windows the source's API accepts.
+pub(crate) async fn plan<D: Discover>(source: &D, query: &Query) -> Result<Plan, Error> {
+    let (name, namespaces) = source.names();
+    limits::adopt_live_limit(source.client(), namespaces, name, source.configured_rate()).await;
+    let windows = split(query.window, source.max_window());
+    source
+        .client()
+        .stats()
+        .windows_planned(windows.len() as u64);
+    Ok(Plan {
+        query: query.clone(),
+        windows,
+    })
 }
 
 /// The plan's batches from `resume` on.
@@ -104,7 +127,7 @@ impl<D: Discover> Walk<D> {
             self.pending = None;
             self.page = 0;
         }
-        self.source.stats().batch_passed(&batch);
+        self.source.client().stats().batch_passed(&batch);
         Some(Ok(batch))
     }
 }

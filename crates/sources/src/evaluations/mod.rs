@@ -23,7 +23,6 @@
 pub mod wire;
 
 use crate::ids;
-use crate::limits;
 use crate::rules::SourceRules;
 use crate::walk::{self, Discover};
 use crate::{SetupError, Source, SourceKind};
@@ -145,22 +144,7 @@ impl Source for Evaluations {
     }
 
     fn plan<'a>(&'a self, query: &'a Query) -> BoxFuture<'a, Result<Plan, Error>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            limits::adopt_live_limit(
-                &inner.client,
-                &["platform.api", "quality"],
-                NAME,
-                inner.config.rate_limit_per_minute,
-            )
-            .await;
-            let windows = walk::split(query.window, inner.config.max_window);
-            inner.client.stats().windows_planned(windows.len() as u64);
-            Ok(Plan {
-                query: query.clone(),
-                windows,
-            })
-        })
+        Box::pin(walk::plan(&*self.inner, query))
     }
 
     fn fetch(&self, plan: Plan, resume: Resume) -> Batches {
@@ -226,8 +210,17 @@ impl Discover for Inner {
         self.config.evaluations_per_batch
     }
 
-    fn stats(&self) -> Arc<Stats> {
-        self.client.stats()
+    fn client(&self) -> &ApiClient {
+        &self.client
+    }
+    fn max_window(&self) -> chrono::Duration {
+        self.config.max_window
+    }
+    fn names(&self) -> (&'static str, &'static [&'static str]) {
+        (NAME, &["platform.api", "quality"])
+    }
+    fn configured_rate(&self) -> u32 {
+        self.config.rate_limit_per_minute
     }
 }
 

@@ -26,7 +26,6 @@ pub mod wire;
 
 use crate::ids;
 use crate::jobs::{self, JobKind, Polling, ResultsPage};
-use crate::limits;
 use crate::rules::SourceRules;
 use crate::walk::{self, Discover};
 use crate::{SetupError, Source, SourceKind};
@@ -218,22 +217,7 @@ impl Source for SpeechAnalytics {
     }
 
     fn plan<'a>(&'a self, query: &'a Query) -> BoxFuture<'a, Result<Plan, Error>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            limits::adopt_live_limit(
-                &inner.client,
-                &["platform.api", "speech.and.text.analytics"],
-                NAME,
-                inner.config.rate_limit_per_minute,
-            )
-            .await;
-            let windows = walk::split(query.window, inner.config.max_window);
-            inner.client.stats().windows_planned(windows.len() as u64);
-            Ok(Plan {
-                query: query.clone(),
-                windows,
-            })
-        })
+        Box::pin(walk::plan(&*self.inner, query))
     }
 
     fn fetch(&self, plan: Plan, resume: Resume) -> Batches {
@@ -259,8 +243,17 @@ impl Discover for Inner {
     fn per_batch(&self) -> usize {
         self.config.conversations_per_batch
     }
-    fn stats(&self) -> Arc<Stats> {
-        self.client.stats()
+    fn client(&self) -> &ApiClient {
+        &self.client
+    }
+    fn max_window(&self) -> chrono::Duration {
+        self.config.max_window
+    }
+    fn names(&self) -> (&'static str, &'static [&'static str]) {
+        (NAME, &["platform.api", "speech.and.text.analytics"])
+    }
+    fn configured_rate(&self) -> u32 {
+        self.config.rate_limit_per_minute
     }
 }
 
