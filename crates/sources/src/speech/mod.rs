@@ -37,6 +37,7 @@ use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -144,8 +145,9 @@ struct Inner {
     rules: BTreeMap<String, Severity>,
     agents: Option<BTreeSet<String>>,
     definitions: OnceCell<Definitions>,
-    /// Whether the details multi-get is served (else one call per conversation).
-    multi_get: OnceCell<bool>,
+    /// Whether the details multi-get is served (else one call per conversation):
+    /// set false by its first 404, for the rest of the run.
+    multi_get: AtomicBool,
 }
 
 /// What the rules are, read once per run.
@@ -205,7 +207,7 @@ impl SpeechAnalytics {
                 rules,
                 agents,
                 definitions: OnceCell::new(),
-                multi_get: OnceCell::new(),
+                multi_get: AtomicBool::new(true),
             }),
         })
     }
@@ -466,8 +468,7 @@ impl Inner {
     /// The conversations' details: one multi-get, or (where the server does
     /// not serve it) one request per conversation.
     async fn details(&self, ids: &[&str]) -> Result<HashMap<String, AnalyticsConversation>, Error> {
-        let multi = *self.multi_get.get_or_init(|| async { true }).await;
-        if multi {
+        if self.multi_get.load(Ordering::Relaxed) {
             let joined = ids.join(",");
             match self
                 .client
@@ -489,7 +490,7 @@ impl Inner {
                     status: 404 | 405, ..
                 }) => {
                     tracing::info!("the details multi-get is not served; reading details one conversation at a time");
-                    let _ = self.multi_get.set(false);
+                    self.multi_get.store(false, Ordering::Relaxed);
                 }
                 Err(e) => return Err(e),
             }
@@ -910,7 +911,7 @@ mod tests {
             .collect(),
             agents: None,
             definitions: OnceCell::new(),
-            multi_get: OnceCell::new(),
+            multi_get: AtomicBool::new(true),
         }
     }
 
