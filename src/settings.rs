@@ -843,7 +843,10 @@ pub struct ScheduleArgs {
     /// late (the API allows 15 minutes) [default: 15m]
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub lookback: Option<String>,
-    /// How far behind now a run ends [default: 30s]
+    /// How far behind now a run ends. Non-zero holds the newest violations
+    /// back: each run stops that far short of now, so they are output a run
+    /// later, and those of the last LAG before a stop only after the next
+    /// start. Late arrivals are --lookback's job, not this one's [default: 0s]
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub lag: Option<String>,
     /// Directory of the hourly output files violations-YYYYMMDDTHH.jsonl;
@@ -947,7 +950,8 @@ impl Layers<'_> {
             &f.lookback,
             "15m",
         )?;
-        let lag = duration("--lag", args.lag.as_ref(), "lag", &f.lag, "30s")?;
+        // interface.md: a run covers [watermark - lookback, now).
+        let lag = duration("--lag", args.lag.as_ref(), "lag", &f.lag, "0s")?;
         let since = self.parse::<compliance_api::Timestamp>(
             ("--since", args.since.as_ref()),
             None,
@@ -1014,11 +1018,30 @@ mod example_config_tests {
         let schedule = layers.schedule(&ScheduleArgs::default()).unwrap();
         assert_eq!(schedule.every, Duration::from_secs(300));
         assert_eq!(schedule.lookback, Duration::from_secs(900));
+        assert_eq!(schedule.lag, Duration::ZERO);
         assert_eq!(schedule.listen.port(), 9464);
         assert_eq!(schedule.rotate, compliance_pipeline::output::Rotation::Hour);
         let audit = layers.audit(&AuditArgs::default()).unwrap();
         assert!(audit.webhook.is_some() && audit.audit_dir.is_some());
         assert!(!layers.keep_pii(false));
+    }
+
+    /// interface.md: a run covers `[watermark - lookback, now)`; `--listen`
+    /// and `--state` default to what its synopsis shows.
+    #[test]
+    fn serve_defaults_are_the_interface_s() {
+        let env = |_: &str| None;
+        let layers = Layers::load(None, &env).unwrap();
+        let args = ScheduleArgs {
+            out_dir: Some("out".into()),
+            ..ScheduleArgs::default()
+        };
+        let schedule = layers.schedule(&args).unwrap();
+        assert_eq!(schedule.lag, Duration::ZERO, "runs end at now");
+        assert_eq!(schedule.listen.to_string(), "127.0.0.1:9464");
+        assert_eq!(schedule.out_dir, Some(PathBuf::from("out")));
+        let audit = layers.audit(&AuditArgs::default()).unwrap();
+        assert_eq!(audit.state, PathBuf::from("genesys-compliance.db"));
     }
 
     #[test]

@@ -10,6 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
+/// The simulator's default client.
+const DEMO_CREDS: [(&str, &str); 2] = [
+    ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
+    ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
+];
 
 /// A child process that is killed when the test ends, however it ends.
 struct Running(Child);
@@ -216,15 +221,11 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
         ])
         .collect()
     };
-    let creds = [
-        ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-    ];
     let args = serve_args(&since);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     // First process: scrape it after a run or two, then stop it mid-run.
-    let (serve, addr) = spawn(&args, &creds, &dir.path().join("serve1.err"));
+    let (serve, addr) = spawn(&args, &DEMO_CREDS, &dir.path().join("serve1.err"));
     wait_for("a first run", Duration::from_secs(30), || {
         read(&dir.path().join("serve1.err")).contains("run complete")
     });
@@ -294,7 +295,7 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
         .map(String::as_str)
         .filter(|a| *a != "--since" && *a != since)
         .collect();
-    let (serve, _) = spawn(&args, &creds, &dir.path().join("serve2.err"));
+    let (serve, _) = spawn(&args, &DEMO_CREDS, &dir.path().join("serve2.err"));
     // Until the data's end, its lateness and a look-back have passed, plus a run.
     std::thread::sleep(Duration::from_secs(10));
     assert!(terminate(serve).success());
@@ -447,10 +448,6 @@ fn signal(child: &Running, name: &str) {
 #[test]
 fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let creds = [
-        ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-        ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-    ];
     let serve = |api: &str, extra: &[&str], log: &str| {
         let out_dir = dir.path().join("out");
         let audit_dir = dir.path().join("audit");
@@ -476,7 +473,7 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
             state.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        spawn(&args, &creds, &dir.path().join(log)).0
+        spawn(&args, &DEMO_CREDS, &dir.path().join(log)).0
     };
     let wait_exit = |child: &mut Running| {
         let deadline = Instant::now() + Duration::from_secs(12);
@@ -579,10 +576,7 @@ fn a_sigterm_right_after_the_address_line_exits_0() {
                 "--state",
                 dir.path().join("state.db").to_str().unwrap(),
             ],
-            &[
-                ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-                ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-            ],
+            &DEMO_CREDS,
             &log,
         );
         let status = terminate(child);
@@ -656,4 +650,233 @@ fn serve_to_standard_output_writes_each_violation_once() {
     assert!(read(&log).contains("listening on http://127.0.0.1:"));
     let records = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
     assert!(records.lines().count() >= 3, "one record per run");
+}
+
+/// `# TYPE` lines of a scrape: family name -> type.
+fn families(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| {
+            let (name, kind) = l.split_once(' ').unwrap();
+            (name.to_string(), kind.to_string())
+        })
+        .collect()
+}
+
+/// Every series of a `later` scrape was in the `first` one.
+fn assert_no_new_series(first: &HashMap<String, f64>, later: &HashMap<String, f64>) {
+    let new: Vec<&String> = later.keys().filter(|k| !first.contains_key(*k)).collect();
+    assert!(
+        new.is_empty(),
+        "series missing from the first scrape: {new:?}"
+    );
+}
+
+/// The families interface.md names for `GET /metrics`, with their label
+/// values from interface.md (status, PII type) and the contract (severity),
+/// each at 0 on a service that has output nothing.
+fn assert_interface_families_at_zero(scrape: &str) {
+    let kinds = families(scrape);
+    for (name, kind) in [
+        ("genesys_compliance_page_latency_seconds", "histogram"),
+        ("genesys_compliance_violations_total", "counter"),
+        ("genesys_compliance_pii_findings_total", "counter"),
+        ("genesys_compliance_retries_total", "counter"),
+        ("genesys_compliance_outbox_depth", "gauge"),
+        ("genesys_compliance_last_success_timestamp_seconds", "gauge"),
+    ] {
+        assert_eq!(
+            kinds.get(name).map(String::as_str),
+            Some(kind),
+            "{name} ({kind}) missing from:\n{scrape}"
+        );
+    }
+    let series = parse_prometheus(scrape);
+    let zero = |key: &str| {
+        assert_eq!(series.get(key), Some(&0.0), "{key} at 0 in:\n{scrape}");
+    };
+    for severity in ["LOW", "MEDIUM", "HIGH", "CRITICAL"] {
+        for status in ["validated", "false_positive"] {
+            zero(&format!(
+                "genesys_compliance_violations_total{{severity=\"{severity}\",status=\"{status}\"}}"
+            ));
+        }
+    }
+    for kind in ["ssn", "credit_card", "email", "phone", "iban"] {
+        zero(&format!(
+            "genesys_compliance_pii_findings_total{{type=\"{kind}\"}}"
+        ));
+    }
+    assert!(
+        series
+            .iter()
+            .any(|(k, v)| k.starts_with("genesys_compliance_retries_total{cause=\"") && *v == 0.0),
+        "retries by cause:\n{scrape}"
+    );
+    zero("genesys_compliance_page_latency_seconds_count");
+    zero("genesys_compliance_outbox_depth");
+}
+
+/// A scrape of a service whose upstream holds no violation at all lists
+/// every family interface.md names, at 0, and an empty run adds none.
+#[test]
+fn a_fresh_service_lists_every_interface_metric_family_before_any_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, sim_addr) = spawn(
+        &["simulate", "--listen", "127.0.0.1:0", "--violations", "0"],
+        &[],
+        &dir.path().join("sim.err"),
+    );
+    let log = dir.path().join("serve.err");
+    let (serve, addr) = spawn(
+        &[
+            "serve",
+            "--api-base-url",
+            &format!("http://{sim_addr}"),
+            "--since",
+            &utc(-60),
+            "--listen",
+            "127.0.0.1:0",
+            "--out-dir",
+            dir.path().join("out").to_str().unwrap(),
+            "--state",
+            dir.path().join("state.db").to_str().unwrap(),
+        ],
+        &DEMO_CREDS,
+        &log,
+    );
+    let (status, first) = http_get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    assert_interface_families_at_zero(&first);
+    wait_for("an empty run", Duration::from_secs(30), || {
+        read(&log).contains("run complete")
+    });
+    let (_, after) = http_get(&addr, "/metrics");
+    assert_eq!(families(&first), families(&after));
+    assert_no_new_series(&parse_prometheus(&first), &parse_prometheus(&after));
+    assert!(terminate(serve).success(), "{}", read(&log));
+}
+
+/// Against the live clock, with serve's default lag: violations are
+/// detected over 25 s and 40 % of them become visible up to 20 s late;
+/// serve is stopped with SIGTERM, restarted, and stopped again a few
+/// seconds after the last detection. Every violation that was visible 15 s
+/// before the final stop is in the output exactly once, and no series
+/// appears that the first scrape of a fresh process lacked.
+#[test]
+fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = chrono::Utc::now();
+    let (data_start, data_end, since) = (utc(-5), utc(20), utc(-10));
+    let (seed, n, late, late_max) = (7u64, 300usize, 0.4, Duration::from_secs(20));
+    let (_sim, sim_addr) = spawn(
+        &[
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            &seed.to_string(),
+            "--violations",
+            &n.to_string(),
+            "--start",
+            &data_start,
+            "--end",
+            &data_end,
+            "--late-arrivals",
+            &late.to_string(),
+            "--late-max",
+            "20s",
+        ],
+        &[],
+        &dir.path().join("sim.err"),
+    );
+    let api = format!("http://{sim_addr}");
+    let out_dir = dir.path().join("out");
+    let state = dir.path().join("state.db");
+    // No --lag: the default is what is tested. The look-back covers the
+    // 20 s lateness plus a run.
+    let args = vec![
+        "serve",
+        "--api-base-url",
+        &api,
+        "--every",
+        "2s",
+        "--lookback",
+        "25s",
+        "--listen",
+        "127.0.0.1:0",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    let until = |secs: i64| {
+        let at = t0 + chrono::Duration::seconds(secs);
+        if let Ok(wait) = (at - chrono::Utc::now()).to_std() {
+            std::thread::sleep(wait);
+        }
+    };
+
+    let log1 = dir.path().join("serve1.err");
+    let first_args: Vec<&str> = args.iter().copied().chain(["--since", &since]).collect();
+    let (serve, addr) = spawn(&first_args, &DEMO_CREDS, &log1);
+    let (_, fresh) = http_get(&addr, "/metrics");
+    let fresh = parse_prometheus(&fresh);
+    until(10);
+    assert!(terminate(serve).success(), "{}", read(&log1));
+
+    // Restarted without --since: it continues from the watermark.
+    let log2 = dir.path().join("serve2.err");
+    let (serve, addr) = spawn(&args, &DEMO_CREDS, &log2);
+    until(24);
+    let (_, last) = http_get(&addr, "/metrics");
+    let stop_ms = chrono::Utc::now().timestamp_millis();
+    assert!(terminate(serve).success(), "{}", read(&log2));
+
+    let last = parse_prometheus(&last);
+    assert_no_new_series(&fresh, &last);
+    let output_total: f64 = last
+        .iter()
+        .filter(|(k, _)| k.starts_with("genesys_compliance_violations_total{"))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(output_total > 0.0, "the second process counted its output");
+
+    // The simulator's ground truth: when each violation became visible.
+    let truth = compliance_simulator::generate(
+        seed,
+        n,
+        data_start.parse().unwrap(),
+        data_end.parse().unwrap(),
+        (late, late_max),
+    );
+    let counts = output_counts(&out_dir);
+    let repeated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "output more than once: {repeated:?}");
+    let known: std::collections::HashSet<&str> =
+        truth.violations.iter().map(|v| v.id.as_str()).collect();
+    assert!(counts.keys().all(|id| known.contains(id.as_str())));
+    let due: Vec<_> = truth
+        .violations
+        .iter()
+        .filter(|v| v.visible_at.unix_millis() <= stop_ms - 15_000)
+        .collect();
+    let late_due = due.iter().filter(|v| v.visible_at != v.detected_at).count();
+    assert!(
+        due.len() >= 50 && late_due >= 5,
+        "the test needs violations due at the stop, late ones among them: {} due, {late_due} late",
+        due.len()
+    );
+    let missing: Vec<_> = due
+        .iter()
+        .filter(|v| !counts.contains_key(&v.id))
+        .map(|v| (&v.id, v.detected_at.to_string(), v.visible_at.to_string()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} violations visible 15 s before the stop (at {stop_ms} ms) were not output: {missing:?}\n{}",
+        missing.len(),
+        due.len(),
+        read(&log2)
+    );
 }

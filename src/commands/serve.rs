@@ -14,8 +14,10 @@ use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Each run covers [watermark - lookback, now - lag); the watermark is the end \
-of the last completed run (--since before the first). Violations re-read through the look-back are \
+    after_help = "Each run covers [watermark - lookback, now); the watermark is the end \
+of the last completed run (--since before the first). --lag LAG ends runs at now - LAG instead: \
+the newest violations then wait a run longer, and at a stop those of its last LAG wait for the \
+next start. Violations recorded late are --lookback's job. Violations re-read through the look-back are \
 recognised from the state store and dropped, so every violation is output exactly once, across \
 restarts too. Each run appends one audit record; a run that is stopped, killed or fails before \
 its record leaves what it output to the next run's record, so every violation output is counted in \

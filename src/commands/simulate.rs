@@ -18,12 +18,17 @@ use std::path::PathBuf;
     aggregates and jobs, topics, categories, conversation details, transcript URLs, quality \
     evaluations and forms, limits; docs/simulator.md lists them with their permissions). Stop it \
     with SIGINT or SIGTERM (exit 0). Requests are logged at debug level (--log debug).\n\n\
+    A violation is served only once the clock has reached its detectedAt (plus its delay, for \
+    the --late-arrivals share), so a --start/--end window around now is a live organisation \
+    whose violations keep arriving, some of them late, as `serve` meets them.\n\n\
     Examples:\n  \
     genesys-compliance simulate --listen 127.0.0.1:0\n  \
     genesys-compliance simulate --seed 7 --violations 200000 \\\n      \
         --start 2023-10-01T00:00:00Z --end 2023-10-08T00:00:00Z\n  \
     genesys-compliance simulate --fault-5xx 0.05 --fault-429 0.02 --fault-reset 0.01 \\\n      \
         --fault-duplicates 0.1 --latency 40ms --rate-limit 120\n  \
+    genesys-compliance simulate --start \"$(date -u +%FT%TZ)\" --end \"$(date -u -d +1hour +%FT%TZ)\" \\\n      \
+        --violations 72000 --late-arrivals 0.3 --late-max 20s\n  \
     genesys-compliance simulate --token-lifetime 5m --extra-client etl:pw --no-permission-client reader:s3cret\n  \
     genesys-compliance simulate --conversations 10000 --job-polls 4 --fault-job-failed 0.1 \\\n      \
         --fault-transcript-url-expired 0.05 --client-lacking norec:pw:recording:recording:view\n  \

@@ -15,6 +15,10 @@ pub const OUTBOX_DEPTH: &str = "genesys_compliance_outbox_depth";
 pub const LAST_SUCCESS: &str = "genesys_compliance_last_success_timestamp_seconds";
 pub const RUNS: &str = "genesys_compliance_runs_total";
 pub const DUPLICATES_DROPPED: &str = "genesys_compliance_duplicates_dropped_total";
+/// The `outcome` label values of [`RUNS`].
+pub const RUN_SUCCEEDED: &str = "succeeded";
+pub const RUN_FAILED: &str = "failed";
+const RUN_OUTCOMES: [&str; 2] = [RUN_SUCCEEDED, RUN_FAILED];
 
 /// Installs the process-wide Prometheus recorder and describes every metric.
 /// Call once, at the start of `serve`.
@@ -38,16 +42,38 @@ pub fn install() -> Result<PrometheusHandle, String> {
     Ok(handle)
 }
 
-/// Every counter starts at zero, so that a scrape shows each series even
-/// before its first event.
+/// Every family is in the first scrape, so that `rate()`, `increase()` and
+/// `absent()` work on a quiet service: counters at zero for each of their
+/// known label values, gauges at zero (`last_success` 0: never), histograms
+/// registered without an observation, which the exporter renders as empty
+/// buckets with `_count 0` (no sample is invented).
 fn register_zeroes() {
+    use compliance_api::Severity;
+    use compliance_verify::{PiiType, Status};
+    for severity in Severity::ALL {
+        for status in Status::ALL {
+            metrics::counter!(VIOLATIONS, "severity" => severity.as_str(), "status" => status.as_str())
+                .increment(0);
+        }
+    }
+    for kind in PiiType::ALL {
+        metrics::counter!(PII_FINDINGS, "type" => kind.as_str()).increment(0);
+    }
     for cause in compliance_client::RetryCause::ALL {
         metrics::counter!(RETRIES, "cause" => cause.as_str()).increment(0);
+    }
+    for outcome in RUN_OUTCOMES {
+        metrics::counter!(RUNS, "outcome" => outcome).increment(0);
     }
     metrics::counter!(RATE_LIMITED).increment(0);
     metrics::counter!(TOKEN_RENEWALS).increment(0);
     metrics::counter!(DUPLICATES_DROPPED).increment(0);
     metrics::gauge!(OUTBOX_DEPTH).set(0.0);
+    metrics::gauge!(ACCURACY_RATE).set(0.0);
+    metrics::gauge!(LAST_SUCCESS).set(0.0);
+    // Registered, not observed: the registry keeps the handle.
+    let _ = metrics::histogram!(PAGE_LATENCY);
+    let _ = metrics::histogram!(EXTRACTION_DURATION);
 }
 
 fn describe() {
@@ -89,10 +115,7 @@ fn describe() {
 
 /// Counts one output record: its severity and verdict, and its PII findings.
 pub fn record_output(record: &compliance_verify::OutputRecord) {
-    let status = match record.verdict.status {
-        compliance_verify::Status::Validated => "validated",
-        compliance_verify::Status::FalsePositive => "false_positive",
-    };
+    let status = record.verdict.status.as_str();
     metrics::counter!(VIOLATIONS, "severity" => record.violation.severity.as_str(), "status" => status)
         .increment(1);
     for finding in &record.verdict.pii {

@@ -11,7 +11,7 @@ use compliance_audit::{
 };
 use compliance_client::{Batch, Plan, Rejected, Resume, ViolationExtractor};
 use compliance_store::StateStore;
-use compliance_verify::{redact, scan, Tally, Verifier};
+use compliance_verify::{redact, scan, Status, Tally, Verifier};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -299,8 +299,11 @@ pub fn audit_record(
             .map(|(k, n)| (k.to_string(), *n))
             .collect(),
         by_status: BTreeMap::from([
-            ("validated".to_string(), tally.validated),
-            ("false_positive".to_string(), tally.false_positives),
+            (Status::Validated.as_str().to_string(), tally.validated),
+            (
+                Status::FalsePositive.as_str().to_string(),
+                tally.false_positives,
+            ),
         ]),
         by_pii_type: tally
             .pii_by_type

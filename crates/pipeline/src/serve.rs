@@ -1,5 +1,6 @@
 //! Continuous extraction: `serve` runs an extraction on a schedule, each
-//! covering `[watermark - lookback, now - lag)`, drops violations it output
+//! covering `[watermark - lookback, now - lag)` (`lag` is 0 unless the user
+//! asks for one: interface.md's `[watermark - lookback, now)`), drops violations it output
 //! before (their ids are in the state store), writes hourly files, and
 //! appends one audit record per run, empty runs included. A run that stops
 //! before its record leaves the counts of the pages it committed in the
@@ -41,7 +42,9 @@ pub struct ServeConfig {
     pub since: Option<Timestamp>,
     pub every: Duration,
     pub lookback: Duration,
-    /// How far behind now a run ends, so that the newest second is complete.
+    /// How far behind now a run ends; zero by default. A non-zero lag only
+    /// delays the newest violations by a run: late arrivals are the
+    /// look-back's job.
     pub lag: Duration,
     /// Directory of the hourly files, or `None` for standard output (where a
     /// restart cannot take back uncommitted lines: files are exactly-once,
@@ -140,7 +143,7 @@ impl Service {
             match outcome {
                 Ok(run) => {
                     self.health.record(true);
-                    metrics::counter!(m::RUNS, "outcome" => "succeeded").increment(1);
+                    metrics::counter!(m::RUNS, "outcome" => m::RUN_SUCCEEDED).increment(1);
                     metrics::gauge!(m::LAST_SUCCESS)
                         .set(Timestamp::now().unix_millis() as f64 / 1000.0);
                     metrics::gauge!(m::ACCURACY_RATE).set(run.progress.tally.accuracy_rate());
@@ -159,7 +162,7 @@ impl Service {
                 }
                 Err(e) => {
                     self.health.record(false);
-                    metrics::counter!(m::RUNS, "outcome" => "failed").increment(1);
+                    metrics::counter!(m::RUNS, "outcome" => m::RUN_FAILED).increment(1);
                     let refused = matches!(&e, RunError::Client(c) if c.kind() == compliance_client::ErrorKind::Refused);
                     if first && refused {
                         return Err(ServeError::FirstRun(e));

@@ -37,6 +37,19 @@ pub enum Status {
     FalsePositive,
 }
 
+impl Status {
+    /// Both statuses, as output records and metrics labels list them.
+    pub const ALL: [Status; 2] = [Status::Validated, Status::FalsePositive];
+
+    /// The snake_case name written in output records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Validated => "validated",
+            Status::FalsePositive => "false_positive",
+        }
+    }
+}
+
 /// Why a violation is a false positive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
