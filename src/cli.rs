@@ -1,7 +1,8 @@
 //! The command line: global options and one subcommand per job.
 
 use crate::commands;
-use clap::{Parser, Subcommand, ValueEnum};
+use crate::report::{self, LogFormat};
+use clap::{Parser, Subcommand};
 
 const TOP_LEVEL_HELP: &str = "\
 Start with `genesys-compliance demo`: it runs the whole pipeline against the built-in simulator,
@@ -44,12 +45,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Human,
-    Json,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the whole pipeline against the built-in simulator: no credentials, no network.
@@ -71,7 +66,48 @@ pub enum Command {
 }
 
 pub fn parse() -> Cli {
-    Cli::try_parse().unwrap_or_else(|e| crate::exit::usage_error(e))
+    Cli::try_parse().unwrap_or_else(|e| usage_error(e))
+}
+
+/// A command line clap refused: clap's own message and exit code, or with
+/// `--log-format json` the same as one JSON error event. Help and version
+/// are printed as clap prints them.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || !json_requested(
+            std::env::args_os(),
+            std::env::var_os("GENESYS_COMPLIANCE_LOG_FORMAT"),
+        )
+    {
+        e.exit()
+    }
+    report::set_format(LogFormat::Json);
+    let text = e.render().to_string();
+    let message = text.trim().trim_start_matches("error: ");
+    let code = e.exit_code();
+    report::error(message, code as u8, None);
+    std::process::exit(code)
+}
+
+/// Whether the command line or the environment asks for JSON logs, read
+/// without clap (which has just refused the command line).
+fn json_requested(
+    args: impl Iterator<Item = std::ffi::OsString>,
+    env: Option<std::ffi::OsString>,
+) -> bool {
+    let args: Vec<std::ffi::OsString> = args.collect();
+    let from_args = args.iter().enumerate().rev().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        if a == "--log-format" {
+            args.get(i + 1)
+                .and_then(|v| v.to_str())
+                .map(|v| v == "json")
+        } else {
+            a.strip_prefix("--log-format=").map(|v| v == "json")
+        }
+    });
+    from_args.unwrap_or_else(|| env.is_some_and(|v| v == "json"))
 }
 
 #[cfg(test)]

@@ -6,14 +6,19 @@
 //! come from `tracing`, and the summary, notes and the final error are written
 //! here in the same shape (`timestamp`, `level`, `fields.message`, `target`).
 
-use crate::cli::LogFormat;
 use compliance_client::{RetryCause, Stats, StatsSnapshot};
-use compliance_pipeline::job::JobReport;
-use compliance_pipeline::output::OutputTarget;
+use compliance_pipeline::{JobReport, OutputTarget};
 use serde_json::{json, Map, Value};
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// How log lines and reports are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
 
 /// The format of standard error, set once at start-up.
 static FORMAT: OnceLock<LogFormat> = OnceLock::new();

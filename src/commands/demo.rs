@@ -7,14 +7,13 @@ use crate::exit::{Exit, Failure};
 use crate::report;
 use crate::settings::{DEFAULT_AUDIT_DIR, DEFAULT_STATE};
 use compliance_api::{PageSize, Timestamp};
-use compliance_audit::{verify_dir, Anchor, WebhookEndpoint, WebhookReceiver, WebhookSecret};
+use compliance_audit::{verify_dir, Anchor, WebhookEndpoint, WebhookSecret};
 use compliance_client::{
     BaseUrl, Credentials, Endpoints, ExtractorConfig, Query, TransportConfig, ViolationExtractor,
     Window,
 };
-use compliance_pipeline::job::ExtractJob;
-use compliance_pipeline::output::OutputTarget;
-use compliance_pipeline::run::{AuditTarget, Webhook};
+use compliance_pipeline::{AuditTarget, ExtractJob, OutputTarget, Webhook};
+use compliance_receiver::WebhookReceiver;
 use compliance_simulator::{Faults, SimConfig, Simulator};
 use compliance_store::{SqliteStore, StateStore};
 use compliance_verify::{RuleMatrix, Verifier};
@@ -142,6 +141,7 @@ pub async fn run(args: Args) -> Outcome {
                 .map_err(|e| Failure::new(Exit::Internal, e))?,
             secret: Some(secret),
             retry: None,
+            enable_command: Some(crate::advice::enable_webhook_command),
         }),
     };
     let rules = RuleMatrix::from_toml(DEMO_RULES).expect("the demo's rules file is well formed");

@@ -6,9 +6,7 @@ use crate::report::{note, print_summary, Progress};
 use crate::settings::{AuditArgs, ConnectionArgs, FilterArgs, Layers, DEFAULT_AUDIT_DIR};
 use compliance_api::Timestamp;
 use compliance_client::{Query, Window};
-use compliance_pipeline::job::ExtractJob;
-use compliance_pipeline::output::OutputTarget;
-use compliance_pipeline::run::AuditTarget;
+use compliance_pipeline::{AuditTarget, ExtractJob, OutputTarget};
 use std::path::PathBuf;
 
 const LONG_HELP: &str = "\

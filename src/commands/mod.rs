@@ -36,7 +36,7 @@ impl Pipeline {
         let selection = layers.selection(filters).map_err(Failure::invalid)?;
         let audit = layers.audit(audit).map_err(Failure::invalid)?;
         let store = compliance_store::SqliteStore::open(&audit.state)
-            .map_err(|e| Failure::invalid(anyhow::anyhow!("--state: {e}")))?;
+            .map_err(|e| Failure::invalid(anyhow::Error::new(e).context("--state")))?;
         let verifier = compliance_verify::Verifier::new(
             crate::settings::rule_matrix(selection.rules),
             layers.keep_pii(keep_pii),

@@ -5,9 +5,7 @@ use crate::exit::{Exit, Failure};
 use crate::settings::{
     AuditArgs, ConnectionArgs, FilterArgs, Layers, ScheduleArgs, DEFAULT_AUDIT_DIR,
 };
-use compliance_pipeline::health::Health;
-use compliance_pipeline::run::AuditTarget;
-use compliance_pipeline::serve::{ServeConfig, ServeError, Service};
+use compliance_pipeline::{AuditTarget, Health, ServeConfig, ServeError, Service};
 use futures::FutureExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +67,7 @@ pub async fn run(args: Args) -> Outcome {
             Some(dir) => dir.join(DEFAULT_AUDIT_DIR),
             None => std::path::PathBuf::from(DEFAULT_AUDIT_DIR),
         });
-    let metrics = compliance_pipeline::metrics::install()
+    let metrics = compliance_pipeline::install_metrics()
         .map_err(|e| Failure::new(Exit::Internal, anyhow::anyhow!(e)))?;
     let listener = tokio::net::TcpListener::bind(schedule.listen)
         .await
@@ -100,7 +98,7 @@ pub async fn run(args: Args) -> Outcome {
 
     let stop = stop_signal(signals).shared();
     let health = Arc::new(Health::default());
-    let endpoints = tokio::spawn(compliance_pipeline::health::serve(
+    let endpoints = tokio::spawn(compliance_pipeline::serve_endpoints(
         listener,
         health.clone(),
         metrics,

@@ -4,10 +4,10 @@
 
 use super::Outcome;
 use crate::exit::{Exit, Failure};
-use compliance_pipeline::output::OutputTarget;
+use compliance_pipeline::{FileSink, JsonlFile, OutputError, OutputTarget};
 use compliance_verify::{redact, scan, PiiType, Reason, RuleMatrix, Tally, Verifier};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -79,7 +79,7 @@ fn verify(args: &Args) -> Outcome {
     let verifier = Verifier::new(rules, args.keep_pii);
     let mut tally = Tally::default();
     let started = Instant::now();
-    let internal = |e: std::io::Error| Failure::new(Exit::Internal, e);
+    let internal = |e: OutputError| Failure::new(Exit::Internal, e);
 
     // Lines are verified where they lie in the read buffer; only a line
     // that straddles two reads is copied (into `long`).
@@ -113,14 +113,12 @@ fn verify(args: &Args) -> Outcome {
             // Records go straight into the output buffer: one copy fewer.
             match verifier.verify_json(text, &mut output.buf, &mut tally) {
                 Ok(()) => output.end_record().map_err(internal)?,
-                Err(e) => output
-                    .reject(
-                        number,
-                        &String::from_utf8_lossy(text),
-                        &e.to_string(),
-                        args.keep_pii,
-                    )
-                    .map_err(internal)?,
+                Err(e) => output.reject(
+                    number,
+                    &String::from_utf8_lossy(text),
+                    &e.to_string(),
+                    args.keep_pii,
+                )?,
             }
         }
         input.consume(used);
@@ -131,68 +129,53 @@ fn verify(args: &Args) -> Outcome {
     Ok(Exit::Done)
 }
 
-/// The output and rejects files. Output goes to `OUT.partial` until the run
-/// completes, so that an interrupted run never leaves a file that looks whole.
+/// The output and rejects files, by the pipeline's output rules: `OUT.partial`
+/// renamed to `OUT` once complete, so that an interrupted run never leaves a
+/// file that looks whole; standard output and devices written directly; the
+/// rejects file beside the output, created on the first reject.
 struct Output {
-    /// Output records not yet written.
+    /// Output records not yet written: the verifier serialises straight into it.
     buf: Vec<u8>,
-    out: Box<dyn Write>,
-    /// (partial, final) when writing to a file.
-    rename: Option<(PathBuf, PathBuf)>,
-    rejects_path: PathBuf,
-    rejects: Option<BufWriter<File>>,
-    rejected: u64,
+    sink: FileSink,
+    rejects: Rejects,
 }
 
-/// What became of rejected lines.
+/// Lines that are not violations, with the reason.
 struct Rejects {
-    count: u64,
     path: PathBuf,
+    file: Option<JsonlFile>,
+    count: u64,
 }
 
 impl Output {
     fn create(out: &Path, rejects: Option<&Path>) -> Result<Output, Failure> {
-        // One rule for every command: FILE.partial then a rename for regular
-        // files; standard output and devices such as /dev/null written directly.
         let target = OutputTarget::parse(&out.to_string_lossy());
-        let cannot = |path: &Path, e: std::io::Error| {
+        let sink = FileSink::create(&target).map_err(|e| {
             Failure::invalid(anyhow::anyhow!(
-                "cannot create the output `{}`: {e}; --out needs a writable path, or `-` for standard output",
-                path.display()
+                "cannot create the output `{}`: {}; --out needs a writable path, or `-` for standard output",
+                e.path,
+                e.source
             ))
-        };
-        let (writer, rename): (Box<dyn Write>, _) = match (&target, target.partial_path()) {
-            (_, Some(partial)) => {
-                let file = File::create(&partial).map_err(|e| cannot(&partial, e))?;
-                (Box::new(file), Some((partial, out.to_path_buf())))
-            }
-            (OutputTarget::File(path), None) => {
-                let file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(|e| cannot(path, e))?;
-                (Box::new(file), None)
-            }
-            (OutputTarget::Stdout, None) => (stdout(), None),
-        };
-        let rejects_path = rejects
+        })?;
+        let path = rejects
             .map(Path::to_path_buf)
             .unwrap_or_else(|| target.rejects_path());
         Ok(Output {
             buf: Vec::with_capacity(IO_BUFFER + (IO_BUFFER >> 2)),
-            out: writer,
-            rename,
-            rejects_path,
-            rejects: None,
-            rejected: 0,
+            sink,
+            rejects: Rejects {
+                path,
+                file: None,
+                count: 0,
+            },
         })
     }
 
     /// Ends the record just appended to `buf`, writing out a full buffer.
-    fn end_record(&mut self) -> std::io::Result<()> {
+    fn end_record(&mut self) -> Result<(), OutputError> {
         self.buf.push(b'\n');
         if self.buf.len() >= IO_BUFFER {
-            self.out.write_all(&self.buf)?;
+            self.sink.write_lines(&self.buf)?;
             self.buf.clear();
         }
         Ok(())
@@ -206,18 +189,20 @@ impl Output {
         text: &str,
         reason: &str,
         keep_pii: bool,
-    ) -> std::io::Result<()> {
-        if self.rejects.is_none() {
-            let file = File::create(&self.rejects_path).map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!(
-                        "cannot create the rejects file `{}`: {e}",
-                        self.rejects_path.display()
+    ) -> Result<(), Failure> {
+        let r = &mut self.rejects;
+        if r.file.is_none() {
+            let file = JsonlFile::create(&r.path).map_err(|e| {
+                Failure::new(
+                    Exit::Internal,
+                    anyhow::anyhow!(
+                        "cannot create the rejects file `{}`: {}",
+                        r.path.display(),
+                        e.source
                     ),
                 )
             })?;
-            self.rejects = Some(BufWriter::new(file));
+            r.file = Some(file);
         }
         let shown = if keep_pii {
             text.to_owned()
@@ -225,51 +210,22 @@ impl Output {
             redact(text, &scan(text))
         };
         let entry = serde_json::json!({"line": line, "reason": reason, "text": shown});
-        let w = self.rejects.as_mut().expect("created above");
-        serde_json::to_writer(&mut *w, &entry)?;
-        w.write_all(b"\n")?;
-        self.rejected += 1;
+        let file = r.file.as_mut().expect("created above");
+        file.write(&entry)
+            .map_err(|e| Failure::new(Exit::Internal, e))?;
+        r.count += 1;
         Ok(())
     }
 
     fn finish(mut self) -> Result<Rejects, Failure> {
-        let internal = |e: std::io::Error| Failure::new(Exit::Internal, e);
-        self.out.write_all(&self.buf).map_err(internal)?;
-        self.out.flush().map_err(internal)?;
-        if let Some(mut r) = self.rejects.take() {
-            r.flush().map_err(internal)?;
+        let internal = |e: OutputError| Failure::new(Exit::Internal, e);
+        self.sink.write_lines(&self.buf).map_err(internal)?;
+        if let Some(file) = self.rejects.file.as_mut() {
+            file.commit().map_err(internal)?;
         }
-        drop(self.out);
-        if let Some((partial, done)) = &self.rename {
-            std::fs::rename(partial, done).map_err(|e| {
-                Failure::new(
-                    Exit::Internal,
-                    anyhow::anyhow!(
-                        "cannot rename `{}` to `{}`: {e}",
-                        partial.display(),
-                        done.display()
-                    ),
-                )
-            })?;
-        }
-        Ok(Rejects {
-            count: self.rejected,
-            path: self.rejects_path,
-        })
+        self.sink.finish().map_err(internal)?;
+        Ok(self.rejects)
     }
-}
-
-/// Standard output without the line buffering of `std::io::Stdout`, which
-/// would scan every megabyte written for newlines and double the work.
-fn stdout() -> Box<dyn Write> {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsFd;
-        if let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() {
-            return Box::new(File::from(fd));
-        }
-    }
-    Box::new(std::io::stdout().lock())
 }
 
 fn summary(t: &Tally, seconds: f64, rejects: &Rejects) {

@@ -5,14 +5,14 @@
 //! one record carries the same `webhook-id` and body, and a fresh
 //! `webhook-timestamp` and signature. Any 2xx delivers; `410 Gone` disables the
 //! endpoint in the store (nothing more is sent to it until
-//! `genesys-compliance audit enable-webhook` enables it again, see
-//! [`enable_webhook_command`]); anything else is retried with exponential backoff and jitter
+//! it is enabled again; the caller says how, see [`EnableCommand`]); anything
+//! else is retried with exponential backoff and jitter
 //! within the run's budget, and what is still undelivered stays queued for the
 //! next run.
 
 use crate::signing::WebhookSecret;
+use compliance_retry::RetryPolicy;
 use compliance_store::{Anchor, DisabledEndpoint, OutboxEntry, StateStore, StoreError};
-use rand::Rng;
 use serde_json::Value;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,12 +28,29 @@ pub const EVENT_TYPE: &str = "compliance.extraction.audited";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint(reqwest::Url);
 
-/// The webhook URL was refused; the message says what is allowed.
+/// The webhook URL was refused; the message says what is allowed. A caller
+/// that names the URL its own way (a flag, a config key) builds its message
+/// from [`url`](Self::url), [`problem`](Self::problem) and [`ALLOWED`](Self::ALLOWED).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("--webhook-url `{url}` {problem}; give an https:// URL, or http:// to 127.0.0.1, [::1] or localhost")]
+#[error("the webhook URL `{url}` {problem}; {}", Self::ALLOWED)]
 pub struct EndpointError {
     url: String,
     problem: String,
+}
+
+impl EndpointError {
+    /// What a webhook URL may be.
+    pub const ALLOWED: &str = "give an https:// URL, or http:// to 127.0.0.1, [::1] or localhost";
+
+    /// The URL as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// What is wrong with it.
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
 }
 
 impl WebhookEndpoint {
@@ -95,60 +112,20 @@ pub fn webhook_body(record: &Value, anchor: &Anchor, prev_hash: &str) -> Vec<u8>
     serde_json::to_vec(&body).expect("a JSON map serialises")
 }
 
-/// The command that enables `endpoint` again after `410 Gone` in the state
-/// store at `state` (its absolute path, since the message may be read from
-/// another directory; `--state FILE` when the store has no file).
-pub fn enable_webhook_command(endpoint: &str, state: Option<&std::path::Path>) -> String {
-    let state = match state {
-        Some(path) => {
-            let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-            crate::shell_word(&path.to_string_lossy()).into_owned()
-        }
-        None => "FILE".into(),
-    };
-    format!(
-        "genesys-compliance audit enable-webhook {} --state {state}",
-        crate::shell_word(endpoint)
-    )
-}
+/// The command line that enables `endpoint` again after `410 Gone`, given
+/// the file of the state store that disabled it (`None` when it has none).
+/// The program that runs the delivery knows its own commands; messages about
+/// a disabled endpoint quote what it returns.
+pub type EnableCommand = fn(endpoint: &str, state: Option<&std::path::Path>) -> String;
 
-/// How hard one run tries before leaving a record queued.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts per record per run.
-    pub max_attempts: u32,
-    /// Wait after the first failure; doubled after each next one.
-    pub initial_backoff: Duration,
-    /// Longest wait between two attempts.
-    pub max_backoff: Duration,
-    /// Time budget of one delivery run: no new wait starts past it.
-    pub max_total: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 5 attempts, 1 s doubling up to 30 s, 2 minutes in all.
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 5,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(30),
-            max_total: Duration::from_secs(120),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait after failed attempt number `attempt` (from 1): exponential,
-    /// capped, with jitter between half and all of it so that many senders do
-    /// not retry in step.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        exp.min(self.max_backoff)
-            .mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
-    }
-}
+/// How hard one delivery run tries before leaving a record queued: 5
+/// attempts, 1 s doubling up to 30 s, 2 minutes in all.
+pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 5,
+    base_delay: Duration::from_secs(1),
+    max_delay: Duration::from_secs(30),
+    max_elapsed: Duration::from_secs(120),
+};
 
 /// What one delivery run achieved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -187,6 +164,7 @@ pub struct Deliverer {
     secret: Option<WebhookSecret>,
     policy: RetryPolicy,
     client: reqwest::Client,
+    enable_command: Option<EnableCommand>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -208,7 +186,7 @@ enum Attempt {
 
 impl Deliverer {
     /// A deliverer for `endpoint`, signing with `secret` when given (unsigned
-    /// otherwise), with [`DEFAULT_TIMEOUT`] and the default [`RetryPolicy`].
+    /// otherwise), with [`DEFAULT_TIMEOUT`] and [`DEFAULT_RETRY`].
     pub fn new(
         store: Arc<dyn StateStore>,
         endpoint: WebhookEndpoint,
@@ -218,9 +196,23 @@ impl Deliverer {
             store,
             endpoint,
             secret,
-            policy: RetryPolicy::default(),
+            policy: DEFAULT_RETRY,
             client: client(DEFAULT_TIMEOUT)?,
+            enable_command: None,
         })
+    }
+
+    /// Quotes `command` in the messages about a disabled endpoint, so that
+    /// they say how to enable it again.
+    pub fn with_enable_command(mut self, command: EnableCommand) -> Self {
+        self.enable_command = Some(command);
+        self
+    }
+
+    /// The command that enables `url` again, when the caller said how.
+    fn enable_command(&self, url: &str) -> Option<String> {
+        self.enable_command
+            .map(|command| command(url, self.store.file()))
     }
 
     /// Uses `policy` for retries within a run.
@@ -248,10 +240,13 @@ impl Deliverer {
         let mut report = DeliveryReport::default();
         if let Some(disabled) = self.store.disabled_endpoint(url)? {
             report.still_queued = self.store.pending_webhooks(url)?.len() as u64;
+            let again = match self.enable_command(url) {
+                Some(command) => format!("; to send to it again run `{command}`"),
+                None => " until it is enabled again".into(),
+            };
             tracing::warn!(
                 endpoint = url, reason = %disabled.reason,
-                "webhook endpoint is disabled; nothing sent; to send to it again run `{}`",
-                enable_webhook_command(url, self.store.file())
+                "webhook endpoint is disabled; nothing sent{again}"
             );
             report.disabled = Some(disabled);
             return Ok(report);
@@ -271,11 +266,13 @@ impl Deliverer {
                         break;
                     }
                     Attempt::Gone => {
+                        let until = match self.enable_command(url) {
+                            Some(command) => format!("`{command}` enables it again"),
+                            None => "it is enabled again".into(),
+                        };
                         let reason = format!(
-                            "answered 410 Gone to webhook {}; deliveries to it stopped until \
-                             `{}` enables it again",
+                            "answered 410 Gone to webhook {}; deliveries to it stopped until {until}",
                             entry.webhook_id,
-                            enable_webhook_command(url, self.store.file())
                         );
                         self.store.record_failure(
                             &entry.webhook_id,
@@ -291,22 +288,20 @@ impl Deliverer {
                         return Ok(report);
                     }
                     Attempt::Failed(status, error) => {
-                        let wait = self.policy.backoff(attempt);
-                        let give_up = attempt >= self.policy.max_attempts
-                            || started.elapsed() + wait > self.policy.max_total;
-                        let next = (!give_up).then(|| unix_millis() + wait.as_millis() as i64);
+                        let wait = self.policy.next_wait(attempt, started.elapsed(), None);
+                        let next = wait.map(|wait| unix_millis() + wait.as_millis() as i64);
                         self.store
                             .record_failure(&entry.webhook_id, status, &error, next)?;
                         tracing::warn!(webhook_id = %entry.webhook_id, attempt, %error, "webhook attempt failed");
                         report.last_error = Some(error);
-                        if give_up {
+                        let Some(wait) = wait else {
                             report.still_queued = total - report.delivered.len() as u64;
                             tracing::warn!(
                                 queued = report.still_queued,
                                 "webhooks stay queued for the next run"
                             );
                             return Ok(report);
-                        }
+                        };
                         tokio::time::sleep(wait).await;
                     }
                 }
@@ -402,25 +397,8 @@ mod tests {
             ("audit", "not a URL"),
         ] {
             let err = WebhookEndpoint::parse(bad).unwrap_err().to_string();
-            assert!(err.contains("--webhook-url") && err.contains(bad), "{err}");
+            assert!(err.contains("webhook URL") && err.contains(bad), "{err}");
             assert!(err.contains(why), "{err}");
-        }
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_jitter() {
-        let p = RetryPolicy {
-            max_attempts: 9,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(500),
-            max_total: Duration::from_secs(1),
-        };
-        for (attempt, full) in [(1, 100), (2, 200), (3, 400), (4, 500), (30, 500)] {
-            let wait = p.backoff(attempt).as_millis();
-            assert!(
-                wait >= full / 2 && wait <= full,
-                "attempt {attempt}: {wait} ms"
-            );
         }
     }
 

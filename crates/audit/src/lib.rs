@@ -1,7 +1,8 @@
 //! The audit side of `genesys-compliance`: each extraction's [`AuditRecord`],
 //! written to a hash-chained, durable audit directory ([`AuditLog`]),
 //! checked by [`verify_dir`], and delivered as a Standard Webhooks signed
-//! webhook through a durable outbox in the state store ([`Deliverer`]).
+//! webhook through a durable outbox in the state store ([`Deliverer`]). A
+//! receiver to deliver to in demos and tests is `compliance-receiver`.
 //!
 //! # Use
 //!
@@ -29,7 +30,6 @@ mod canonical;
 mod chain;
 mod delivery;
 mod log;
-mod receiver;
 mod record;
 mod signing;
 
@@ -38,13 +38,13 @@ pub use chain::{
     entry_hash, extraction_file_name, verify_dir, verify_dir_against, AfterAnchor, ChainEntry,
     ChainError, ChainReport, TamperKind, Tampering, GENESIS_HASH, LOG_FILE,
 };
+pub use compliance_retry::RetryPolicy;
 pub use compliance_store::Anchor;
 pub use delivery::{
-    enable_webhook_command, webhook_body, webhook_id_for, Deliverer, DeliveryError, DeliveryReport,
-    EndpointError, RetryPolicy, WebhookEndpoint, DEFAULT_TIMEOUT, EVENT_TYPE,
+    webhook_body, webhook_id_for, Deliverer, DeliveryError, DeliveryReport, EnableCommand,
+    EndpointError, WebhookEndpoint, DEFAULT_RETRY, DEFAULT_TIMEOUT, EVENT_TYPE,
 };
 pub use log::{anchor_key, Appended, AuditError, AuditLog, Recovery};
-pub use receiver::{ReceivedWebhook, WebhookReceiver};
 pub use record::{accuracy_rate, payload_hash, AuditRecord};
 pub use signing::{SecretError, SignatureError, WebhookSecret, DEFAULT_TOLERANCE, SECRET_ENV};
 
@@ -73,28 +73,4 @@ pub fn parse_anchor(text: &str) -> Result<Anchor, String> {
         seq,
         hash: hash.to_owned(),
     })
-}
-
-/// `text` as one word of a POSIX shell command line: as it is when that is
-/// safe, else in single quotes, so that the commands messages suggest can be
-/// pasted as they are.
-pub(crate) fn shell_word(text: &str) -> std::borrow::Cow<'_, str> {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:@%+=,-".contains(c);
-    if !text.is_empty() && text.chars().all(plain) {
-        text.into()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''")).into()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        use super::shell_word;
-        assert_eq!(shell_word("http://127.0.0.1:8/h"), "http://127.0.0.1:8/h");
-        assert_eq!(shell_word("https://x/h?a=1&b=2"), "'https://x/h?a=1&b=2'");
-        assert_eq!(shell_word("/tmp/it's here"), r"'/tmp/it'\''s here'");
-        assert_eq!(shell_word(""), "''");
-    }
 }

@@ -15,7 +15,7 @@
 //! append in flight reached the log, it rewrites a missing extraction file and
 //! does step 4 (so the webhook is queued, with the same id, exactly once);
 //! if it did not, it forgets it and cuts a half-written last line. A log that
-//! the store has no anchor for (a new `--state` beside an old directory) is
+//! the store has no anchor for (a new state file beside an old directory) is
 //! adopted as it is, without queuing its old records. A log that runs past
 //! the store's anchor (other than the one append in flight) is refused: no
 //! run with this store wrote those records.
@@ -47,15 +47,15 @@ pub enum AuditError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the audit trail in {dir} is not intact, so nothing more is appended to it: {tampering}; run `genesys-compliance audit verify {dir}` and preserve the directory for investigation, or start a new --audit-dir")]
+    #[error(
+        "the audit trail in {dir} is not intact, so nothing more is appended to it: {tampering}"
+    )]
     Tampered { dir: PathBuf, tampering: Tampering },
     #[error(
         "{LOG_FILE} in {dir} goes on past the head that {} anchored (seq {anchored}) to seq {head}, \
          and no run with that state store appended those records ({tampering}); they are not \
-         adopted and nothing more is appended: run `{}`, preserve the directory for \
-         investigation and give this extraction a new --audit-dir; if the records were written \
-         with another --state file, use that one",
-        state_name(.state), verify_command(.dir, .state)
+         adopted and nothing more is appended",
+        state_name(.state)
     )]
     NotAnchored {
         dir: PathBuf,
@@ -65,7 +65,9 @@ pub enum AuditError {
         head: u64,
         tampering: Box<Tampering>,
     },
-    #[error("{path} changed since it was opened (another process writing the same audit directory?); give each process its own --audit-dir")]
+    #[error(
+        "{path} changed since it was opened (another process writing the same audit directory?)"
+    )]
     ChangedUnderfoot { path: PathBuf },
     #[error("extraction {extraction_id} is already in the audit log; give each extraction a new extraction_id")]
     Duplicate { extraction_id: String },
@@ -217,7 +219,7 @@ impl AuditLog {
         } else if let Some(head) = &head {
             tracing::warn!(
                 dir = %dir.display(), head = head.seq,
-                "the state store has no anchor for this audit log (a new --state file?); adopting its records as they are"
+                "the state store has no anchor for this audit log (a new state file?); adopting its records as they are"
             );
             store.set_anchor(&key, head)?;
             recovered.push(Recovery::Adopted { to: head.seq });
@@ -337,22 +339,6 @@ fn state_name(state: &Option<PathBuf>) -> String {
         Some(path) => format!("the state store {}", path.display()),
         None => "the state store".into(),
     }
-}
-
-/// The `audit verify` command line for `dir` against `state`.
-fn verify_command(dir: &Path, state: &Option<PathBuf>) -> String {
-    let mut command = format!(
-        "genesys-compliance audit verify {}",
-        crate::shell_word(&dir.to_string_lossy())
-    );
-    match state {
-        Some(path) => {
-            command.push_str(" --state ");
-            command.push_str(&crate::shell_word(&path.to_string_lossy()));
-        }
-        None => command.push_str(" --state FILE"),
-    }
-    command
 }
 
 /// The record of the last line, re-read to rewrite its extraction file.

@@ -4,9 +4,9 @@ mod common;
 
 use common::{open_log, record, secret, store};
 use compliance_audit::{
-    anchor_key, verify_dir, Deliverer, Recovery, RetryPolicy, WebhookEndpoint, WebhookReceiver,
-    WebhookSecret,
+    anchor_key, verify_dir, Deliverer, Recovery, RetryPolicy, WebhookEndpoint, WebhookSecret,
 };
+use compliance_receiver::{ReceivedWebhook, WebhookReceiver};
 use compliance_store::{SqliteStore, StateStore};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -18,9 +18,9 @@ use std::time::Duration;
 fn quick() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 3,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(20),
-        max_total: Duration::from_secs(5),
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        max_elapsed: Duration::from_secs(5),
     }
 }
 
@@ -40,7 +40,7 @@ fn free_addr() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-fn body(r: &compliance_audit::ReceivedWebhook) -> Value {
+fn body(r: &ReceivedWebhook) -> Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
@@ -172,19 +172,25 @@ async fn gone_disables_the_endpoint_until_it_is_enabled_again() {
     log.append(&record(2)).unwrap();
 
     receiver.respond_with(Some(410));
+    // The caller's command is quoted, given this store's file.
+    fn enable(endpoint: &str, state: Option<&Path>) -> String {
+        format!("enable {endpoint} in {}", state.unwrap().display())
+    }
     let report = deliverer(&store, &receiver.url(), secret())
+        .with_enable_command(enable)
         .deliver_pending()
         .await
         .unwrap();
     let disabled = report.disabled.clone().expect("disabled");
     assert!(disabled.reason.contains("410"), "{disabled:?}");
     // It names the command that enables the endpoint again, with this store.
-    let enable = compliance_audit::enable_webhook_command(
-        &receiver.url(),
-        Some(&tmp.path().join("state.db")),
+    let command = enable(&receiver.url(), Some(&tmp.path().join("state.db")));
+    assert!(
+        disabled
+            .reason
+            .contains(&format!("`{command}` enables it again")),
+        "{disabled:?}"
     );
-    assert!(enable.contains(" --state /"), "{enable}");
-    assert!(disabled.reason.contains(&enable), "{disabled:?}");
     assert_eq!(report.still_queued, 2);
     assert_eq!(receiver.requests().len(), 1, "no retry after 410");
 

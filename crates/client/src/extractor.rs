@@ -2,7 +2,7 @@
 //! budget, and streams per-page batches in a deterministic order.
 
 use crate::error::Error;
-use crate::page::ReceivedPage;
+use crate::page::{ReceivedPage, Rejected};
 use crate::stats::Stats;
 use crate::transport::{Transport, TransportConfig};
 use crate::window::Window;
@@ -11,7 +11,6 @@ use compliance_api::{
 };
 use futures::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -70,15 +69,6 @@ pub struct Batch {
     pub rejects: Vec<Rejected>,
     /// Violations dropped because the previous page already held their id.
     pub duplicates_dropped: u32,
-}
-
-/// A record of a page that is not a usable violation, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Rejected {
-    /// The record as received.
-    pub raw: Value,
-    /// Why it is not usable, such as `missing ruleId, detectedAt`.
-    pub reason: String,
 }
 
 /// Tuning of an extractor beyond the transport; the defaults suit the

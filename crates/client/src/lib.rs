@@ -20,10 +20,9 @@ mod window;
 pub use api_client::{Access, ApiClient, Presigned};
 pub use endpoint::{BaseUrl, BaseUrlError, Endpoints};
 pub use error::{Error, ErrorKind};
-pub use extractor::{
-    Batch, Batches, ExtractorConfig, Plan, Query, Rejected, Resume, ViolationExtractor,
-};
+pub use extractor::{Batch, Batches, ExtractorConfig, Plan, Query, Resume, ViolationExtractor};
 pub use pacer::Pacer;
+pub use page::Rejected;
 pub use retry::{RetryCause, RetryPolicy};
 pub use stats::{Stats, StatsSnapshot, PAGE_LATENCY_METRIC};
 pub use transport::{Credentials, TransportConfig};

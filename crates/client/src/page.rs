@@ -2,10 +2,18 @@
 //! violation (the common case), record by record otherwise, so that one bad
 //! record is rejected with its reason instead of sinking the page.
 
-use crate::extractor::Rejected;
 use compliance_api::{Page, Violation};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// A record of a page that is not a usable violation, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejected {
+    /// The record as received.
+    pub raw: Value,
+    /// Why it is not usable, such as `missing ruleId, detectedAt`.
+    pub reason: String,
+}
 
 /// A page whose records are sorted into violations and rejects.
 #[derive(Debug)]

@@ -503,16 +503,14 @@ impl Transport {
                     last,
                     correlation_id,
                 } => {
-                    let wait = self.retry.backoff(n, retry_after);
-                    let too_late = started.elapsed() + wait > self.retry.max_elapsed;
-                    if n >= self.retry.max_attempts || too_late {
+                    let Some(wait) = self.retry.next_wait(n, started.elapsed(), retry_after) else {
                         return Err(Error::Unavailable {
                             last,
                             attempts: n,
                             elapsed: started.elapsed(),
                             correlation_id: Some(correlation_id),
                         });
-                    }
+                    };
                     self.stats.retried(cause);
                     tracing::warn!(
                         correlation_id = %correlation_id,

@@ -17,10 +17,11 @@
 //! 5. move `OUT.partial` to `OUT` (done already if `OUT` has the complete
 //!    length and there is no `OUT.partial`) and forget the checkpoint.
 
+use crate::audit::{append_and_deliver, audit_record, deliver_queued, AuditTarget};
+use crate::crash::crash_point;
 use crate::output::{FileSink, OutputTarget, Position, RecordSink};
 use crate::run::{
-    append_and_deliver, audit_record, deliver, drop_ids, extract, load_state, save_state,
-    AuditTarget, Checkpoint, Progress, Rejects, RunError, Webhook,
+    drop_ids, extract, load_state, save_state, Checkpoint, Progress, Rejects, RunError,
 };
 use compliance_audit::{Appended, AuditRecord, DeliveryReport};
 use compliance_client::{Batch, Plan, Query, Resume, StatsSnapshot, ViolationExtractor};
@@ -237,30 +238,6 @@ impl ExtractJob {
             crash_point("after-complete");
         }
         Ok((saved, Some(out), rejects.path().map(PathBuf::from), resumed))
-    }
-}
-
-/// Delivers what earlier runs left queued; a failure is only logged, since
-/// this run's own delivery, or the next run, tries again.
-async fn deliver_queued(target: &AuditTarget, webhook: &Webhook) -> Option<DeliveryReport> {
-    match deliver(target.store.clone(), webhook).await {
-        Ok(report) => Some(report),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not deliver the queued webhooks; they stay queued");
-            None
-        }
-    }
-}
-
-/// For crash tests only: with `GENESYS_COMPLIANCE_CRASH_AT` set to `point`,
-/// the process aborts there, as abruptly as a kill -9 (nothing is flushed
-/// or cleaned up). Points: `after-plan`, `after-page`, `after-complete`,
-/// `before-delivery` (the record appended and its webhook queued, nothing
-/// sent), `after-audit-append` (and delivered), `after-rename`.
-#[doc(hidden)]
-pub fn crash_point(point: &str) {
-    if std::env::var_os("GENESYS_COMPLIANCE_CRASH_AT").is_some_and(|at| at == point) {
-        std::process::abort();
     }
 }
 

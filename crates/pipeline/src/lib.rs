@@ -1,10 +1,26 @@
 //! The extraction pipeline: extracted violations → verification → output,
 //! audit record → hash-chained log → webhook outbox; checkpointed so that a
 //! killed run continues where it stopped.
+//!
+//! Rooms: `run` (one extraction: verify, write, checkpoint), `audit` (the
+//! record, its append and the webhook delivery), `job` (`extract` as a job
+//! that survives a kill), `serve` (scheduled runs), `output` (files and their
+//! durability), `health` and `metrics` (`serve`'s operator endpoints),
+//! `crash` (the crash tests' abort points).
 
-pub mod health;
-pub mod job;
-pub mod metrics;
-pub mod output;
-pub mod run;
-pub mod serve;
+mod audit;
+mod crash;
+mod health;
+mod job;
+mod metrics;
+mod output;
+mod run;
+mod serve;
+
+pub use audit::{AuditTarget, Webhook};
+pub use health::{serve as serve_endpoints, Health};
+pub use job::{ExtractJob, JobReport};
+pub use metrics::install as install_metrics;
+pub use output::{FileSink, JsonlFile, OutputError, OutputTarget, Rotation};
+pub use run::{Progress, RunError};
+pub use serve::{ServeConfig, ServeError, ServeRun, Service};

@@ -143,6 +143,8 @@ const BUFFER: usize = 256 * 1024;
 pub struct JsonlFile {
     path: Option<PathBuf>,
     out: BufWriter<Box<dyn Write + Send>>,
+    /// The file to sync at each commit: `None` for standard output, a
+    /// device, or a file no checkpoint will name.
     file: Option<File>,
     offset: u64,
 }
@@ -181,6 +183,18 @@ impl JsonlFile {
         })
     }
 
+    /// A new file (emptied if it exists) for output that is never resumed:
+    /// no checkpoint names it, so commits flush without syncing to disk.
+    pub fn create(path: &Path) -> Result<JsonlFile, OutputError> {
+        let file = open_private(path, true).map_err(OutputError::at(path))?;
+        Ok(JsonlFile {
+            path: Some(path.to_path_buf()),
+            out: BufWriter::with_capacity(BUFFER, Box::new(file)),
+            file: None,
+            offset: 0,
+        })
+    }
+
     /// An existing device or pipe, written as it is (no truncation, no seek).
     fn stream(path: &Path) -> Result<JsonlFile, OutputError> {
         let file = OpenOptions::new()
@@ -199,7 +213,7 @@ impl JsonlFile {
     pub fn stdout() -> JsonlFile {
         JsonlFile {
             path: None,
-            out: BufWriter::with_capacity(BUFFER, Box::new(io::stdout())),
+            out: BufWriter::with_capacity(BUFFER, stdout()),
             file: None,
             offset: 0,
         }
@@ -224,6 +238,15 @@ impl JsonlFile {
         result.map_err(|e| OutputError::at(&self.name())(e))
     }
 
+    /// Appends lines already serialised, each ending in a newline: for a
+    /// caller that serialises into a buffer of its own (`verify`).
+    pub fn write_lines(&mut self, lines: &[u8]) -> Result<(), OutputError> {
+        let result = self.out.write_all(lines);
+        result.map_err(|e| OutputError::at(&self.name())(e))?;
+        self.offset += lines.len() as u64;
+        Ok(())
+    }
+
     pub fn commit(&mut self) -> Result<Position, OutputError> {
         let name = self.name();
         let fail = OutputError::at(&name);
@@ -236,30 +259,50 @@ impl JsonlFile {
             offset: self.offset,
         })
     }
-
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
 }
 
-/// `extract`'s output: one file, written as `FILE.partial` until [`FileSink::finish`].
+/// The output of `extract` and `verify`: one file, written as `FILE.partial`
+/// until [`FileSink::finish`].
 pub struct FileSink {
     target: OutputTarget,
     file: JsonlFile,
+    /// Whether the output is synced to disk: at each commit, and the rename.
+    durable: bool,
 }
 
 impl FileSink {
     /// Opens the output, resuming at `resume_at` bytes of the partial file.
+    /// Commits sync it to disk, so that a checkpoint can name them.
     pub fn open(target: &OutputTarget, resume_at: u64) -> Result<FileSink, OutputError> {
+        FileSink::with(target, true, |partial| JsonlFile::open(partial, resume_at))
+    }
+
+    /// Opens the output of a run that is never resumed (`verify`): the same
+    /// files and rename, without syncing to disk, since no checkpoint names it.
+    pub fn create(target: &OutputTarget) -> Result<FileSink, OutputError> {
+        FileSink::with(target, false, JsonlFile::create)
+    }
+
+    fn with(
+        target: &OutputTarget,
+        durable: bool,
+        open: impl FnOnce(&Path) -> Result<JsonlFile, OutputError>,
+    ) -> Result<FileSink, OutputError> {
         let file = match (target, target.partial_path()) {
-            (_, Some(partial)) => JsonlFile::open(&partial, resume_at)?,
+            (_, Some(partial)) => open(&partial)?,
             (OutputTarget::File(path), None) => JsonlFile::stream(path)?,
             (OutputTarget::Stdout, None) => JsonlFile::stdout(),
         };
         Ok(FileSink {
             target: target.clone(),
             file,
+            durable,
         })
+    }
+
+    /// Appends lines already serialised (see [`JsonlFile::write_lines`]).
+    pub fn write_lines(&mut self, lines: &[u8]) -> Result<(), OutputError> {
+        self.file.write_lines(lines)
     }
 
     /// Commits and puts the complete output in place.
@@ -269,7 +312,9 @@ impl FileSink {
             (&self.target, self.target.partial_path())
         {
             std::fs::rename(&partial, path).map_err(OutputError::at(path))?;
-            sync_parent(path).map_err(OutputError::at(path))?;
+            if self.durable {
+                sync_parent(path).map_err(OutputError::at(path))?;
+            }
         }
         Ok(())
     }
@@ -419,6 +464,19 @@ impl RecordSink for HourlySink {
             None => Ok(Position::default()),
         }
     }
+}
+
+/// Standard output without the line buffering of `std::io::Stdout`, which
+/// would scan every block written for newlines and double the work.
+fn stdout() -> Box<dyn Write + Send> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = io::stdout().as_fd().try_clone_to_owned() {
+            return Box::new(File::from(fd));
+        }
+    }
+    Box::new(io::stdout())
 }
 
 /// An existing path that is not a regular file: a device, a pipe, a socket.

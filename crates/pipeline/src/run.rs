@@ -1,23 +1,16 @@
 //! One extraction: batches from the extractor are verified and written to a
 //! sink; what could not be used goes to the rejects file; after each batch
 //! the output is made durable and a [`Checkpoint`] is told. The audit record
-//! is then built from the counts and appended ([`append_and_deliver`]).
+//! is then built from the counts and appended (the `audit` module).
 
 use crate::output::{JsonlFile, OutputError, Position, RecordSink};
-use compliance_api::{Timestamp, ViolationQuery};
-use compliance_audit::{
-    Appended, AuditError, AuditLog, AuditRecord, Deliverer, DeliveryError, DeliveryReport,
-    WebhookEndpoint, WebhookSecret,
-};
+use compliance_audit::{AuditError, DeliveryError};
 use compliance_client::{Batch, Plan, Rejected, Resume, ViolationExtractor};
 use compliance_store::StateStore;
-use compliance_verify::{redact, scan, Status, Tally, Verifier};
+use compliance_verify::{redact, scan, Tally, Verifier};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Why a run failed. The variants keep their sources so the binary can map
 /// them to exit codes.
@@ -33,35 +26,10 @@ pub enum RunError {
     Delivery(#[from] DeliveryError),
     #[error(transparent)]
     Store(#[from] compliance_store::StoreError),
-    #[error("the state store holds a checkpoint this program cannot read ({0}); remove the state file or give another --state")]
+    #[error("the state store holds a checkpoint this program cannot read ({0})")]
     Checkpoint(String),
     #[error("stopped before the end; everything output so far is committed and a rerun continues from there")]
     Interrupted,
-}
-
-/// Where the audit record goes.
-pub struct AuditTarget {
-    pub dir: PathBuf,
-    pub store: Arc<dyn StateStore>,
-    pub webhook: Option<Webhook>,
-}
-
-/// The audit system's endpoint and the key to sign for it.
-#[derive(Clone)]
-pub struct Webhook {
-    pub endpoint: WebhookEndpoint,
-    pub secret: Option<WebhookSecret>,
-    pub retry: Option<compliance_audit::RetryPolicy>,
-}
-
-impl std::fmt::Debug for Webhook {
-    // The secret stays out of every log line: only whether there is one.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Webhook")
-            .field("endpoint", &self.endpoint)
-            .field("signed", &self.secret.is_some())
-            .finish()
-    }
 }
 
 /// Counts of what an extraction output; they survive restarts in checkpoints.
@@ -94,14 +62,14 @@ pub trait Checkpoint: Send {
 }
 
 /// Drops the violations of `batch` whose id is in `ids`; returns how many.
-pub fn drop_ids(batch: &mut Batch, ids: &std::collections::HashSet<String>) -> u64 {
+pub(crate) fn drop_ids(batch: &mut Batch, ids: &std::collections::HashSet<String>) -> u64 {
     let before = batch.violations.len();
     batch.violations.retain(|v| !ids.contains(&v.id));
     (before - batch.violations.len()) as u64
 }
 
 /// Reads the JSON state saved under `key`, `None` when there is none.
-pub fn load_state<T: serde::de::DeserializeOwned>(
+pub(crate) fn load_state<T: serde::de::DeserializeOwned>(
     store: &dyn StateStore,
     key: &str,
 ) -> Result<Option<T>, RunError> {
@@ -114,7 +82,7 @@ pub fn load_state<T: serde::de::DeserializeOwned>(
 }
 
 /// Saves `state` as JSON under `key`, with the ids it output, in one transaction.
-pub fn save_state<T: Serialize>(
+pub(crate) fn save_state<T: Serialize>(
     store: &dyn StateStore,
     key: &str,
     state: &T,
@@ -175,7 +143,7 @@ impl Rejects {
 /// `value` with PII redacted in every string (and every number that reads as
 /// PII, such as a card number sent as a number), keys included: a reject
 /// may carry PII anywhere, not only in evidence.
-pub fn redact_json(value: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn redact_json(value: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     let text = |s: &str| {
         let findings = scan(s);
@@ -253,121 +221,6 @@ pub async fn extract(
     out.commit()?;
     progress.retries += extractor.stats().snapshot().retries_total() - retries_before;
     Ok(progress)
-}
-
-/// What `payload_hash` covers: the query of the whole extraction (its
-/// interval, filters and page size, no cursor) as the contract's JSON. A
-/// plan split into windows sends one such query per window instead; the
-/// record lists those windows.
-pub fn payload(plan: &Plan) -> Vec<u8> {
-    let q = &plan.query;
-    serde_json::to_vec(&ViolationQuery {
-        time_interval: q.window.interval(),
-        filters: q.filters.clone(),
-        size: q.page_size,
-        cursor: None,
-    })
-    .expect("a query serialises")
-}
-
-/// The audit record of an extraction of `plan` that output `progress`.
-pub fn audit_record(
-    extraction_id: uuid::Uuid,
-    plan: &Plan,
-    progress: &Progress,
-    elapsed: Duration,
-) -> AuditRecord {
-    let tally = &progress.tally;
-    AuditRecord {
-        timestamp: Timestamp::now(),
-        extraction_id,
-        payload_hash: compliance_audit::payload_hash(&payload(plan)),
-        total_violations: tally.validated,
-        accuracy_rate: tally.accuracy_rate(),
-        latency_ms: elapsed.as_secs_f64() * 1000.0,
-        pii_exposures_detected: tally.pii_exposures,
-        false_positives_filtered: tally.false_positives,
-        interval: plan.query.window.interval(),
-        windows: plan.windows.iter().map(|w| w.interval()).collect(),
-        filters: plan.query.filters.clone(),
-        pages: progress.pages,
-        violations_fetched: tally.violations,
-        duplicates_dropped: progress.duplicates_dropped,
-        by_severity: tally
-            .by_severity
-            .iter()
-            .map(|(k, n)| (k.to_string(), *n))
-            .collect(),
-        by_status: BTreeMap::from([
-            (Status::Validated.as_str().to_string(), tally.validated),
-            (
-                Status::FalsePositive.as_str().to_string(),
-                tally.false_positives,
-            ),
-        ]),
-        by_pii_type: tally
-            .pii_by_type
-            .iter()
-            .map(|(k, n)| (k.as_str().to_string(), *n))
-            .collect(),
-        retries: progress.retries,
-        program_version: env!("CARGO_PKG_VERSION").to_string(),
-    }
-}
-
-impl AuditTarget {
-    /// Opens the audit log (checking its chain, and repairing what a crash
-    /// left). Opening reads the whole chain, so a long-running caller keeps
-    /// the log open.
-    pub fn open(&self) -> Result<AuditLog, RunError> {
-        let endpoint = self.webhook.as_ref().map(|w| w.endpoint.clone());
-        Ok(AuditLog::open(&self.dir, self.store.clone(), endpoint)?)
-    }
-
-    /// Whether the log holds the record of `extraction_id` (its extraction
-    /// file is written in the same append).
-    pub fn holds(&self, extraction_id: uuid::Uuid) -> bool {
-        self.dir
-            .join(compliance_audit::extraction_file_name(
-                &extraction_id.to_string(),
-            ))
-            .exists()
-    }
-}
-
-/// Appends the record to the audit log (which queues its webhook in the same
-/// step) unless the log already holds it (a rerun after a crash that came
-/// after the append), then delivers everything queued for the endpoint,
-/// oldest first.
-pub async fn append_and_deliver(
-    target: &AuditTarget,
-    log: &mut AuditLog,
-    record: &AuditRecord,
-) -> Result<(Option<Appended>, Option<DeliveryReport>), RunError> {
-    let appended = if target.holds(record.extraction_id) {
-        tracing::info!(extraction_id = %record.extraction_id, "audit record already in the log; not appended again");
-        None
-    } else {
-        Some(log.append(record)?)
-    };
-    crate::job::crash_point("before-delivery");
-    let delivery = match &target.webhook {
-        None => None,
-        Some(webhook) => Some(deliver(target.store.clone(), webhook).await?),
-    };
-    Ok((appended, delivery))
-}
-
-/// Delivers what is queued for the webhook's endpoint.
-pub async fn deliver(
-    store: Arc<dyn StateStore>,
-    webhook: &Webhook,
-) -> Result<DeliveryReport, RunError> {
-    let mut deliverer = Deliverer::new(store, webhook.endpoint.clone(), webhook.secret.clone())?;
-    if let Some(policy) = webhook.retry.clone() {
-        deliverer = deliverer.with_retry(policy);
-    }
-    Ok(deliverer.deliver_pending().await?)
 }
 
 #[cfg(test)]

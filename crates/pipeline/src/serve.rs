@@ -15,12 +15,12 @@
 //! the watermark, which moves only when a run completes; what was committed
 //! is recognised as seen and dropped.
 
+use crate::audit::{append_and_deliver, audit_record, AuditTarget};
 use crate::health::Health;
 use crate::metrics as m;
 use crate::output::{FileSink, HourlySink, OutputTarget, Position, RecordSink};
 use crate::run::{
-    append_and_deliver, audit_record, drop_ids, extract, load_state, save_state, AuditTarget,
-    Checkpoint, Progress, Rejects, RunError,
+    drop_ids, extract, load_state, save_state, Checkpoint, Progress, Rejects, RunError,
 };
 use compliance_api::{Filters, PageSize, Timestamp};
 use compliance_audit::AuditLog;
@@ -103,7 +103,7 @@ pub struct ServeRun {
 /// Why `serve` stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("no watermark in the state store yet: give --since for the first run")]
+    #[error("no watermark in the state store yet, and no start given for the first run")]
     NoStart,
     #[error("the first run failed: {0}")]
     FirstRun(#[source] RunError),

@@ -4,11 +4,10 @@
 mod common;
 
 use common::extractor;
-use compliance_audit::{verify_dir, WebhookEndpoint, WebhookReceiver, WebhookSecret};
+use compliance_audit::{verify_dir, WebhookEndpoint, WebhookSecret};
 use compliance_client::{Query, Window};
-use compliance_pipeline::job::ExtractJob;
-use compliance_pipeline::output::OutputTarget;
-use compliance_pipeline::run::{AuditTarget, RunError, Webhook};
+use compliance_pipeline::{AuditTarget, ExtractJob, OutputTarget, RunError, Webhook};
+use compliance_receiver::WebhookReceiver;
 use compliance_simulator::{SimConfig, Simulator};
 use compliance_store::{SqliteStore, StateStore};
 use compliance_verify::{RuleMatrix, Verifier};
@@ -47,6 +46,7 @@ async fn every_violation_is_output_once_verified_redacted_and_audited() {
             endpoint: WebhookEndpoint::parse(&receiver.url()).unwrap(),
             secret: Some(secret),
             retry: None,
+            enable_command: None,
         }),
     };
     let verifier = Verifier::new(RuleMatrix::design_default(), false);

@@ -5,9 +5,7 @@ mod common;
 
 use common::extractor;
 use compliance_api::Timestamp;
-use compliance_pipeline::health::Health;
-use compliance_pipeline::run::AuditTarget;
-use compliance_pipeline::serve::{ServeConfig, Service};
+use compliance_pipeline::{AuditTarget, Health, ServeConfig, Service};
 use compliance_simulator::{Faults, SimConfig, Simulator};
 use compliance_store::{
     Anchor, AppendIntent, DisabledEndpoint, OutboxEntry, SeenId, SqliteStore, StateStore,

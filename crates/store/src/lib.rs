@@ -85,7 +85,7 @@ pub struct DisabledEndpoint {
 /// (`Send + Sync`) and make each method one atomic, durable transaction.
 pub trait StateStore: Send + Sync {
     /// The file the store lives in, when it is one: messages name it as the
-    /// `--state` to give to a follow-up command.
+    /// state store to give to a follow-up command.
     fn file(&self) -> Option<&Path> {
         None
     }
@@ -163,22 +163,17 @@ pub trait StateStore: Send + Sync {
     fn prune_seen(&self, scope: &str, detected_before_ms: i64) -> Result<u64, StoreError>;
 }
 
-/// Why the state store failed. Each message names the file and what to do.
+/// Why the state store failed. Each message names the file and what
+/// happened; what to do about the first three depends on how the store was
+/// given, which the caller says.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "state store {path}: the database is locked by another process; \
-         wait for it to finish or give this run its own --state file"
-    )]
+    #[error("state store {path}: the database is locked by another process")]
     Locked { path: PathBuf },
-    #[error(
-        "state store {path} does not exist; give an existing file with --state, \
-         or run an extraction first to create it"
-    )]
+    #[error("state store {path} does not exist")]
     Missing { path: PathBuf },
     #[error(
-        "state store {path} has schema version {found}, newer than this program knows \
-         ({known}); use a newer genesys-compliance or another --state file"
+        "state store {path} has schema version {found}, newer than this program knows ({known})"
     )]
     TooNew {
         path: PathBuf,
@@ -196,6 +191,25 @@ pub enum StoreError {
         path: PathBuf,
         cause: std::io::Error,
     },
+}
+
+impl StoreError {
+    /// A failed SQLite call on the store at `path`: `Locked` when another
+    /// process holds the lock, else what `action` met.
+    pub(crate) fn from_sqlite(path: &Path, action: &'static str, cause: rusqlite::Error) -> Self {
+        match cause.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Locked {
+                    path: path.to_path_buf(),
+                }
+            }
+            _ => StoreError::Sqlite {
+                path: path.to_path_buf(),
+                action,
+                cause,
+            },
+        }
+    }
 }
 
 /// A violation already output, remembered so that a re-read drops it.

@@ -33,7 +33,7 @@ pub struct Rule {
 /// Why a rules file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("cannot read the rules file {path}: {source}; pass a readable TOML file with --rules, or omit it for the default rules")]
+    #[error("cannot read the rules file {path}: {source}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -104,7 +104,7 @@ impl RuleMatrix {
         Ok(RuleMatrix { rules })
     }
 
-    /// The rules used when no `--rules` file is given: the design document's
+    /// The rules used when no rules file is given: the design document's
     /// defaults (`rule-uuid-001` maps to GDPR article 5 and HIPAA 164,
     /// `rule-uuid-002` to PCI DSS requirement 6).
     pub fn design_default() -> RuleMatrix {
@@ -237,7 +237,7 @@ mod tests {
     fn refuses_an_unreadable_file() {
         let e = RuleMatrix::from_path(Path::new("/nonexistent/rules.toml")).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/rules.toml"), "{e}");
-        assert!(e.to_string().contains("--rules"), "{e}");
+        assert!(e.to_string().contains("cannot read"), "{e}");
     }
 
     #[test]

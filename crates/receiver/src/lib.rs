@@ -1,12 +1,14 @@
 //! A webhook receiver on a loopback port, for `demo` and tests: it checks
 //! Standard Webhooks signatures and timestamps and remembers what it got.
+//! It stands in for the audit system; it lives outside `compliance-audit` so
+//! that the audit library does not depend on a web server.
 
-use crate::signing::{WebhookSecret, DEFAULT_TOLERANCE};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
+use compliance_audit::{WebhookSecret, DEFAULT_TOLERANCE};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+mod rendered;
+
 /// One line of the output: the violation as received (evidence redacted
 /// unless PII is kept) and the verdict on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,7 +90,7 @@ pub struct Verifier {
     rules: RuleMatrix,
     keep_pii: bool,
     /// Each rule's regulations as the output's JSON array, rendered once.
-    pub(crate) rendered: crate::line::Rendered,
+    pub(crate) rendered: rendered::Rendered,
 }
 
 thread_local! {
@@ -100,7 +102,7 @@ impl Verifier {
     /// A verifier judging by `rules`; with `keep_pii`, evidence is left as
     /// received (findings are still reported).
     pub fn new(rules: RuleMatrix, keep_pii: bool) -> Verifier {
-        let rendered = crate::line::Rendered::new(&rules);
+        let rendered = rendered::Rendered::new(&rules);
         Verifier {
             rules,
             keep_pii,

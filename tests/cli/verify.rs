@@ -1,12 +1,9 @@
 //! `genesys-compliance verify`, run as the real binary on real files.
 
+use crate::util::{bin, text};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_genesys-compliance"))
-}
+use std::process::{Output, Stdio};
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     bin()
@@ -14,6 +11,13 @@ fn run(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("the binary runs")
+}
+
+/// Runs `verify` in `dir` with `args` and expects exit 0.
+fn verify_ok(dir: &Path, args: &[&str]) -> Output {
+    let out = run(dir, &[&["verify"], args].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    out
 }
 
 fn violation(id: &str, rule: &str, severity: &str, values: &[&str]) -> Value {
@@ -58,16 +62,8 @@ fn verifies_redacts_and_judges() {
         ),
     ]);
     std::fs::write(dir.path().join("raw.jsonl"), input).unwrap();
-    let out = run(
-        dir.path(),
-        &["verify", "--in", "raw.jsonl", "--out", "out.jsonl"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = verify_ok(dir.path(), &["--in", "raw.jsonl", "--out", "out.jsonl"]);
+    let stderr = text(&out.stderr);
     assert!(stderr.contains("verified 3 violations"), "{stderr}");
     assert!(stderr.contains("accuracy rate 0.3333"), "{stderr}");
 
@@ -129,11 +125,7 @@ fn keep_pii_and_stdin_stdout_and_rules() {
     let input = jsonl(&[violation("v1", "r", "LOW", &["ssn 536-22-1234"])]);
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["violation"]["evidence"][0]["value"], "ssn 536-22-1234");
     assert_eq!(r["verdict"]["status"], "validated");
@@ -152,12 +144,8 @@ fn malformed_lines_go_to_rejects_redacted_with_line_numbers() {
         "{good}\n{{\"id\": \"v2\", \"note\": \"card 4111 1111 1111 1111\"}}\nnot json\n\n{good}\n"
     );
     std::fs::write(dir.path().join("raw.jsonl"), input).unwrap();
-    let out = run(
-        dir.path(),
-        &["verify", "--in", "raw.jsonl", "--out", "out.jsonl"],
-    );
-    assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = verify_ok(dir.path(), &["--in", "raw.jsonl", "--out", "out.jsonl"]);
+    let stderr = text(&out.stderr);
     assert!(stderr.contains("rejected 2 lines"), "{stderr}");
     assert_eq!(records(&dir.path().join("out.jsonl")).len(), 2);
     let rejects = records(&dir.path().join("out.jsonl.rejects.jsonl"));
@@ -181,12 +169,12 @@ fn malformed_lines_go_to_rejects_redacted_with_line_numbers() {
 #[test]
 fn bad_inputs_exit_2_naming_the_input() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        dir.path(),
-        &["verify", "--in", "missing.jsonl", "--out", "out.jsonl"],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let refused = |args: &[&str]| {
+        let out = run(dir.path(), &[&["verify"], args].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        text(&out.stderr)
+    };
+    let stderr = refused(&["--in", "missing.jsonl", "--out", "out.jsonl"]);
     assert!(
         stderr.contains("missing.jsonl") && stderr.contains("--in"),
         "{stderr}"
@@ -198,37 +186,21 @@ fn bad_inputs_exit_2_naming_the_input() {
         "[rules.\"r\"]\nregulation = [\"x\"]\n",
     )
     .unwrap();
-    let out = run(
-        dir.path(),
-        &[
-            "verify",
-            "--in",
-            "raw.jsonl",
-            "--out",
-            "out.jsonl",
-            "--rules",
-            "rules.toml",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(&[
+        "--in",
+        "raw.jsonl",
+        "--out",
+        "out.jsonl",
+        "--rules",
+        "rules.toml",
+    ]);
     assert!(
         stderr.contains("rules.toml") && stderr.contains("allowed"),
         "{stderr}"
     );
 
-    let out = run(
-        dir.path(),
-        &[
-            "verify",
-            "--in",
-            "raw.jsonl",
-            "--out",
-            "no/such/dir/out.jsonl",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
+    let stderr = refused(&["--in", "raw.jsonl", "--out", "no/such/dir/out.jsonl"]);
+    assert!(stderr.contains("--out"), "{stderr}");
 }
 
 #[test]
@@ -247,15 +219,7 @@ fn lines_across_read_buffers_are_all_verified_once() {
         .collect();
     assert!(input.len() > 2 << 20);
     std::fs::write(dir.path().join("raw.jsonl"), input).unwrap();
-    let out = run(
-        dir.path(),
-        &["verify", "--in", "raw.jsonl", "--out", "out.jsonl"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    verify_ok(dir.path(), &["--in", "raw.jsonl", "--out", "out.jsonl"]);
     let r = records(&dir.path().join("out.jsonl"));
     assert_eq!(r.len(), 3000);
     for (i, rec) in r.iter().enumerate() {
@@ -291,15 +255,7 @@ fn a_file_and_standard_input_give_the_same_output() {
     );
     assert!(input.len() > 2 << 20);
     std::fs::write(dir.path().join("raw.jsonl"), &input).unwrap();
-    let out = run(
-        dir.path(),
-        &["verify", "--in", "raw.jsonl", "--out", "file.jsonl"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = verify_ok(dir.path(), &["--in", "raw.jsonl", "--out", "file.jsonl"]);
 
     let mut child = bin()
         .current_dir(dir.path())
@@ -313,11 +269,7 @@ fn a_file_and_standard_input_give_the_same_output() {
         std::thread::spawn(move || std::io::Write::write_all(&mut stdin, input.as_bytes()));
     let read = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
-    );
+    assert!(read.status.success(), "{}", text(&read.stderr));
 
     let file = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
     assert_eq!(file("file.jsonl"), file("read.jsonl"));
@@ -334,7 +286,7 @@ fn a_file_and_standard_input_give_the_same_output() {
     assert_eq!(rejects[0]["line"], 11);
     // The summary (counts, not the time) is the same too.
     let counts = |o: &Output| {
-        String::from_utf8_lossy(&o.stderr)
+        text(&o.stderr)
             .lines()
             .skip(1)
             .map(str::to_owned)

@@ -1,58 +1,26 @@
 //! The real `genesys-compliance extract` binary against the simulator:
 //! exit codes 0, 2, 3 and 4, output, summary and help.
 
-use compliance_simulator::{Faults, SimClient, SimConfig, Simulator};
+use crate::util::{bin, dataset_ids, output, simulator, text, violation_ids, BIN, DAY};
+use compliance_simulator::{SimClient, Simulator};
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
-const DAY: [&str; 4] = [
-    "--start",
-    "2023-10-01T00:00:00Z",
-    "--end",
-    "2023-10-02T00:00:00Z",
-];
-const SETTINGS_ENV: [&str; 6] = [
-    "GENESYSCLOUD_OAUTHCLIENT_ID",
-    "GENESYSCLOUD_OAUTHCLIENT_SECRET",
-    "GENESYSCLOUD_REGION",
-    "GENESYSCLOUD_API_BASE_URL",
-    "GENESYSCLOUD_LOGIN_BASE_URL",
-    "COMPLIANCE_WEBHOOK_SECRET",
-];
-
-async fn start(config: SimConfig) -> Simulator {
-    Simulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("the simulator starts")
-}
-
-/// Runs `extract` with `args`, the demo credentials unless `env` says
-/// otherwise (a `None` value removes the variable), and no other settings
-/// from the surrounding environment.
+/// Runs `extract` with `args` in a directory of its own (its default state
+/// file stays its own), with the demo credentials unless `env` says
+/// otherwise (a `None` value removes the variable).
 async fn extract(args: &[impl AsRef<std::ffi::OsStr>], env: &[(&str, Option<&str>)]) -> Output {
-    // Each run keeps its default state file (genesys-compliance.db) to itself.
     let cwd = tempfile::tempdir().expect("a temporary directory");
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("extract").args(args).current_dir(cwd.path());
-    for name in SETTINGS_ENV {
-        cmd.env_remove(name);
-    }
-    cmd.env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret")
-        .env("GENESYS_COMPLIANCE_LOG", "warn");
+    let mut cmd = crate::util::extract();
+    cmd.args(args).current_dir(cwd.path());
     for (k, v) in env {
         match v {
             Some(v) => cmd.env(k, v),
             None => cmd.env_remove(k),
         };
     }
-    cmd.kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .expect("the binary finishes within a minute")
-        .expect("the binary runs")
+    output(cmd).await
 }
 
 /// `extract`'s arguments for the day the simulator's data covers, fetched
@@ -68,16 +36,7 @@ fn day_from(sim: &Simulator, out: &str, extra: &[&str]) -> Vec<String> {
 }
 
 fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn lines_ids(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("one JSON object per line");
-            v["violation"]["id"].as_str().expect("an id").to_string()
-        })
-        .collect()
+    text(&o.stderr)
 }
 
 fn requests(sim: &Simulator) -> u64 {
@@ -87,13 +46,8 @@ fn requests(sim: &Simulator) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_writes_every_violation_once_and_a_summary() {
-    let sim = start(SimConfig {
-        violations: 1_500,
-        faults: Faults {
-            duplicates: 0.3,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
+    let sim = simulator(1_500, |c| {
+        c.faults.duplicates = 0.3;
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -105,13 +59,8 @@ async fn a_run_writes_every_violation_once_and_a_summary() {
     .await;
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
-    let want: Vec<String> = sim
-        .dataset()
-        .violations
-        .iter()
-        .map(|v| v.id.clone())
-        .collect();
-    assert_eq!(lines_ids(&std::fs::read_to_string(&out).unwrap()), want);
+    let want = dataset_ids(&sim);
+    assert_eq!(violation_ids(&std::fs::read_to_string(&out).unwrap()), want);
     assert!(!Path::new(&format!("{}.partial", out.display())).exists());
     // Every line carries a verdict, and no PII of the dataset leaves unredacted.
     let text = std::fs::read_to_string(&out).unwrap();
@@ -166,18 +115,16 @@ async fn a_run_writes_every_violation_once_and_a_summary() {
     // `--out -` writes to standard output; the summary stays on standard error.
     let o = extract(&day_from(&sim, "-", &[]), &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(lines_ids(&String::from_utf8(o.stdout).unwrap()), want);
+    assert_eq!(violation_ids(&String::from_utf8(o.stdout).unwrap()), want);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_credentials_and_permission_exit_3() {
-    let sim = start(SimConfig {
-        violations: 10,
-        clients: vec![
+    let sim = simulator(10, |c| {
+        c.clients = vec![
             SimClient::new("demo-client", "demo-secret"),
             SimClient::without_permission("reader", "pw"),
-        ],
-        ..SimConfig::default()
+        ];
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -212,13 +159,8 @@ async fn refused_credentials_and_permission_exit_3() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_stays_down_exits_4_naming_status_and_correlation_id() {
-    let sim = start(SimConfig {
-        violations: 10,
-        faults: Faults {
-            server_errors: 1.0,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
+    let sim = simulator(10, |c| {
+        c.faults.server_errors = 1.0;
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -254,14 +196,9 @@ async fn a_server_that_stays_down_exits_4_naming_status_and_correlation_id() {
 /// and the correlation id.
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limited_to_the_end_of_the_time_budget_exits_4_naming_the_code() {
-    let sim = start(SimConfig {
-        violations: 10,
-        faults: Faults {
-            // Every request: 429 with Retry-After: 1.
-            rate_limit_bursts: 1.0,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
+    let sim = simulator(10, |c| {
+        // Every request: 429 with Retry-After: 1.
+        c.faults.rate_limit_bursts = 1.0;
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -295,11 +232,7 @@ async fn rate_limited_to_the_end_of_the_time_budget_exits_4_naming_the_code() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_exits_2_naming_it_and_sends_nothing() {
-    let sim = start(SimConfig {
-        violations: 10,
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = simulator(10, |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let write = |name: &str, text: &str| {
@@ -579,11 +512,12 @@ async fn bad_input_exits_2_naming_it_and_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn help_is_complete_with_examples() {
-    let o = tokio::process::Command::new(BIN)
-        .args(["extract", "--help"])
-        .output()
-        .await
-        .unwrap();
+    let o = output({
+        let mut cmd = bin();
+        cmd.args(["extract", "--help"]);
+        cmd
+    })
+    .await;
     assert_eq!(o.status.code(), Some(0));
     let help = String::from_utf8(o.stdout).unwrap();
     for flag in [
@@ -630,11 +564,7 @@ fn every_help_ends_with_its_examples() {
         &["audit", "enable-webhook"],
     ];
     for command in commands {
-        let o = std::process::Command::new(BIN)
-            .args(command)
-            .arg("--help")
-            .output()
-            .unwrap();
+        let o = bin().args(command).arg("--help").output().unwrap();
         assert!(o.status.success(), "{command:?}");
         let help = String::from_utf8(o.stdout).unwrap();
         let heading = ["\nExamples:\n", "\nExample:\n"]
@@ -656,14 +586,9 @@ fn every_help_ends_with_its_examples() {
 /// (log lines, summary, notes, the final error), and none holds a colour code.
 #[tokio::test(flavor = "multi_thread")]
 async fn json_log_format_makes_every_stderr_line_json() {
-    let sim = start(SimConfig {
-        violations: 300,
-        faults: Faults {
-            // Retries log warnings: log events, not only the summary.
-            server_errors: 0.2,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
+    let sim = simulator(300, |c| {
+        // Retries log warnings: log events, not only the summary.
+        c.faults.server_errors = 0.2;
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -726,13 +651,8 @@ async fn json_log_format_makes_every_stderr_line_json() {
 /// redacted (kept only with --keep-pii), and is counted in the summary.
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_records_go_to_the_rejects_file_redacted_and_counted() {
-    let sim = start(SimConfig {
-        violations: 1_000,
-        faults: Faults {
-            malformed: 0.05,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
+    let sim = simulator(1_000, |c| {
+        c.faults.malformed = 0.05;
     })
     .await;
     let dataset = sim.dataset();
@@ -769,7 +689,7 @@ async fn broken_records_go_to_the_rejects_file_redacted_and_counted() {
     let o = extract(&args, &[]).await;
     let (text, rejects) = rejects_of(&o);
     let want: Vec<&str> = usable.iter().map(|v| v.id.as_str()).collect();
-    assert_eq!(lines_ids(&std::fs::read_to_string(&out).unwrap()), want);
+    assert_eq!(violation_ids(&std::fs::read_to_string(&out).unwrap()), want);
     assert_eq!(rejects.len(), broken.len());
     for (reject, v) in rejects.iter().zip(&broken) {
         let field = v.served_without.unwrap();
@@ -799,11 +719,9 @@ async fn broken_records_go_to_the_rejects_file_redacted_and_counted() {
 /// pages, violations, retries and the rate; the summary follows it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_terminal_gets_a_progress_bar() {
-    let sim = start(SimConfig {
-        violations: 600,
+    let sim = simulator(600, |c| {
         // Long enough for the bar to be drawn a few times.
-        latency: Duration::from_millis(150),
-        ..SimConfig::default()
+        c.latency = Duration::from_millis(150);
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -827,7 +745,7 @@ async fn a_terminal_gets_a_progress_bar() {
         .await
         .expect("finishes within a minute")
         .expect("util-linux `script` runs");
-    let screen = String::from_utf8_lossy(&o.stdout);
+    let screen = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{screen}");
     // The bar's own line (the summary says "N pages in W windows" instead).
     let bar = screen

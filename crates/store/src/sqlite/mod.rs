@@ -5,71 +5,25 @@
 //! readable and writable by its owner only (SQLite gives its `-wal` and
 //! `-shm` companions the same mode).
 //!
-//! Schema changes go through [`MIGRATIONS`]: the n-th entry brings the file
-//! from `user_version` n to n + 1. To add a table, append one entry (as
+//! Schema changes go through `schema::MIGRATIONS`: the n-th entry brings the
+//! file from `user_version` n to n + 1. To add a table, append one entry (as
 //! entry 2 added `progress` and `seen`); never edit an entry that has shipped.
+//!
+//! Rooms: this file opens the store and runs each call as one transaction;
+//! `schema` holds the migrations; `tests` the tests.
 
 use crate::SeenId;
 use crate::{
     now_ms, Anchor, AppendIntent, DisabledEndpoint, NewWebhook, OutboxEntry, StateStore, StoreError,
 };
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-/// The schema, one step per entry (see the module documentation).
-const MIGRATIONS: &[&str] = &[
-    // 1: audit chain anchors, appends in flight, webhook outbox, endpoints gone.
-    "CREATE TABLE audit_anchor (
-        audit_dir TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL,
-        hash TEXT NOT NULL,
-        updated_at_ms INTEGER NOT NULL
-    );
-    CREATE TABLE audit_intent (
-        audit_dir TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL,
-        hash TEXT NOT NULL,
-        webhook_id TEXT,
-        endpoint TEXT,
-        body BLOB,
-        created_at_ms INTEGER NOT NULL
-    );
-    CREATE TABLE webhook_outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        webhook_id TEXT NOT NULL UNIQUE,
-        endpoint TEXT NOT NULL,
-        body BLOB NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at_ms INTEGER,
-        last_status INTEGER,
-        last_error TEXT,
-        delivered_at_ms INTEGER
-    );
-    CREATE INDEX webhook_outbox_pending ON webhook_outbox (endpoint, id)
-        WHERE delivered_at_ms IS NULL;
-    CREATE TABLE disabled_endpoint (
-        endpoint TEXT PRIMARY KEY,
-        disabled_at_ms INTEGER NOT NULL,
-        reason TEXT NOT NULL
-    );",
-    // 2: extraction progress (checkpoints, serve's watermark) and ids already output.
-    "CREATE TABLE progress (
-        key TEXT PRIMARY KEY,
-        state TEXT NOT NULL,
-        updated_at_ms INTEGER NOT NULL
-    );
-    CREATE TABLE seen (
-        scope TEXT NOT NULL,
-        id TEXT NOT NULL,
-        detected_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (scope, id)
-    ) WITHOUT ROWID;
-    CREATE INDEX seen_by_age ON seen (scope, detected_at_ms);",
-];
+mod schema;
+use schema::migrate;
 
 /// How long a call waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -101,7 +55,7 @@ impl SqliteStore {
     }
 
     /// Opens an existing store; a missing file is an error rather than a new,
-    /// empty store (what `audit verify --state` wants).
+    /// empty store (what checking an audit trail against its store wants).
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         if !path.is_file() {
@@ -118,7 +72,7 @@ impl SqliteStore {
     fn connect(path: PathBuf, flags: OpenFlags) -> Result<Self, StoreError> {
         let fail = |action| {
             let path = path.clone();
-            move |cause| classify(&path, action, cause)
+            move |cause| StoreError::from_sqlite(&path, action, cause)
         };
         let mut conn = Connection::open_with_flags(&path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(fail("opening"))?;
@@ -142,7 +96,7 @@ impl SqliteStore {
     }
 
     fn fail(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |cause| classify(&self.path, action, cause)
+        move |cause| StoreError::from_sqlite(&self.path, action, cause)
     }
 }
 
@@ -160,51 +114,6 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
             path: path.to_path_buf(),
             cause,
         })
-}
-
-fn classify(path: &Path, action: &'static str, cause: rusqlite::Error) -> StoreError {
-    match cause.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
-            path: path.to_path_buf(),
-        },
-        _ => StoreError::Sqlite {
-            path: path.to_path_buf(),
-            action,
-            cause,
-        },
-    }
-}
-
-fn migrate(path: &Path, conn: &mut Connection) -> Result<(), StoreError> {
-    let fail = |action| move |cause| classify(path, action, cause);
-    let known = MIGRATIONS.len() as i64;
-    let version = |conn: &Connection| -> Result<i64, StoreError> {
-        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(fail("reading the schema version"))
-    };
-    // Only a migration takes the write lock: a reader (`audit verify`) must
-    // not wait for a running `serve`.
-    if version(conn)? == known {
-        return Ok(());
-    }
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(fail("starting the schema migration"))?;
-    let found = version(&tx)?;
-    if found > known {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            known,
-        });
-    }
-    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql)
-            .map_err(fail("migrating the schema"))?;
-        tx.pragma_update(None, "user_version", version as i64 + 1)
-            .map_err(fail("migrating the schema"))?;
-    }
-    tx.commit().map_err(fail("migrating the schema"))
 }
 
 fn outbox_entry(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
@@ -525,248 +434,4 @@ impl StateStore for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn intent(dir: &str, seq: u64, webhook: bool) -> AppendIntent {
-        AppendIntent {
-            audit_dir: dir.into(),
-            anchor: Anchor {
-                seq,
-                hash: format!("{seq:064x}"),
-            },
-            webhook: webhook.then(|| NewWebhook {
-                webhook_id: format!("msg_{seq}"),
-                endpoint: "http://127.0.0.1:9/hook".into(),
-                body: format!("{{\"seq\":{seq}}}").into_bytes(),
-            }),
-        }
-    }
-
-    #[test]
-    fn the_file_is_private_and_the_schema_current() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(StateStore::file(&store), Some(path.as_path()));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
-        }
-        let version: i64 = store
-            .conn()
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, MIGRATIONS.len() as i64);
-        let mode: String = store
-            .conn()
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-        drop(store);
-        // Reopening runs no migration twice.
-        SqliteStore::open(&path).unwrap();
-    }
-
-    #[test]
-    fn a_missing_file_is_refused_by_open_existing_with_its_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nope.db");
-        let err = SqliteStore::open_existing(&path).unwrap_err();
-        assert!(matches!(err, StoreError::Missing { .. }));
-        assert!(err.to_string().contains("nope.db"), "{err}");
-        assert!(!path.exists());
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        drop(SqliteStore::open(&path).unwrap());
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", 99)
-            .unwrap();
-        let err = SqliteStore::open(&path).unwrap_err();
-        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
-    }
-
-    #[test]
-    fn a_file_that_is_not_a_database_is_named_in_the_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("notes.txt");
-        std::fs::write(
-            &path,
-            "this is not sqlite, just some text that is long enough",
-        )
-        .unwrap();
-        let err = SqliteStore::open(&path).unwrap_err();
-        assert!(err.to_string().contains("notes.txt"), "{err}");
-    }
-
-    #[test]
-    fn a_held_write_lock_is_reported_as_locked() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let store = SqliteStore::open(&path).unwrap();
-        store
-            .conn()
-            .busy_timeout(Duration::from_millis(10))
-            .unwrap();
-        let other = Connection::open(&path).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let err = store
-            .set_anchor(
-                "d",
-                &Anchor {
-                    seq: 1,
-                    hash: "h".into(),
-                },
-            )
-            .unwrap_err();
-        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
-        assert!(err.to_string().contains("locked by another process"));
-    }
-
-    #[test]
-    fn finishing_an_append_moves_the_anchor_and_queues_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
-        assert_eq!(store.anchor("a").unwrap(), None);
-        store.begin_append(&intent("a", 1, true)).unwrap();
-        assert_eq!(
-            store.pending_append("a").unwrap(),
-            Some(intent("a", 1, true))
-        );
-        // The anchor moves only when the append is finished.
-        assert_eq!(store.anchor("a").unwrap(), None);
-        assert!(!store.finish_append("a", 2).unwrap());
-        assert!(store.finish_append("a", 1).unwrap());
-        assert_eq!(
-            store.anchor("a").unwrap(),
-            Some(intent("a", 1, true).anchor)
-        );
-        assert_eq!(store.pending_append("a").unwrap(), None);
-        assert!(!store.finish_append("a", 1).unwrap());
-        assert_eq!(store.outbox_depth().unwrap(), 1);
-
-        // The same webhook id again (a replayed reconcile) queues nothing new.
-        store.begin_append(&intent("a", 1, true)).unwrap();
-        assert!(store.finish_append("a", 1).unwrap());
-        assert_eq!(store.outbox_depth().unwrap(), 1);
-
-        // Without a webhook only the anchor moves; other dirs are separate.
-        store.begin_append(&intent("b", 7, false)).unwrap();
-        assert!(store.finish_append("b", 7).unwrap());
-        assert_eq!(store.anchor("b").unwrap().unwrap().seq, 7);
-        assert_eq!(store.anchor("a").unwrap().unwrap().seq, 1);
-        assert_eq!(store.outbox_depth().unwrap(), 1);
-
-        store.begin_append(&intent("a", 2, true)).unwrap();
-        store.abandon_append("a").unwrap();
-        assert_eq!(store.pending_append("a").unwrap(), None);
-        assert_eq!(store.anchor("a").unwrap().unwrap().seq, 1);
-    }
-
-    #[test]
-    fn the_outbox_keeps_order_attempts_and_delivery() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
-        for seq in 1..=3 {
-            store.begin_append(&intent("a", seq, true)).unwrap();
-            store.finish_append("a", seq).unwrap();
-        }
-        let endpoint = "http://127.0.0.1:9/hook";
-        let ids: Vec<_> = store
-            .pending_webhooks(endpoint)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.webhook_id)
-            .collect();
-        assert_eq!(ids, ["msg_1", "msg_2", "msg_3"]);
-        assert!(store
-            .pending_webhooks("http://elsewhere")
-            .unwrap()
-            .is_empty());
-
-        store
-            .record_failure("msg_1", Some(503), "503 Service Unavailable", Some(42))
-            .unwrap();
-        let e = store.webhook("msg_1").unwrap().unwrap();
-        assert_eq!(
-            (e.attempts, e.last_status, e.next_attempt_at_ms),
-            (1, Some(503), Some(42))
-        );
-        assert_eq!(e.body, b"{\"seq\":1}");
-        store.mark_delivered("msg_1", 204).unwrap();
-        let e = store.webhook("msg_1").unwrap().unwrap();
-        assert_eq!(e.attempts, 2);
-        assert!(e.delivered_at_ms.is_some() && e.last_error.is_none());
-        assert_eq!(store.outbox_depth().unwrap(), 2);
-        assert_eq!(
-            store.pending_webhooks(endpoint).unwrap()[0].webhook_id,
-            "msg_2"
-        );
-    }
-
-    #[test]
-    fn endpoints_are_disabled_and_enabled() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let store = SqliteStore::open(&path).unwrap();
-        store.disable_endpoint("https://x/h", "410 Gone").unwrap();
-        drop(store);
-        // Durable across reopening.
-        let store = SqliteStore::open(&path).unwrap();
-        let d = store.disabled_endpoint("https://x/h").unwrap().unwrap();
-        assert_eq!(d.reason, "410 Gone");
-        assert_eq!(store.disabled_endpoint("https://y/h").unwrap(), None);
-        store.enable_endpoint("https://x/h").unwrap();
-        assert_eq!(store.disabled_endpoint("https://x/h").unwrap(), None);
-    }
-}
-
-#[cfg(test)]
-mod progress_tests {
-    use super::*;
-
-    fn seen(id: &str, at: i64) -> SeenId {
-        SeenId {
-            id: id.into(),
-            detected_at_ms: at,
-        }
-    }
-
-    #[test]
-    fn progress_and_seen_ids_are_saved_together_and_cleared_together() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.load_progress("x").unwrap(), None);
-        store
-            .save_progress("x", r#"{"window":1}"#, &[seen("a", 10), seen("b", 20)])
-            .unwrap();
-        store
-            .save_progress("x", r#"{"window":2}"#, &[seen("b", 20)])
-            .unwrap();
-        drop(store);
-
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(
-            store.load_progress("x").unwrap().unwrap(),
-            r#"{"window":2}"#
-        );
-        let found = store.seen_among("x", &["a", "b", "c"]).unwrap();
-        assert_eq!(found, HashSet::from(["a".to_string(), "b".to_string()]));
-        assert!(store.seen_among("other", &["a"]).unwrap().is_empty());
-
-        assert_eq!(store.prune_seen("x", 15).unwrap(), 1);
-        assert_eq!(store.seen_among("x", &["a", "b"]).unwrap().len(), 1);
-
-        store.clear_progress("x").unwrap();
-        assert_eq!(store.load_progress("x").unwrap(), None);
-        assert!(store.seen_among("x", &["b"]).unwrap().is_empty());
-    }
-}
+mod tests;

@@ -3,20 +3,17 @@
 //! with one audit record; and a webhook receiver that is down for the first
 //! run and up for the second gets every record, signed, once per webhook-id.
 
-use compliance_audit::{WebhookReceiver, WebhookSecret};
-use compliance_simulator::{Faults, SimConfig, Simulator};
+use crate::util::{
+    assert_chain_intact, dataset_ids, simulator, text, violation_ids, DAY, WEBHOOK_SECRET,
+};
+use compliance_audit::WebhookSecret;
+use compliance_receiver::WebhookReceiver;
+use compliance_simulator::Simulator;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-async fn simulator(config: SimConfig) -> Simulator {
-    Simulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-}
+const SECRET: &str = WEBHOOK_SECRET;
 
 /// A loopback port with nobody listening (for now) and its webhook URL.
 fn receiver_not_yet_listening() -> (std::net::SocketAddr, String) {
@@ -27,16 +24,12 @@ fn receiver_not_yet_listening() -> (std::net::SocketAddr, String) {
     (addr, format!("http://{addr}/webhook"))
 }
 
+/// `extract` of the simulator's day at `api` into `dir`: output, state and
+/// audit directory there, webhooks signed.
 fn extract(api: &str, dir: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("extract")
-        .args(["--api-base-url", api, "--page-size", "50"])
-        .args([
-            "--start",
-            "2023-10-01T00:00:00Z",
-            "--end",
-            "2023-10-02T00:00:00Z",
-        ])
+    let mut cmd = crate::util::extract();
+    cmd.args(["--api-base-url", api, "--page-size", "50"])
+        .args(DAY)
         .arg("--out")
         .arg(dir.join("violations.jsonl"))
         .arg("--state")
@@ -44,38 +37,28 @@ fn extract(api: &str, dir: &Path, extra: &[&str]) -> Command {
         .arg("--audit-dir")
         .arg(dir.join("audit"))
         .args(extra)
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret")
         .env("COMPLIANCE_WEBHOOK_SECRET", SECRET)
-        .env("GENESYS_COMPLIANCE_LOG", "warn")
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     cmd
 }
 
+/// The simulator with `violations` and no rate limit.
+async fn unlimited(violations: usize) -> Simulator {
+    simulator(violations, |c| c.rate_limit_per_minute = 0).await
+}
+
 fn ids(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["violation"]["id"].as_str().unwrap().to_string()
-        })
-        .collect()
+    violation_ids(&std::fs::read_to_string(path).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_runs_continue_to_every_violation_exactly_once() {
-    let sim = simulator(SimConfig {
-        violations: 3_000,
-        latency: Duration::from_millis(25),
-        rate_limit_per_minute: 0,
-        faults: Faults {
-            duplicates: 0.3,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
+    let sim = simulator(3_000, |c| {
+        c.latency = Duration::from_millis(25);
+        c.rate_limit_per_minute = 0;
+        c.faults.duplicates = 0.3;
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -104,46 +87,25 @@ async fn killed_runs_continue_to_every_violation_exactly_once() {
         "killed only {kills} times; the test needs a slower extraction"
     );
 
-    let expected: Vec<String> = sim
-        .dataset()
-        .violations
-        .iter()
-        .map(|v| v.id.clone())
-        .collect();
+    let expected = dataset_ids(&sim);
     assert_eq!(ids(&dir.path().join("violations.jsonl")), expected);
     let log = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 1, "one extraction, one audit record");
     let record: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
     assert_eq!(record["record"]["violations_fetched"], 3_000);
-    let verify = Command::new(BIN)
-        .args(["audit", "verify"])
-        .arg(dir.path().join("audit"))
-        .arg("--state")
-        .arg(dir.path().join("state.db"))
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert_chain_intact(&dir.path().join("audit"), &dir.path().join("state.db"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_down_for_the_first_run_gets_every_record_on_the_second() {
-    let sim = simulator(SimConfig {
-        violations: 500,
-        rate_limit_per_minute: 0,
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = unlimited(500).await;
     let dir = tempfile::tempdir().unwrap();
     let api = sim.base_url();
     let (addr, url) = receiver_not_yet_listening();
     let quick = ["--webhook-url", &url];
 
     let first = extract(&api, dir.path(), &quick).output().unwrap();
-    let err = String::from_utf8_lossy(&first.stderr);
+    let err = text(&first.stderr);
     assert_eq!(first.status.code(), Some(5), "{err}");
     assert!(err.contains("still queued"), "{err}");
 
@@ -151,7 +113,7 @@ async fn a_receiver_down_for_the_first_run_gets_every_record_on_the_second() {
         .await
         .unwrap();
     let second = extract(&api, dir.path(), &quick).output().unwrap();
-    let err = String::from_utf8_lossy(&second.stderr);
+    let err = text(&second.stderr);
     assert_eq!(second.status.code(), Some(0), "{err}");
 
     let messages = receiver.messages();
@@ -187,29 +149,14 @@ async fn a_receiver_down_for_the_first_run_gets_every_record_on_the_second() {
 /// Runs `extract` to completion against `sim` in `dir`, asserting exit 0.
 fn finish(api: &str, dir: &Path, extra: &[&str]) {
     let out = extract(api, dir, extra).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_each_step_boundary_is_finished_by_the_rerun() {
-    let sim = simulator(SimConfig {
-        violations: 300,
-        rate_limit_per_minute: 0,
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = unlimited(300).await;
     let api = sim.base_url();
-    let expected: Vec<String> = sim
-        .dataset()
-        .violations
-        .iter()
-        .map(|v| v.id.clone())
-        .collect();
+    let expected = dataset_ids(&sim);
     for point in [
         "after-plan",
         "after-page",
@@ -260,12 +207,7 @@ async fn a_crash_at_each_step_boundary_is_finished_by_the_rerun() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_refused_by_the_server_still_delivers_what_earlier_runs_queued() {
-    let sim = simulator(SimConfig {
-        violations: 100,
-        rate_limit_per_minute: 0,
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = unlimited(100).await;
     let dir = tempfile::tempdir().unwrap();
     let api = sim.base_url();
     let (addr, url) = receiver_not_yet_listening();
@@ -281,7 +223,7 @@ async fn a_run_refused_by_the_server_still_delivers_what_earlier_runs_queued() {
         .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "not-the-secret")
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&refused.stderr);
+    let err = text(&refused.stderr);
     assert_eq!(refused.status.code(), Some(3), "{err}");
     let messages = receiver.messages();
     assert_eq!(messages.len(), 1, "the first run's record: {messages:?}");

@@ -2,25 +2,23 @@
 //! and what they print, one test per kind of tampering, and what `extract`
 //! does with a tampered log and a disabled endpoint.
 
+use crate::util::{bin, output, simulator, text, DAY, WEBHOOK_SECRET};
 use compliance_audit::{
-    anchor_key, extraction_file_name, AuditLog, ChainEntry, WebhookReceiver, WebhookSecret,
-    LOG_FILE,
+    anchor_key, extraction_file_name, AuditLog, ChainEntry, WebhookSecret, LOG_FILE,
 };
-use compliance_simulator::{SimConfig, Simulator};
+use compliance_receiver::WebhookReceiver;
 use compliance_store::{SqliteStore, StateStore};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
-use std::time::Duration;
 
 // The audit crate's test helpers: sample records, reading and writing the log.
-#[path = "../crates/audit/tests/common/mod.rs"]
+#[path = "../../crates/audit/tests/common/mod.rs"]
 mod common;
 
 use common::{lines, record, write_lines};
 
-const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const SECRET: &str = WEBHOOK_SECRET;
 
 /// A working directory with `genesys-compliance.db` and an audit dir `audit`
 /// of three records.
@@ -41,16 +39,8 @@ fn run(cwd: &Path, args: &[&str]) -> (i32, String, String) {
         status,
         stdout,
         stderr,
-    } = Command::new(BIN)
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
+    } = bin().current_dir(cwd).args(args).output().unwrap();
+    (status.code().unwrap_or(-1), text(&stdout), text(&stderr))
 }
 
 /// Appends a forged record `n`, correctly linked to the last line, with its
@@ -246,45 +236,18 @@ fn bad_input_exits_2_with_a_clear_message() {
     assert!(!tmp.path().join("nope.db").exists());
 }
 
-async fn simulator(violations: usize) -> Simulator {
-    Simulator::start(
-        SimConfig {
-            violations,
-            ..SimConfig::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .expect("the simulator starts")
-}
-
 /// Runs `extract` in `cwd` (its default state store, audit dir `audit`)
 /// against `api`, with `extra` arguments.
 async fn extract(cwd: &Path, api: &str, extra: &[&str]) -> (i32, String) {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("extract")
-        .args(["--api-base-url", api])
-        .args(["--start", "2023-10-01T00:00:00Z"])
-        .args(["--end", "2023-10-02T00:00:00Z"])
+    let mut cmd = crate::util::extract();
+    cmd.args(["--api-base-url", api])
+        .args(DAY)
         .args(["--out", "violations.jsonl", "--audit-dir", "audit"])
         .args(extra)
         .current_dir(cwd)
-        .env_remove("GENESYSCLOUD_REGION")
-        .env_remove("GENESYSCLOUD_LOGIN_BASE_URL")
-        .env_remove("GENESYSCLOUD_API_BASE_URL")
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret")
-        .env("COMPLIANCE_WEBHOOK_SECRET", SECRET)
-        .env("GENESYS_COMPLIANCE_LOG", "warn")
-        .kill_on_drop(true);
-    let o = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .expect("extract finishes within a minute")
-        .expect("the binary runs");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+        .env("COMPLIANCE_WEBHOOK_SECRET", SECRET);
+    let o = output(cmd).await;
+    (o.status.code().unwrap_or(-1), text(&o.stderr))
 }
 
 fn extraction_records(dir: &Path) -> Vec<serde_json::Value> {
@@ -296,7 +259,7 @@ fn extraction_records(dir: &Path) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_empty_extraction_records_accuracy_0_and_a_forged_record_after_it_stops_the_next() {
-    let sim = simulator(0).await;
+    let sim = simulator(0, |_| {}).await;
     let tmp = tempfile::tempdir().unwrap();
     let (code, err) = extract(tmp.path(), &sim.base_url(), &[]).await;
     assert_eq!(code, 0, "{err}");
@@ -333,7 +296,7 @@ async fn an_empty_extraction_records_accuracy_0_and_a_forged_record_after_it_sto
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_endpoint_gone_is_enabled_again_by_the_command_its_message_names() {
-    let sim = simulator(5).await;
+    let sim = simulator(5, |_| {}).await;
     let receiver = WebhookReceiver::start(Some(WebhookSecret::parse(SECRET).unwrap()))
         .await
         .unwrap();

@@ -2,52 +2,32 @@
 //! serves the token endpoint and the API there, injects the faults its flags
 //! ask for, and exits 0 on SIGTERM.
 
+use crate::util::{bin, http, output_within, text, try_http, Reply, Running};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
 const QUERY: &str = "/api/v2/agentassist/compliance/violations/query";
 
-/// A `simulate` process on a free loopback port. Killed when dropped, so
-/// that a failing test leaves no server behind.
-struct Served {
-    child: Child,
-    addr: String,
-}
+/// A `simulate` process on a free loopback port, stopped when dropped.
+struct Served(Running);
 
 impl Served {
     /// Starts `simulate --listen 127.0.0.1:0` with `flags` and reads the
     /// address from its first line.
     fn start(flags: &[&str]) -> Served {
-        let child = Command::new(BIN)
-            .args(["simulate", "--listen", "127.0.0.1:0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut served = Served {
-            child,
-            addr: String::new(),
-        };
-        let mut first = String::new();
-        BufReader::new(served.child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        served.addr = first
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("first line: {first:?}"))
-            .to_string();
+        let served = Running::start(
+            bin()
+                .args(["simulate", "--listen", "127.0.0.1:0"])
+                .args(flags),
+            None,
+        );
         assert!(
             served.addr.starts_with("127.0.0.1:") && !served.addr.ends_with(":0"),
             "{}",
             served.addr
         );
-        served
+        Served(served)
     }
 
     /// A token for the demo client (the form-field credentials).
@@ -66,26 +46,11 @@ impl Served {
     }
 }
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        // Already gone after `stop`; the errors say only that.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Served {
+    type Target = Running;
+    fn deref(&self) -> &Running {
+        &self.0
     }
-}
-
-/// One HTTP/1.1 exchange over a plain socket; returns the whole response.
-fn http(addr: &str, request: &str) -> String {
-    try_http(addr, request).unwrap()
-}
-
-fn try_http(addr: &str, request: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(request.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response)
 }
 
 fn post(addr: &str, path: &str, headers: &str, body: &str) -> String {
@@ -118,42 +83,6 @@ fn day_query(size: u64) -> Value {
         "filters": {},
         "size": size,
     })
-}
-
-/// A response split into status, head and body.
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    fn parse(raw: String) -> Reply {
-        let (head, body) = raw
-            .split_once("\r\n\r\n")
-            .unwrap_or_else(|| panic!("not an HTTP response: {raw:?}"));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status: {head}"));
-        Reply {
-            status,
-            head: head.to_string(),
-            body: body.to_string(),
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.eq_ignore_ascii_case(name).then(|| value.trim())
-        })
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
 }
 
 #[test]
@@ -190,12 +119,8 @@ fn exits_0_on_sigint_too() {
 
 /// Sends `signal` (`-TERM`, `-INT`) and expects exit code 0.
 fn stop(mut served: Served, signal: &str) {
-    let sent = Command::new("kill")
-        .args([signal, &served.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = served.child.wait().unwrap();
+    served.signal(signal);
+    let status = served.0.exit_within(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "after {signal}");
 }
 
@@ -211,13 +136,9 @@ fn a_bad_flag_value_exits_2_naming_the_flag() {
             "2023-10-01T00:00:00Z",
         ],
     ] {
-        let out = Command::new(BIN)
-            .arg("simulate")
-            .args(args)
-            .output()
-            .unwrap();
+        let out = bin().arg("simulate").args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = text(&out.stderr);
         let flag = if args[0] == "--start" {
             "--end"
         } else {
@@ -233,7 +154,7 @@ fn dump_jsonl_writes_the_dataset_one_violation_per_line_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("raw.jsonl");
     let dump = |seed: &str| {
-        let status = Command::new(BIN)
+        let status = bin()
             .args([
                 "simulate",
                 "--violations",
@@ -467,12 +388,12 @@ fn fault_malformed_1_serves_every_record_without_one_required_field() {
     assert_eq!(lacking.len(), 4, "{lacking:?}");
 
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
+    let out = bin()
         .args(["simulate", "--fault-malformed", "0.5", "--dump-jsonl"])
         .arg(dir.path().join("raw.jsonl"))
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--fault-malformed") && stderr.contains("--dump-jsonl"));
     assert!(!dir.path().join("raw.jsonl").exists());
@@ -496,12 +417,12 @@ fn a_probability_outside_0_to_1_exits_2_naming_the_flag_and_range_before_binding
         "--late-arrivals",
     ] {
         for value in ["1.5", "-0.1"] {
-            let out = Command::new(BIN)
+            let out = bin()
                 .args(["simulate", "--listen", &listen, "--violations", "5"])
                 .args([flag, value])
                 .output()
                 .unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = text(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
             assert!(
                 stderr.contains(flag) && stderr.contains("from 0 to 1"),
@@ -513,32 +434,11 @@ fn a_probability_outside_0_to_1_exits_2_naming_the_flag_and_range_before_binding
     }
     // With good values the held port is refused at the bind, so the check
     // above can tell. Guarded: should the bind succeed, the server is killed.
-    let child = Command::new(BIN)
-        .args(["simulate", "--listen", &listen, "--violations", "5"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut served = Served {
-        child,
-        addr: listen,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = served.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "it bound a port held elsewhere");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    served
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let out = output_within(
+        bin().args(["simulate", "--listen", &listen, "--violations", "5"]),
+        Duration::from_secs(30),
+    );
+    let (status, stderr) = (out.status, text(&out.stderr));
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cannot listen"), "{stderr}");
 }

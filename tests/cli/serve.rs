@@ -2,53 +2,48 @@
 //! violations keep arriving (some late), scraped, stopped with SIGTERM in the
 //! middle of a run, restarted: every violation is output exactly once.
 
+use crate::util::{
+    assert_chain_intact, bin, http_get, read, text, violation_ids, wait_for, Running, DEMO_CLIENT,
+};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_genesys-compliance");
-/// The simulator's default client.
-const DEMO_CREDS: [(&str, &str); 2] = [
-    ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
-    ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret"),
-];
-
-/// A child process that is killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts the binary and reads `listening on http://ADDR` from its first line.
 fn spawn(args: &[&str], env: &[(&str, &str)], stderr: &Path) -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(stderr).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("first line: {line:?}; stderr: {}", read(stderr)))
-        .to_string();
-    (Running(child), addr)
+    let running = Running::start(bin().args(args).envs(env.iter().copied()), Some(stderr));
+    let addr = running.addr.clone();
+    (running, addr)
 }
 
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
+/// A `simulate` process with `flags`, its standard error in `stderr`: the
+/// process and the base URL of its API.
+fn simulate(stderr: &Path, flags: &[&str]) -> (Running, String) {
+    let args = [&["simulate", "--listen", "127.0.0.1:0"], flags].concat();
+    let (sim, addr) = spawn(&args, &[], stderr);
+    (sim, format!("http://{addr}"))
+}
+
+/// `serve` as the demo client against `api` from `since`, writing into
+/// `dir` (`out/`, `state.db`), its standard error in `log`.
+fn serve_into(dir: &Path, api: &str, since: &str, log: &Path) -> (Running, String) {
+    let (out_dir, state) = (dir.join("out"), dir.join("state.db"));
+    let args = [
+        "serve",
+        "--api-base-url",
+        api,
+        "--since",
+        since,
+        "--listen",
+        "127.0.0.1:0",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    spawn(&args, &DEMO_CLIENT, log)
 }
 
 fn utc(offset_secs: i64) -> String {
@@ -57,51 +52,10 @@ fn utc(offset_secs: i64) -> String {
         .to_string()
 }
 
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text[9..12].parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 /// Sends SIGTERM and waits (at most 12 s) for the exit status.
-fn terminate(mut child: Running) -> std::process::ExitStatus {
-    let pid = child.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + Duration::from_secs(12);
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "serve did not stop within 12 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn terminate(mut child: Running) -> ExitStatus {
+    child.signal("-TERM");
+    child.exit_within(Duration::from_secs(12))
 }
 
 fn output_counts(dir: &Path) -> HashMap<String, u32> {
@@ -116,9 +70,7 @@ fn output_counts(dir: &Path) -> HashMap<String, u32> {
         {
             continue;
         }
-        for line in read(&path).lines() {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let id = v["violation"]["id"].as_str().unwrap().to_string();
+        for id in violation_ids(&read(&path)) {
             *counts.entry(id).or_default() += 1;
         }
     }
@@ -167,11 +119,9 @@ fn parse_prometheus(text: &str) -> HashMap<String, f64> {
 fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (data_start, data_end, since) = (utc(-40), utc(6), utc(-45));
-    let (_sim, sim_addr) = spawn(
+    let (_sim, api) = simulate(
+        &dir.path().join("sim.err"),
         &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
             "--violations",
             "600",
             "--start",
@@ -187,10 +137,7 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
             "--fault-duplicates",
             "0.2",
         ],
-        &[],
-        &dir.path().join("sim.err"),
     );
-    let api = format!("http://{sim_addr}");
     let out_dir = dir.path().join("out");
     let state = dir.path().join("state.db");
     let serve_args = |since: &str| -> Vec<String> {
@@ -225,7 +172,7 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     // First process: scrape it after a run or two, then stop it mid-run.
-    let (serve, addr) = spawn(&args, &DEMO_CREDS, &dir.path().join("serve1.err"));
+    let (serve, addr) = spawn(&args, &DEMO_CLIENT, &dir.path().join("serve1.err"));
     wait_for("a first run", Duration::from_secs(30), || {
         read(&dir.path().join("serve1.err")).contains("run complete")
     });
@@ -295,7 +242,7 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
         .map(String::as_str)
         .filter(|a| *a != "--since" && *a != since)
         .collect();
-    let (serve, _) = spawn(&args, &DEMO_CREDS, &dir.path().join("serve2.err"));
+    let (serve, _) = spawn(&args, &DEMO_CLIENT, &dir.path().join("serve2.err"));
     // Until the data's end, its lateness and a look-back have passed, plus a run.
     std::thread::sleep(Duration::from_secs(10));
     assert!(terminate(serve).success());
@@ -304,18 +251,7 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
     let repeated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(repeated.is_empty(), "output more than once: {repeated:?}");
     assert_eq!(counts.len(), 600, "every violation of the simulator, once");
-    let chain = Command::new(BIN)
-        .args(["audit", "verify"])
-        .arg(out_dir.join("audit"))
-        .arg("--state")
-        .arg(&state)
-        .output()
-        .unwrap();
-    assert!(
-        chain.status.success(),
-        "{}",
-        String::from_utf8_lossy(&chain.stderr)
-    );
+    assert_chain_intact(&out_dir.join("audit"), &state);
 }
 
 #[test]
@@ -330,7 +266,7 @@ fn serve_refuses_bad_settings_before_anything_runs() {
         (vec!["--rotate", "weekly"], "--rotate"),
         (vec![], "--since"),
     ] {
-        let out = Command::new(BIN)
+        let out = bin()
             .arg("serve")
             .args([
                 "--api-base-url",
@@ -347,7 +283,7 @@ fn serve_refuses_bad_settings_before_anything_runs() {
             .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "y")
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(named), "{args:?} names {named}: {stderr}");
     }
@@ -356,14 +292,10 @@ fn serve_refuses_bad_settings_before_anything_runs() {
 #[test]
 fn credentials_refused_on_the_first_run_exit_3() {
     let dir = tempfile::tempdir().unwrap();
-    let (_sim, sim_addr) = spawn(
-        &["simulate", "--listen", "127.0.0.1:0", "--violations", "10"],
-        &[],
-        &dir.path().join("sim.err"),
-    );
-    let out = Command::new(BIN)
+    let (_sim, sim_api) = simulate(&dir.path().join("sim.err"), &["--violations", "10"]);
+    let out = bin()
         .arg("serve")
-        .args(["--api-base-url", &format!("http://{sim_addr}")])
+        .args(["--api-base-url", &sim_api])
         .args(["--since", "2023-10-01T00:00:00Z", "--listen", "127.0.0.1:0"])
         .arg("--out-dir")
         .arg(dir.path().join("out"))
@@ -373,7 +305,7 @@ fn credentials_refused_on_the_first_run_exit_3() {
         .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "not-the-secret")
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
         stderr.contains("GENESYSCLOUD_OAUTHCLIENT_SECRET"),
@@ -433,15 +365,6 @@ impl Drop for SilentReceiver {
     }
 }
 
-fn signal(child: &Running, name: &str) {
-    let pid = child.0.id().to_string();
-    assert!(Command::new("kill")
-        .args([name, &pid])
-        .status()
-        .unwrap()
-        .success());
-}
-
 /// SIGTERM while the first run is still planning (every request is slow)
 /// stops at once rather than after the grace period; a second signal while a
 /// stop waits (on a webhook that does not answer) exits at once with 130.
@@ -473,36 +396,18 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
             state.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        spawn(&args, &DEMO_CREDS, &dir.path().join(log)).0
+        spawn(&args, &DEMO_CLIENT, &dir.path().join(log)).0
     };
-    let wait_exit = |child: &mut Running| {
-        let deadline = Instant::now() + Duration::from_secs(12);
-        loop {
-            if let Some(status) = child.0.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "serve did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    let wait_exit = |child: &mut Running| child.exit_within(Duration::from_secs(12));
 
     // Planning: every request takes 30 s, far beyond the 9 s grace.
-    let (_slow, slow_addr) = spawn(
-        &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
-            "--violations",
-            "10",
-            "--latency",
-            "30s",
-        ],
-        &[],
+    let (_slow, slow_api) = simulate(
         &dir.path().join("slow.err"),
+        &["--violations", "10", "--latency", "30s"],
     );
-    let mut child = serve(&format!("http://{slow_addr}"), &[], "plan.err");
+    let mut child = serve(&slow_api, &[], "plan.err");
     std::thread::sleep(Duration::from_millis(500));
-    signal(&child, "-TERM");
+    child.signal("-TERM");
     let status = wait_exit(&mut child);
     let log = read(&dir.path().join("plan.err"));
     assert_eq!(status.code(), Some(0), "{log}");
@@ -514,11 +419,9 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
 
     // Delivery: the run's webhook never gets an answer, so the first signal's
     // stop waits; the second exits at once.
-    let (_sim, sim_addr) = spawn(
+    let (_sim, sim_api) = simulate(
+        &dir.path().join("sim.err"),
         &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
             "--violations",
             "10",
             "--start",
@@ -526,27 +429,18 @@ fn a_stop_does_not_wait_for_planning_and_a_second_signal_exits_at_once() {
             "--end",
             &utc(-10),
         ],
-        &[],
-        &dir.path().join("sim.err"),
     );
     let receiver = SilentReceiver::start();
     let hook = format!("http://{}/hook", receiver.addr);
-    let mut child = serve(
-        &format!("http://{sim_addr}"),
-        &["--webhook-url", &hook],
-        "deliver.err",
-    );
+    let mut child = serve(&sim_api, &["--webhook-url", &hook], "deliver.err");
     receiver
         .got_request
         .recv_timeout(Duration::from_secs(20))
         .expect("the run's webhook is sent");
-    signal(&child, "-TERM");
+    child.signal("-TERM");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        child.0.try_wait().unwrap().is_none(),
-        "the stop waits for the delivery"
-    );
-    signal(&child, "-INT");
+    assert!(!child.has_exited(), "the stop waits for the delivery");
+    child.signal("-INT");
     let status = wait_exit(&mut child);
     let log = read(&dir.path().join("deliver.err"));
     assert_eq!(status.code(), Some(130), "{log}");
@@ -561,24 +455,8 @@ fn a_sigterm_right_after_the_address_line_exits_0() {
     let since = utc(-60);
     for round in 0..5 {
         let log = dir.path().join(format!("serve{round}.err"));
-        let (child, _) = spawn(
-            &[
-                "serve",
-                // Nobody listens there: the first run retries until stopped.
-                "--api-base-url",
-                "http://127.0.0.1:9",
-                "--since",
-                &since,
-                "--listen",
-                "127.0.0.1:0",
-                "--out-dir",
-                dir.path().join("out").to_str().unwrap(),
-                "--state",
-                dir.path().join("state.db").to_str().unwrap(),
-            ],
-            &DEMO_CREDS,
-            &log,
-        );
+        // Nobody listens there: the first run retries until stopped.
+        let (child, _) = serve_into(dir.path(), "http://127.0.0.1:9", &since, &log);
         let status = terminate(child);
         assert_eq!(status.code(), Some(0), "round {round}: {}", read(&log));
     }
@@ -589,11 +467,9 @@ fn a_sigterm_right_after_the_address_line_exits_0() {
 #[test]
 fn serve_to_standard_output_writes_each_violation_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (_sim, sim_addr) = spawn(
+    let (_sim, sim_api) = simulate(
+        &dir.path().join("sim.err"),
         &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
             "--violations",
             "30",
             "--start",
@@ -601,26 +477,22 @@ fn serve_to_standard_output_writes_each_violation_once() {
             "--end",
             &utc(-20),
         ],
-        &[],
-        &dir.path().join("sim.err"),
     );
     let log = dir.path().join("serve.err");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--api-base-url", &format!("http://{sim_addr}")])
+    let mut child = bin();
+    child
+        .args(["serve", "--api-base-url", &sim_api])
         .args(["--since", &utc(-60), "--every", "1s", "--lookback", "40s"])
         .args(["--lag", "0s", "--listen", "127.0.0.1:0", "--out-dir", "-"])
         .arg("--state")
         .arg(dir.path().join("state.db"))
         // Its audit directory defaults to `audit` here.
         .current_dir(dir.path())
-        .env("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client")
-        .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "demo-secret")
+        .envs(DEMO_CLIENT)
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let serve = Running(child);
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut serve = Running::spawn(&mut child);
+    let stdout = serve.take_stdout();
     let (tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -637,13 +509,7 @@ fn serve_to_standard_output_writes_each_violation_once() {
     while let Ok(line) = lines.recv_timeout(Duration::from_secs(10)) {
         got.push(line);
     }
-    let ids: Vec<String> = got
-        .iter()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["violation"]["id"].as_str().unwrap().to_string()
-        })
-        .collect();
+    let ids = violation_ids(&got.join("\n"));
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), 30, "{ids:?}");
     assert_eq!(unique.len(), 30);
@@ -722,29 +588,9 @@ fn assert_interface_families_at_zero(scrape: &str) {
 #[test]
 fn a_fresh_service_lists_every_interface_metric_family_before_any_violation() {
     let dir = tempfile::tempdir().unwrap();
-    let (_sim, sim_addr) = spawn(
-        &["simulate", "--listen", "127.0.0.1:0", "--violations", "0"],
-        &[],
-        &dir.path().join("sim.err"),
-    );
+    let (_sim, sim_api) = simulate(&dir.path().join("sim.err"), &["--violations", "0"]);
     let log = dir.path().join("serve.err");
-    let (serve, addr) = spawn(
-        &[
-            "serve",
-            "--api-base-url",
-            &format!("http://{sim_addr}"),
-            "--since",
-            &utc(-60),
-            "--listen",
-            "127.0.0.1:0",
-            "--out-dir",
-            dir.path().join("out").to_str().unwrap(),
-            "--state",
-            dir.path().join("state.db").to_str().unwrap(),
-        ],
-        &DEMO_CREDS,
-        &log,
-    );
+    let (serve, addr) = serve_into(dir.path(), &sim_api, &utc(-60), &log);
     let (status, first) = http_get(&addr, "/metrics");
     assert_eq!(status, 200);
     assert_interface_families_at_zero(&first);
@@ -769,11 +615,9 @@ fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_acro
     let t0 = chrono::Utc::now();
     let (data_start, data_end, since) = (utc(-5), utc(20), utc(-10));
     let (seed, n, late, late_max) = (7u64, 300usize, 0.4, Duration::from_secs(20));
-    let (_sim, sim_addr) = spawn(
+    let (_sim, api) = simulate(
+        &dir.path().join("sim.err"),
         &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
             "--seed",
             &seed.to_string(),
             "--violations",
@@ -787,10 +631,7 @@ fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_acro
             "--late-max",
             "20s",
         ],
-        &[],
-        &dir.path().join("sim.err"),
     );
-    let api = format!("http://{sim_addr}");
     let out_dir = dir.path().join("out");
     let state = dir.path().join("state.db");
     // No --lag: the default is what is tested. The look-back covers the
@@ -819,7 +660,7 @@ fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_acro
 
     let log1 = dir.path().join("serve1.err");
     let first_args: Vec<&str> = args.iter().copied().chain(["--since", &since]).collect();
-    let (serve, addr) = spawn(&first_args, &DEMO_CREDS, &log1);
+    let (serve, addr) = spawn(&first_args, &DEMO_CLIENT, &log1);
     let (_, fresh) = http_get(&addr, "/metrics");
     let fresh = parse_prometheus(&fresh);
     until(10);
@@ -827,7 +668,7 @@ fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_acro
 
     // Restarted without --since: it continues from the watermark.
     let log2 = dir.path().join("serve2.err");
-    let (serve, addr) = spawn(&args, &DEMO_CREDS, &log2);
+    let (serve, addr) = spawn(&args, &DEMO_CLIENT, &log2);
     until(24);
     let (_, last) = http_get(&addr, "/metrics");
     let stop_ms = chrono::Utc::now().timestamp_millis();

@@ -1,0 +1,13 @@
+//! The `genesys-compliance` binary as users run it: one test binary, one
+//! module per command, and one harness (`util`) for running the binary,
+//! the simulator and plain HTTP over loopback.
+
+mod util;
+
+mod audit;
+mod demo;
+mod extract;
+mod resume;
+mod serve;
+mod simulate;
+mod verify;
