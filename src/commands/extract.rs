@@ -104,6 +104,7 @@ pub async fn run(args: Args) -> Outcome {
         }
     }
     let job = ExtractJob {
+        source: pipeline.source.kind(),
         query: Query {
             window,
             filters: pipeline.filters,
@@ -122,16 +123,16 @@ pub async fn run(args: Args) -> Outcome {
             webhook: pipeline.audit.webhook,
         }),
     };
-    let extractor = pipeline.extractor;
-    let progress = Progress::start(extractor.stats());
+    let source = pipeline.source;
+    let progress = Progress::start(source.stats());
     let outcome = job
-        .run(&extractor, &pipeline.verifier, std::future::pending())
+        .run(source.as_ref(), &pipeline.verifier, std::future::pending())
         .await;
     progress.finish().await;
     let report = match outcome {
         Ok(report) => report,
         Err(e) => {
-            crate::report::print_transport(&extractor.stats().snapshot());
+            crate::report::print_transport(&source.stats().snapshot());
             if let Some(partial) = output.partial_path().filter(|p| p.exists()) {
                 note(&format!(
                     "note: what was extracted so far is kept in {} and checkpointed; \
