@@ -10,4 +10,5 @@ mod extract;
 mod resume;
 mod serve;
 mod simulate;
+mod sources;
 mod verify;

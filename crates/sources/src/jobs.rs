@@ -154,6 +154,7 @@ async fn once<B: Serialize, P: ResultsPage>(
             JobState::Queued | JobState::Pending | JobState::Unknown => {}
         }
         polls += 1;
+        compliance_client::crash_point("while-polling");
         if polls >= polling.max_polls {
             // Not done after every poll: cancel it, so that it stops costing the org.
             let _ = client.delete(&status_path, kind.access).await;

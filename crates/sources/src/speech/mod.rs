@@ -167,6 +167,12 @@ struct CategoryDef {
     topics: Vec<(String, bool)>,
 }
 
+/// A rule that fired, as discovery reports it.
+enum Rule {
+    Category(String),
+    Topic(String),
+}
+
 /// Which rules fired in one conversation.
 #[derive(Debug, Clone, Default)]
 struct Fired {
@@ -342,48 +348,56 @@ impl Inner {
     /// The conversations of `window` that fired a rule, in id order.
     async fn fired_in(&self, window: Window) -> Result<BTreeMap<String, Fired>, Error> {
         let defs = self.definitions().await?;
-        let mut found: BTreeMap<String, Fired> = BTreeMap::new();
-        for category in defs.categories.keys() {
-            let groups = self
-                .aggregate(
-                    window,
-                    vec!["conversationId"],
-                    vec![Predicate::matches("categoryId", category.clone())],
+        // One aggregation per rule category, and one for all rule topics, run
+        // at once: most of a job's time is spent waiting for it.
+        let by_category = defs.categories.keys().map(|category| {
+            let predicates = vec![Predicate::matches("categoryId", category.clone())];
+            let fut: BoxFuture<'_, _> = Box::pin(async move {
+                let groups = self
+                    .aggregate(window, vec!["conversationId"], predicates)
+                    .await?;
+                Ok::<_, Error>(
+                    groups
+                        .into_iter()
+                        .filter_map(|g| g.group.get("conversationId").cloned())
+                        .map(|cid| (cid, Rule::Category(category.clone())))
+                        .collect::<Vec<_>>(),
                 )
-                .await?;
-            for g in groups {
-                if let Some(cid) = g.group.get("conversationId") {
-                    found
-                        .entry(cid.clone())
-                        .or_default()
-                        .categories
-                        .insert(category.clone());
-                }
-            }
-        }
-        if !defs.topics.is_empty() {
+            });
+            fut
+        });
+        let by_topic = (!defs.topics.is_empty()).then(|| {
             let predicates = defs
                 .topics
                 .iter()
                 .map(|t| Predicate::matches("topicId", t.clone()))
                 .collect();
-            let groups = self
-                .aggregate(window, vec!["conversationId", "topicId"], predicates)
-                .await?;
-            for g in groups {
-                let (Some(cid), Some(topic)) =
-                    (g.group.get("conversationId"), g.group.get("topicId"))
-                else {
-                    continue;
-                };
-                if defs.topics.contains(topic) {
-                    found
-                        .entry(cid.clone())
-                        .or_default()
-                        .topics
-                        .insert(topic.clone());
-                }
-            }
+            let fut: BoxFuture<'_, _> = Box::pin(async move {
+                let groups = self
+                    .aggregate(window, vec!["conversationId", "topicId"], predicates)
+                    .await?;
+                Ok(groups
+                    .into_iter()
+                    .filter_map(|g| {
+                        let topic = g
+                            .group
+                            .get("topicId")
+                            .filter(|t| defs.topics.contains(*t))?;
+                        let cid = g.group.get("conversationId")?;
+                        Some((cid.clone(), Rule::Topic(topic.clone())))
+                    })
+                    .collect())
+            });
+            fut
+        });
+        let all = futures::future::try_join_all(by_category.chain(by_topic)).await?;
+        let mut found: BTreeMap<String, Fired> = BTreeMap::new();
+        for (cid, rule) in all.into_iter().flatten() {
+            let fired = found.entry(cid).or_default();
+            match rule {
+                Rule::Category(c) => fired.categories.insert(c),
+                Rule::Topic(t) => fired.topics.insert(t),
+            };
         }
         Ok(found)
     }
