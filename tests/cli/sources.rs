@@ -27,7 +27,10 @@ async fn organisation(conversations: usize) -> Simulator {
 /// `extract --source speech-analytics` of the simulator's day into `dir`.
 fn sta(api: &str, dir: &Path, extra: &[&str]) -> Command {
     let mut cmd = extract();
+    // The simulator here is unlimited; pacing at the default 300/min would
+    // only make the test slow.
     cmd.args(["--api-base-url", api, "--source", "speech-analytics"])
+        .args(["--rate-limit-per-minute", "1000000"])
         .args(["--rules", STA_RULES])
         .args(DAY)
         .arg("--out")
