@@ -58,7 +58,9 @@ fn init_logging(format: LogFormat, filter: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(report::stderr_ansi())
-        .with_writer(std::io::stderr);
+        .with_writer(report::SweptStderr {
+            json: matches!(format, LogFormat::Json),
+        });
     match format {
         LogFormat::Human => builder.with_target(false).init(),
         LogFormat::Json => builder.json().init(),

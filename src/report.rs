@@ -38,6 +38,34 @@ pub fn stderr_ansi() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Standard error for `tracing`'s log lines, each through the last pass
+/// (`docs/late-pii.md`): a card number that reached a log message is
+/// redacted there too. The formatter writes each event in one call.
+#[derive(Debug, Clone, Copy)]
+pub struct SweptStderr {
+    pub json: bool,
+}
+
+impl tracing_subscriber::fmt::MakeWriter<'_> for SweptStderr {
+    type Writer = SweptStderr;
+    fn make_writer(&self) -> SweptStderr {
+        *self
+    }
+}
+
+impl Write for SweptStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut out = Vec::with_capacity(buf.len());
+        compliance_pipeline::sweep_log_line(buf, self.json, &mut out);
+        std::io::stderr().lock().write_all(&out)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// Writes one JSON event to standard error, in the shape of the `tracing` JSON
 /// log lines: `message` and `fields` go under `fields`.
 fn json_event(level: &str, message: &str, fields: Map<String, Value>) {
@@ -255,7 +283,7 @@ pub fn print_summary(run: &JobReport, output: &OutputTarget, keep_pii: bool) {
     eprintln!(
         "verdicts:   {} validated, {} false positives ({}); accuracy rate {:.3}\n\
          severity:   {}\n\
-         pii:        {} findings ({}), {}",
+         pii:        {} findings ({}), {}; late_pii {}",
         t.validated,
         t.false_positives,
         if reasons.is_empty() {
@@ -276,6 +304,7 @@ pub fn print_summary(run: &JobReport, output: &OutputTarget, keep_pii: bool) {
         } else {
             "all redacted"
         },
+        t.late_pii,
     );
     print_transport(&run.client);
 }
@@ -304,6 +333,7 @@ fn summary_fields(run: &JobReport, output: &OutputTarget, keep_pii: bool) -> Map
             .map(|(k, n)| (k.as_str().to_string(), Value::from(*n)))
             .collect::<Map<_, _>>(),
         "pii_kept": keep_pii,
+        "late_pii": t.late_pii,
     }));
     fields.extend(transport_fields(&run.client));
     fields

@@ -113,12 +113,14 @@ fn verify(args: &Args) -> Outcome {
             // Records go straight into the output buffer: one copy fewer.
             match verifier.verify_json(text, &mut output.buf, &mut tally) {
                 Ok(()) => output.end_record().map_err(internal)?,
-                Err(e) => output.reject(
-                    number,
-                    &String::from_utf8_lossy(text),
-                    &e.to_string(),
-                    args.keep_pii,
-                )?,
+                Err(e) => {
+                    tally.late_pii += output.reject(
+                        number,
+                        &String::from_utf8_lossy(text),
+                        &e.to_string(),
+                        args.keep_pii,
+                    )?
+                }
             }
         }
         input.consume(used);
@@ -182,14 +184,15 @@ impl Output {
     }
 
     /// Records a line that is not a violation. Its text may carry PII, so it
-    /// is redacted like evidence unless PII is kept.
+    /// is redacted like evidence, and goes through the last pass, unless PII
+    /// is kept. Returns how many card numbers the last pass redacted.
     fn reject(
         &mut self,
         line: u64,
         text: &str,
         reason: &str,
         keep_pii: bool,
-    ) -> Result<(), Failure> {
+    ) -> Result<u64, Failure> {
         let r = &mut self.rejects;
         if r.file.is_none() {
             let file = JsonlFile::create(&r.path).map_err(|e| {
@@ -211,10 +214,10 @@ impl Output {
         };
         let entry = serde_json::json!({"line": line, "reason": reason, "text": shown});
         let file = r.file.as_mut().expect("created above");
-        file.write(&entry)
+        let late = compliance_pipeline::write_swept(&entry, keep_pii, |l| file.write(l))
             .map_err(|e| Failure::new(Exit::Internal, e))?;
         r.count += 1;
-        Ok(())
+        Ok(late)
     }
 
     fn finish(mut self) -> Result<Rejects, Failure> {
@@ -255,12 +258,13 @@ fn summary(t: &Tally, seconds: f64, rejects: &Rejects) {
     let mut s = format!(
         "verified {} violations in {seconds:.3} s ({rate:.0} violations/s)\n\
          \x20 validated {}, false positives {} ({reasons})\n\
-         \x20 PII findings {} ({pii}); violations without evidence {}\n\
+         \x20 PII findings {} ({pii}); late_pii {}; violations without evidence {}\n\
          \x20 accuracy rate {:.4}\n",
         t.violations,
         t.validated,
         t.false_positives,
         t.pii_exposures,
+        t.late_pii,
         t.missing_evidence,
         t.accuracy_rate(),
     );

@@ -191,6 +191,7 @@ fn serve_outputs_every_violation_once_across_runs_late_arrivals_and_a_sigterm() 
         "genesys_compliance_token_renewals_total",
         "genesys_compliance_accuracy_rate",
         "genesys_compliance_runs_total{outcome=\"succeeded\"}",
+        "genesys_compliance_late_pii_total",
     ] {
         assert!(series.contains_key(name), "{name} missing from:\n{metrics}");
     }

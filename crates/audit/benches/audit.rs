@@ -41,6 +41,7 @@ fn record(n: u64) -> AuditRecord {
         retries: 1,
         source: None,
         api_requests: None,
+        late_pii: 0,
         program_version: "0.1.0".into(),
     }
 }

@@ -62,6 +62,11 @@ pub struct AuditRecord {
     /// before it existed lack it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_requests: Option<u64>,
+    /// Card numbers the detectors missed and the last pass over the output
+    /// redacted: 0 unless a detector has a gap. Records written before it
+    /// existed lack it and read as 0 (the chain hashes the record as written).
+    #[serde(default)]
+    pub late_pii: u64,
     /// `genesys-compliance` version that wrote the record.
     pub program_version: String,
 }
@@ -123,6 +128,7 @@ mod tests {
             retries: 0,
             source: Some("speech-analytics".into()),
             api_requests: Some(180),
+            late_pii: 0,
             program_version: "0.1.0".into(),
         };
         let json = serde_json::to_value(&record).unwrap();
@@ -152,6 +158,12 @@ mod tests {
         old.as_object_mut().unwrap().remove("api_requests");
         let back: AuditRecord = serde_json::from_value(old).unwrap();
         assert_eq!((back.source, back.api_requests), (None, None));
+        assert_eq!(json["late_pii"], 0);
+        // A record written before `late_pii` existed still reads, as 0.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("late_pii");
+        let back: AuditRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(back, record);
     }
 
     #[test]

@@ -105,6 +105,7 @@ pub fn audit_record(
         retries: progress.retries,
         source: Some(source.name().to_string()),
         api_requests: Some(progress.requests),
+        late_pii: tally.late_pii,
         program_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }

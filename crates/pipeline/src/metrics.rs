@@ -19,6 +19,7 @@ pub const DUPLICATES_DROPPED: &str = "genesys_compliance_duplicates_dropped_tota
 pub const RUN_SUCCEEDED: &str = "succeeded";
 pub const RUN_FAILED: &str = "failed";
 const RUN_OUTCOMES: [&str; 2] = [RUN_SUCCEEDED, RUN_FAILED];
+pub const LATE_PII: &str = "genesys_compliance_late_pii_total";
 
 /// Installs the process-wide Prometheus recorder and describes every metric.
 /// Call once, at the start of `serve`.
@@ -68,6 +69,7 @@ fn register_zeroes() {
     metrics::counter!(RATE_LIMITED).increment(0);
     metrics::counter!(TOKEN_RENEWALS).increment(0);
     metrics::counter!(DUPLICATES_DROPPED).increment(0);
+    metrics::counter!(LATE_PII).increment(0);
     metrics::gauge!(OUTBOX_DEPTH).set(0.0);
     metrics::gauge!(ACCURACY_RATE).set(0.0);
     metrics::gauge!(LAST_SUCCESS).set(0.0);
@@ -110,6 +112,10 @@ fn describe() {
     describe_counter!(
         DUPLICATES_DROPPED,
         "Violations re-read through the look-back and dropped."
+    );
+    describe_counter!(
+        LATE_PII,
+        "Card numbers the detectors missed, redacted by the last pass over the output."
     );
 }
 

@@ -114,7 +114,8 @@ impl Rejects {
     }
 
     /// Writes one reject; its PII is redacted like evidence unless `keep_pii`.
-    fn write(&mut self, reject: &Rejected, keep_pii: bool) -> Result<(), OutputError> {
+    /// Returns how many card numbers the last pass redacted in it.
+    fn write(&mut self, reject: &Rejected, keep_pii: bool) -> Result<u64, OutputError> {
         if self.file.is_none() {
             self.file = Some(JsonlFile::open(&self.path, self.resume_at)?);
         }
@@ -129,7 +130,8 @@ impl Rejects {
             reason: &reject.reason,
             record,
         };
-        self.file.as_mut().expect("opened above").write(&line)
+        let file = self.file.as_mut().expect("opened above");
+        crate::late::write_swept(&line, keep_pii, |l| file.write(l))
     }
 
     fn commit(&mut self) -> Result<u64, OutputError> {
@@ -215,12 +217,13 @@ pub async fn extract(
             let record = verifier.verify(violation);
             progress.tally.add(&record);
             crate::metrics::record_output(&record);
-            out.write(&record)?;
+            progress.tally.late_pii +=
+                crate::late::write_swept(&record, verifier.keep_pii(), |l| out.write(l))?;
             // Kept for the checkpoint, which records what was output.
             batch.violations.push(record.violation);
         }
         for reject in &batch.rejects {
-            rejects.write(reject, verifier.keep_pii())?;
+            progress.tally.late_pii += rejects.write(reject, verifier.keep_pii())?;
         }
         progress.rejects += batch.rejects.len() as u64;
         progress.requests = requests_base + stats.snapshot().requests - requests_before;

@@ -9,6 +9,7 @@
 //! the usual formats or, for numbers, spoken as words the way speech-to-text
 //! engines render them ("four one one one", "oh", "double five").
 
+use crate::cards;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -62,7 +63,7 @@ const SMALL_TALK: &[&str] = &[
 fn hard_negative<R: Rng>(rng: &mut R, text: &mut String) {
     use std::fmt::Write;
     let d = |rng: &mut R, n: usize| digits(rng, n);
-    let s = match rng.gen_range(0..21) {
+    let s = match rng.gen_range(0..23) {
         0 => format!("Your order number is {}.", rng.gen_range(100..99_999)),
         1 => format!("Order #A-{}-{}, shipped.", d(rng, 8), d(rng, 4)),
         2 => format!(
@@ -103,7 +104,7 @@ fn hard_negative<R: Rng>(rng: &mut R, text: &mut String) {
             d(rng, 4)
         ),
         10 => {
-            let (card, _) = card_number(rng);
+            let (card, _) = cards::random_card(rng);
             format!(
                 "The card ending {} was declined, number {} is not valid.",
                 &card[card.len() - 4..],
@@ -139,7 +140,7 @@ fn hard_negative<R: Rng>(rng: &mut R, text: &mut String) {
         17 => "We can do that in one or two business days, okay?".to_string(),
         18 => {
             // A spoken card number with a bad check digit.
-            let (card, _) = card_number(rng);
+            let (card, _) = cards::random_card(rng);
             format!(
                 "Um, was it {}? No, that's wrong.",
                 spoken(rng, &break_luhn(&card), 4)
@@ -151,6 +152,23 @@ fn hard_negative<R: Rng>(rng: &mut R, text: &mut String) {
             d(rng, 3),
             d(rng, 4)
         ),
+        21 => {
+            // Luhn-valid, but under leading digits no card brand issues.
+            let len = rng.gen_range(12..=19);
+            let prefix = cards::UNISSUED.choose(rng).expect("prefixes");
+            let n = cards::number_with_prefix(rng, prefix, len);
+            format!("Your reference is {n}, keep it safe.")
+        }
+        22 => {
+            // A real card number, grouped as no card is printed.
+            let (card, _) = cards::random_card(rng);
+            let groupings = cards::unprinted_groupings(card.len());
+            let groups = groupings.choose(rng).expect("groupings");
+            format!(
+                "Parcel {} is on its way.",
+                cards::grouped(&card, groups, ' ')
+            )
+        }
         _ => format!(
             "Ihre Kundennummer lautet {} und die PLZ ist {}.",
             d(rng, 7),
@@ -206,14 +224,13 @@ fn pii_sentence<R: Rng>(rng: &mut R, text: &mut String, truth: &mut Vec<PiiTruth
     let say = matches!(kind, "credit_card" | "ssn" | "phone") && rng.gen_bool(0.35);
     let (templates, value) = match kind {
         "credit_card" => {
-            let (card, groups) = card_number(rng);
+            let (card, groups) = cards::random_card(rng);
             let value = if say {
                 spoken(rng, &card, 4)
             } else {
-                match rng.gen_range(0..3) {
+                match rng.gen_range(0..4) {
                     0 => card,
-                    1 => split(&card, groups, ' '),
-                    _ => split(&card, groups, '-'),
+                    k => cards::grouped(&card, groups, cards::SEPARATORS[k - 1]),
                 }
             };
             (CARD, value)
@@ -225,8 +242,8 @@ fn pii_sentence<R: Rng>(rng: &mut R, text: &mut String, truth: &mut Vec<PiiTruth
             } else {
                 match rng.gen_range(0..3) {
                     0 => ssn,
-                    1 => split(&ssn, &[3, 2, 4], '-'),
-                    _ => split(&ssn, &[3, 2, 4], ' '),
+                    1 => cards::grouped(&ssn, &[3, 2, 4], '-'),
+                    _ => cards::grouped(&ssn, &[3, 2, 4], ' '),
                 }
             };
             (SSN, value)
@@ -281,48 +298,6 @@ fn digits<R: Rng>(rng: &mut R, n: usize) -> String {
     (0..n)
         .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
         .collect()
-}
-
-fn luhn_digit(body: &str) -> char {
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let v = u32::from(b - b'0');
-            if i % 2 == 0 {
-                let v = v * 2;
-                if v > 9 {
-                    v - 9
-                } else {
-                    v
-                }
-            } else {
-                v
-            }
-        })
-        .sum();
-    char::from(b'0' + ((10 - sum % 10) % 10) as u8)
-}
-
-/// A valid card number of a real issuer, and how it is usually grouped.
-fn card_number<R: Rng>(rng: &mut R) -> (String, &'static [usize]) {
-    const FOUR: &[usize] = &[4, 4, 4, 4];
-    let (prefix, len, groups): (String, usize, &'static [usize]) = match rng.gen_range(0..7) {
-        0 | 1 => ("4".into(), 16, FOUR),
-        2 => (rng.gen_range(51..=55).to_string(), 16, FOUR),
-        3 => (rng.gen_range(2221..=2720).to_string(), 16, FOUR),
-        4 => (
-            ["34", "37"].choose(rng).expect("amex").to_string(),
-            15,
-            &[4, 6, 5],
-        ),
-        5 => ("6011".into(), 16, FOUR),
-        _ => (rng.gen_range(3528..=3589).to_string(), 16, FOUR),
-    };
-    let body = format!("{prefix}{}", digits(rng, len - 1 - prefix.len()));
-    let check = luhn_digit(&body);
-    (format!("{body}{check}"), groups)
 }
 
 /// The same number with its last digit changed: the Luhn check fails.
@@ -466,19 +441,6 @@ fn group(s: &str, n: usize, sep: char) -> String {
     out
 }
 
-fn split(s: &str, groups: &[usize], sep: char) -> String {
-    let mut out = String::with_capacity(s.len() + groups.len());
-    let mut at = 0;
-    for (i, g) in groups.iter().enumerate() {
-        if i > 0 {
-            out.push(sep);
-        }
-        out.push_str(&s[at..at + g]);
-        at += g;
-    }
-    out
-}
-
 /// Digits as a speech-to-text engine writes them: mostly words, "oh" or
 /// "zero" for 0, "double" for a pair, now and then a digit, with a comma
 /// after every `pause` digits.
@@ -537,9 +499,9 @@ mod tests {
     fn generated_numbers_are_valid() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         for _ in 0..200 {
-            let (card, _) = card_number(&mut rng);
+            let (card, _) = cards::random_card(&mut rng);
             assert_eq!(
-                luhn_digit(&card[..card.len() - 1]),
+                cards::luhn_digit(&card[..card.len() - 1]),
                 card.chars().last().unwrap()
             );
             let iban = iban(&mut rng);

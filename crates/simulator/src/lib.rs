@@ -17,6 +17,7 @@
 
 mod access;
 mod agentassist;
+pub mod cards;
 mod dataset;
 pub mod evidence;
 pub mod genesys;

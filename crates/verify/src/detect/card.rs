@@ -1,54 +1,111 @@
-//! Payment card numbers: length, Luhn, and an issuer range that really exists.
+//! Payment card numbers (ISO/IEC 7812): a length the brand issues, an issuer
+//! range (IIN) that really exists, a valid Luhn digit, and, when written in
+//! groups, a grouping that cards are printed with.
 
-/// One issuer range: the first `digits` digits lie in `lo..=hi`, and the card
-/// has `min..=max` digits.
-struct Range {
-    digits: u32,
-    lo: u32,
-    hi: u32,
-    min: usize,
-    max: usize,
+/// One card brand: the IIN ranges it issues and the lengths of its numbers.
+struct Brand {
+    /// Ranges of leading digits, inclusive; both ends have the same number
+    /// of digits, which is how many leading digits the range looks at.
+    iins: &'static [(u32, u32)],
+    /// Lengths its numbers have, in digits.
+    lengths: &'static [usize],
 }
 
-const fn r(digits: u32, lo: u32, hi: u32, min: usize, max: usize) -> Range {
-    Range {
-        digits,
-        lo,
-        hi,
-        min,
-        max,
-    }
+const fn b(iins: &'static [(u32, u32)], lengths: &'static [usize]) -> Brand {
+    Brand { iins, lengths }
 }
 
-/// Issuer ranges of the card networks (IIN tables as the networks publish them).
-const ISSUERS: &[Range] = &[
-    r(1, 4, 4, 13, 19),           // Visa (13, 16, 19 in practice)
-    r(2, 34, 34, 15, 15),         // American Express
-    r(2, 37, 37, 15, 15),         // American Express
-    r(2, 51, 55, 16, 16),         // Mastercard
-    r(4, 2221, 2720, 16, 16),     // Mastercard 2-series
-    r(3, 300, 305, 14, 19),       // Diners Club International
-    r(4, 3095, 3095, 14, 19),     // Diners Club International
-    r(2, 36, 36, 14, 19),         // Diners Club International
-    r(2, 38, 39, 16, 19),         // Diners Club
-    r(4, 3528, 3589, 16, 19),     // JCB
-    r(4, 6011, 6011, 16, 19),     // Discover
-    r(3, 644, 649, 16, 19),       // Discover
-    r(2, 65, 65, 16, 19),         // Discover, RuPay
-    r(2, 62, 62, 16, 19),         // UnionPay (Discover's 622126-622925 included)
-    r(2, 81, 82, 16, 16),         // RuPay
-    r(2, 60, 60, 16, 16),         // RuPay
-    r(4, 2200, 2204, 16, 19),     // Mir
-    r(4, 5018, 5020, 12, 19),     // Maestro, Dankort (5019)
-    r(4, 5038, 5038, 12, 19),     // Maestro
-    r(4, 5893, 5893, 12, 19),     // Maestro
-    r(4, 6304, 6304, 12, 19),     // Maestro
-    r(4, 6759, 6759, 12, 19),     // Maestro UK
-    r(4, 6761, 6763, 12, 19),     // Maestro
-    r(6, 506099, 506198, 16, 19), // Verve
-    r(6, 650002, 650027, 16, 19), // Verve
-    r(4, 9792, 9792, 16, 16),     // Troy
-    r(1, 1, 1, 15, 15),           // UATP
+const ANY_12_19: &[usize] = &[12, 13, 14, 15, 16, 17, 18, 19];
+const FROM_16: &[usize] = &[16, 17, 18, 19];
+
+/// The brands as their networks publish them (ISO/IEC 7812 register as
+/// summarised by the brands' issuer guides).
+const BRANDS: &[Brand] = &[
+    b(&[(4, 4)], &[13, 16, 19]),         // Visa (Visa Electron, Elo's 4xxxxx)
+    b(&[(34, 34), (37, 37)], &[15]),     // American Express
+    b(&[(51, 55), (2221, 2720)], &[16]), // Mastercard
+    b(&[(36, 36), (300, 305)], &[14, 15, 16, 17, 18, 19]), // Diners Club International
+    b(&[(3095, 3095), (38, 39)], FROM_16), // Diners Club (Discover network)
+    b(&[(3528, 3589)], FROM_16),         // JCB
+    b(&[(6011, 6011), (644, 649), (65, 65)], FROM_16), // Discover
+    b(&[(62, 62)], FROM_16),             // UnionPay
+    b(
+        &[
+            (60, 60),
+            (65, 65),
+            (81, 82),
+            (508, 508),
+            (353, 353),
+            (356, 356),
+        ],
+        &[16],
+    ), // RuPay
+    b(&[(2200, 2204)], FROM_16),         // Mir
+    b(
+        &[
+            (5018, 5018),
+            (5020, 5020),
+            (5038, 5038),
+            (5893, 5893),
+            (6304, 6304),
+            (6759, 6759),
+            (6761, 6763),
+            (676770, 676770),
+            (676774, 676774),
+        ],
+        ANY_12_19,
+    ), // Maestro, Maestro UK
+    b(&[(5019, 5019), (4571, 4571)], &[16]), // Dankort
+    b(&[(9792, 9792), (65, 65)], &[16]), // Troy
+    b(
+        &[
+            (401178, 401179),
+            (431274, 431274),
+            (438935, 438935),
+            (451416, 451416),
+            (457393, 457393),
+            (457631, 457632),
+            (504175, 504175),
+            (506699, 506778),
+            (509000, 509999),
+            (627780, 627780),
+            (636297, 636297),
+            (636368, 636368),
+            (650031, 650033),
+            (650035, 650051),
+            (650405, 650439),
+            (650485, 650538),
+            (650541, 650598),
+            (650700, 650718),
+            (650720, 650727),
+            (650901, 650978),
+            (651652, 651679),
+            (655000, 655019),
+            (655021, 655058),
+        ],
+        &[16],
+    ), // Elo
+    b(
+        &[(506099, 506198), (507865, 507964), (650002, 650027)],
+        &[16, 18, 19],
+    ), // Verve
+    b(&[(636, 636)], FROM_16),           // InterPayment
+    b(&[(637, 639)], &[16]),             // InstaPayment
+    b(&[(1, 1)], &[15]),                 // UATP
+];
+
+/// The groupings cards are printed with, by length: groups of four with a
+/// shorter last group (4-4-4, 4-4-4-4, 4-4-4-4-2, 4-4-4-4-3, ...), Diners
+/// Club's 4-6-4, American Express's 4-6-5, UATP's 4-5-6, the old 13-digit
+/// Visa's 4-3-3-3, Maestro's 4-4-5 and UnionPay's 6-13. A number written
+/// in one group (no separators) is always allowed.
+const GROUPINGS: &[&[usize]] = &[
+    &[4, 6, 4],
+    &[4, 6, 5],
+    &[4, 5, 6],
+    &[4, 3, 3, 3],
+    &[4, 4, 5],
+    &[6, 13],
 ];
 
 /// The Luhn (mod 10) check over ASCII digits.
@@ -67,23 +124,54 @@ pub fn luhn(digits: &[u8]) -> bool {
     sum % 10 == 0
 }
 
-fn prefix(digits: &[u8], n: u32) -> u32 {
-    digits[..n as usize]
+/// The number the first `n` digits spell.
+fn leading(digits: &[u8], n: usize) -> u32 {
+    digits[..n]
         .iter()
         .fold(0, |acc, d| acc * 10 + u32::from(d - b'0'))
 }
 
-/// Whether `digits` (ASCII digits only) is a plausible card number: 13 to 19
-/// digits, a real issuer range for that length, and a valid Luhn digit.
+/// How many decimal digits `v` has.
+const fn width(v: u32) -> usize {
+    let mut n = 1;
+    let mut v = v / 10;
+    while v > 0 {
+        n += 1;
+        v /= 10;
+    }
+    n
+}
+
+/// Whether `digits` (ASCII digits only) is a card number: 12 to 19 digits,
+/// an issuer range that issues that length, and a valid Luhn digit.
 pub fn is_card(digits: &[u8]) -> bool {
     let n = digits.len();
-    if !(13..=19).contains(&n) {
+    if !(12..=19).contains(&n) {
         return false;
     }
-    let issued = ISSUERS
-        .iter()
-        .any(|r| (r.min..=r.max).contains(&n) && (r.lo..=r.hi).contains(&prefix(digits, r.digits)));
+    let issued = BRANDS.iter().any(|brand| {
+        brand.lengths.contains(&n)
+            && brand.iins.iter().any(|&(lo, hi)| {
+                let at = leading(digits, width(lo));
+                (lo..=hi).contains(&at)
+            })
+    });
     issued && luhn(digits)
+}
+
+/// Whether digit groups of these lengths are a grouping cards are printed
+/// with (see [`GROUPINGS`]); one group is a number written without separators.
+pub fn is_printed_grouping(groups: &[usize]) -> bool {
+    let total: usize = groups.iter().sum();
+    let fours = groups.len() == total.div_ceil(4)
+        && groups.iter().enumerate().all(|(i, &g)| {
+            if i + 1 < groups.len() {
+                g == 4
+            } else {
+                (1..=4).contains(&g)
+            }
+        });
+    groups.len() == 1 || fours || GROUPINGS.contains(&groups)
 }
 
 #[cfg(test)]
@@ -102,6 +190,7 @@ mod tests {
             "30569309025904",
             "6759649826438453",
             "122000000000003",
+            "501800000009",
         ] {
             assert!(is_card(n.as_bytes()), "{n}");
         }
@@ -114,10 +203,34 @@ mod tests {
             "9111111111111111",
             "1696165445123",
             "2023100113040512",
-            "411111111111",
+            "411111111113",
             "41111111111111111111",
+            "41111111111113",
         ] {
             assert!(!is_card(n.as_bytes()), "{n}");
+        }
+    }
+
+    #[test]
+    fn printed_groupings() {
+        for g in [
+            &[16][..],
+            &[4, 4, 4, 4],
+            &[4, 4, 4, 4, 3],
+            &[4, 6, 5],
+            &[4, 6, 4],
+            &[4, 4, 4],
+        ] {
+            assert!(is_printed_grouping(g), "{g:?}");
+        }
+        for g in [
+            &[8, 8][..],
+            &[4, 4, 8],
+            &[3, 3, 3, 3, 4],
+            &[4, 4, 4, 3, 1],
+            &[2, 4, 4, 4, 2],
+        ] {
+            assert!(!is_printed_grouping(g), "{g:?}");
         }
     }
 }

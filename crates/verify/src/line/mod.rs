@@ -28,8 +28,25 @@ impl Verifier {
     /// record (no newline) to `out`, counting it in `tally`. Evidence is
     /// redacted in place unless PII is kept; every other byte of the
     /// violation is written as received. On error nothing is appended and
-    /// the error is the one parsing a [`Violation`] gives.
+    /// the error is the one parsing a [`Violation`] gives. Unless PII is
+    /// kept, the record then goes through the last pass ([`crate::late`]),
+    /// counted in `tally.late_pii`.
     pub fn verify_json(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) -> Result<(), serde_json::Error> {
+        let from = out.len();
+        self.verify_line(line, out, tally)?;
+        if !self.keep_pii() {
+            tally.late_pii += crate::late::sweep_json_tail(out, from);
+        }
+        Ok(())
+    }
+
+    /// [`Verifier::verify_json`] before the last pass.
+    fn verify_line(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
@@ -152,13 +169,14 @@ mod tests {
     use crate::RuleMatrix;
     use serde_json::json;
 
-    /// Both paths verify `line`, and give the same record and the same counts.
+    /// Both paths verify `line`, and give the same record and the same counts
+    /// (before the last pass, which is the same for both).
     /// Records are parsed back, so that "13:04:05Z" and "13:04:05.000Z" compare equal.
     fn assert_paths_agree(verifier: &Verifier, line: &str) {
         let (mut fast, mut typed) = (Vec::new(), Vec::new());
         let (mut t1, mut t2) = (Tally::default(), Tally::default());
         verifier
-            .verify_json(line.as_bytes(), &mut fast, &mut t1)
+            .verify_line(line.as_bytes(), &mut fast, &mut t1)
             .unwrap();
         verifier
             .verify_typed(line.as_bytes(), &mut typed, &mut t2)
@@ -167,6 +185,35 @@ mod tests {
         let typed: OutputRecord = serde_json::from_slice(&typed).unwrap();
         assert_eq!(fast, typed, "{line}");
         assert_eq!(t1, t2, "{line}");
+    }
+
+    /// A Luhn-valid run the detectors do not take for a card (no issuer
+    /// starts with 7), in evidence and in a field the program does not know,
+    /// is redacted by the last pass and counted; with PII kept, it stays.
+    #[test]
+    fn the_last_pass_redacts_and_counts_what_the_detectors_missed() {
+        let line = json!({"id": "v1", "ruleId": "rule-uuid-001", "severity": "HIGH",
+            "detectedAt": "2023-10-01T13:04:05Z", "note": "7000-0000-0000-0005",
+            "evidence": [{"type": "TRANSCRIPT", "value": "ref 7000 0000 0000 0005 ok"}]})
+        .to_string();
+        for keep in [false, true] {
+            let verifier = Verifier::new(RuleMatrix::design_default(), keep);
+            let (mut out, mut tally) = (Vec::new(), Tally::default());
+            verifier
+                .verify_json(line.as_bytes(), &mut out, &mut tally)
+                .unwrap();
+            let record: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            let value = &record["violation"]["evidence"][0]["value"];
+            if keep {
+                assert_eq!(tally.late_pii, 0);
+                assert_eq!(value, "ref 7000 0000 0000 0005 ok");
+            } else {
+                assert_eq!(tally.late_pii, 2);
+                assert_eq!(value, "ref [REDACTED:credit_card] ok");
+                assert_eq!(record["violation"]["note"], "[REDACTED:credit_card]");
+            }
+            assert!(record["verdict"]["pii"].as_array().unwrap().is_empty());
+        }
     }
 
     /// Both paths give the same record, up to how it is spelled (the fast

@@ -8,7 +8,7 @@ mod written;
 
 use crate::detect::email;
 use crate::pii::{Finding, PiiType};
-use spoken::first_ascii_digit;
+pub(crate) use spoken::first_ascii_digit;
 
 /// Finds every piece of PII in `text`, sorted by position, never overlapping.
 /// Spans are UTF-8 byte offsets on character boundaries.

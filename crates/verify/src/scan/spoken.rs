@@ -192,7 +192,10 @@ pub(super) fn find(
             // The common case: an ordinary word outside any number.
             continue;
         }
-        if in_run && !joins(&b[last_end..start]) {
+        // A capitalised number word starts a sentence ("... 32 Oh, okay"):
+        // it may begin a number but does not continue one.
+        let capital = word[0].is_ascii_uppercase() && tok != Token::Other;
+        if in_run && (capital || !joins(&b[last_end..start])) {
             run.finish(raw);
         }
         if let Some((times, _)) = run.repeat {
@@ -242,7 +245,7 @@ fn first_digit(b: &[u8]) -> Option<usize> {
 }
 
 /// The position of the first ASCII digit, eight bytes at a time.
-pub(super) fn first_ascii_digit(b: &[u8]) -> Option<usize> {
+pub(crate) fn first_ascii_digit(b: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const LOW7: u64 = ONES * 0x7f;
     const HIGH: u64 = ONES * 0x80;

@@ -172,7 +172,11 @@ fn classify(units: &[Unit], ds: &[u8], plus: bool, open: bool) -> Option<PiiType
         let first = units.get(1).map_or(Sep::None, |u| u.sep);
         (units.len() == 1 || allowed.contains(&first)) && seps().all(|s| s == first)
     };
-    if (13..=19).contains(&ds.len()) && uniform(&[Sep::Space, Sep::Dash]) && card::is_card(ds) {
+    if (12..=19).contains(&ds.len())
+        && uniform(&[Sep::Space, Sep::Dash, Sep::Dot])
+        && card_shape(units)
+        && card::is_card(ds)
+    {
         return Some(PiiType::CreditCard);
     }
     if ds.len() == 9
@@ -193,6 +197,18 @@ fn classify(units: &[Unit], ds: &[u8], plus: bool, open: bool) -> Option<PiiType
         }
     }
     None
+}
+
+/// A grouping cards are printed with (one separator throughout, checked by the caller).
+fn card_shape(units: &[Unit]) -> bool {
+    let mut lens = [0usize; 5];
+    if units.len() > lens.len() {
+        return false;
+    }
+    for (len, u) in lens.iter_mut().zip(units) {
+        *len = u.len();
+    }
+    card::is_printed_grouping(&lens[..units.len()])
 }
 
 /// `123456789` or `123-45-6789` (one separator throughout, checked by the caller).

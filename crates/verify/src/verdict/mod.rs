@@ -204,6 +204,10 @@ pub struct Tally {
     pub pii_exposures: u64,
     /// Violations with no evidence value to scan.
     pub missing_evidence: u64,
+    /// Card numbers the detectors missed and the last pass over the output
+    /// redacted ([`crate::late`]); 0 unless a detector has a gap.
+    #[serde(default)]
+    pub late_pii: u64,
 }
 
 impl Tally {
@@ -263,6 +267,7 @@ impl Tally {
         }
         self.pii_exposures += other.pii_exposures;
         self.missing_evidence += other.missing_evidence;
+        self.late_pii += other.late_pii;
     }
 
     /// Validated violations divided by all violations; 0 when there are none
