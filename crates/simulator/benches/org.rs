@@ -4,18 +4,10 @@
 //! from its seed when served). Run with
 //! `cargo bench -p compliance-simulator --bench org` (release build).
 
+mod common;
+use common::rss_mib;
 use compliance_simulator::{transcript_json, Org, SimConfig};
 use std::time::Instant;
-
-/// Resident memory of this process in MiB (Linux).
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn main() {
     let config = SimConfig::default();
