@@ -530,15 +530,14 @@ pub(crate) async fn submit(
     Ok((StatusCode::ACCEPTED, Json(json!({"jobId": id}))).into_response())
 }
 
-/// Runs `f` on the caller's job `id`, or answers 404 (unknown, forgotten, or another client's).
+/// Runs `f` on `client`'s job `id`, or answers 404 (unknown, forgotten, or another client's).
 fn with_job<T>(
     shared: &Shared,
-    headers: &HeaderMap,
+    client: usize,
     correlation: &str,
     id: &str,
     f: impl FnOnce(&mut Job) -> T,
 ) -> Result<T, Refused> {
-    let client = shared.authorize(headers, correlation, Need::All(&[STA_AGGREGATES]))?;
     let mut jobs = shared.jobs.lock().expect("jobs lock");
     match jobs.by_id.get_mut(id).filter(|j| j.owner == client) {
         Some(job) => Ok(f(job)),
@@ -554,7 +553,8 @@ pub(crate) async fn status(
     Path(id): Path<String>,
 ) -> Result<Response, Refused> {
     let polls_to_finish = shared.job_polls;
-    let answer = with_job(&shared, &headers, &correlation, &id, |job| {
+    let client = shared.authorize(&headers, &correlation, Need::All(&[STA_AGGREGATES]))?;
+    let answer = with_job(&shared, client, &correlation, &id, |job| {
         job.polls = job.polls.saturating_add(1);
         let state = job.state(polls_to_finish);
         if job.completed.is_none() && !matches!(state, "QUEUED" | "PENDING") {
@@ -584,7 +584,8 @@ pub(crate) async fn cancel(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, Refused> {
-    with_job(&shared, &headers, &correlation, &id, |job| {
+    let client = shared.authorize(&headers, &correlation, Need::All(&[STA_AGGREGATES]))?;
+    with_job(&shared, client, &correlation, &id, |job| {
         job.cancelled = true
     })?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -603,6 +604,7 @@ pub(crate) async fn results(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refused> {
+    let client = shared.authorize(&headers, &correlation, Need::All(&[STA_AGGREGATES]))?;
     let params = Params::parse(raw.as_deref());
     let offset = match params.one("cursor") {
         None => 0,
@@ -624,7 +626,7 @@ pub(crate) async fn results(
         }
     };
     let polls_to_finish = shared.job_polls;
-    let page = with_job(&shared, &headers, &correlation, &id, |job| {
+    let page = with_job(&shared, client, &correlation, &id, |job| {
         let state = job.state(polls_to_finish);
         if state != "FULFILLED" {
             return Err(state);

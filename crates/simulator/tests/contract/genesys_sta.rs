@@ -476,12 +476,7 @@ async fn a_transcript_url_is_pre_signed_refuses_authorization_and_expires() {
         .iter()
         .find(|c| c.covered && !c.detections.is_empty())
         .unwrap();
-    let path = format!(
-        "/api/v2/speechandtextanalytics/conversations/{}/communications/{}/transcripturl",
-        c.id, c.communication_id
-    );
-    let v: Value = s.get(&token, &path).await.json().await.unwrap();
-    let url = v["url"].as_str().unwrap().to_string();
+    let url = s.transcript_url(&token, c).await;
     assert!(
         url.starts_with(&s.sim.base_url()) && !url.contains("/api/v2/"),
         "{url}"
@@ -532,16 +527,8 @@ async fn a_transcript_url_is_pre_signed_refuses_authorization_and_expires() {
         transcript_url_expiries: 1.0,
         ..Faults::default()
     });
-    let v: Value = s.get(&token, &path).await.json().await.unwrap();
-    assert_eq!(
-        s.http
-            .get(v["url"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    let url = s.transcript_url(&token, c).await;
+    assert_eq!(s.http.get(&url).send().await.unwrap().status(), 403);
 }
 
 #[tokio::test]
@@ -563,20 +550,8 @@ async fn topic_spotting_only_where_a_program_covers_the_queue() {
         .await
         .unwrap();
     assert_eq!(v["entities"], json!([]));
-    let path = format!(
-        "/api/v2/speechandtextanalytics/conversations/{}/communications/{}/transcripturl",
-        c.id, c.communication_id
-    );
-    let v: Value = s.get(&token, &path).await.json().await.unwrap();
-    let doc: Value = s
-        .http
-        .get(v["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = s.transcript_url(&token, c).await;
+    let doc: Value = s.http.get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["transcripts"][0]["analytics"]["topics"], json!([]));
     assert!(
         !doc["transcripts"][0]["phrases"]
@@ -601,11 +576,12 @@ async fn each_endpoint_checks_its_permissions_and_limits_need_none() {
     let s = start(config).await;
     let c = s.sim.org().conversations[0].clone();
     let norec = s.token_for("norec", "pw").await;
-    let path = format!(
-        "/api/v2/speechandtextanalytics/conversations/{}/communications/{}/transcripturl",
-        c.id, c.communication_id
-    );
-    let e = api_error(s.get(&norec, &path).await, 403, "missing.permissions").await;
+    let e = api_error(
+        s.get(&norec, &transcript_url_path(&c)).await,
+        403,
+        "missing.permissions",
+    )
+    .await;
     assert!(
         e["message"]
             .as_str()

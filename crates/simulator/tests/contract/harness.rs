@@ -161,6 +161,28 @@ impl Sim {
     }
 }
 
+/// The `transcripturl` path of a conversation's (agent) communication.
+pub fn transcript_url_path(c: &compliance_simulator::Conversation) -> String {
+    format!(
+        "/api/v2/speechandtextanalytics/conversations/{}/communications/{}/transcripturl",
+        c.id, c.communication_id
+    )
+}
+
+impl Sim {
+    /// A fresh pre-signed transcript URL for `c`.
+    pub async fn transcript_url(
+        &self,
+        token: &str,
+        c: &compliance_simulator::Conversation,
+    ) -> String {
+        let r = self.get(token, &transcript_url_path(c)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        v["url"].as_str().unwrap().to_string()
+    }
+}
+
 /// A small organisation: few violations, `conversations` conversations on 2023-10-01.
 pub fn org(conversations: usize) -> SimConfig {
     SimConfig {
