@@ -22,13 +22,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  \
+#[command(
+    after_help = "With --source speech-analytics or evaluations the simulator serves the \
+    real Genesys Cloud endpoints (docs/simulator.md) and the rules are \
+    deploy/rules.<source>.example.toml.\n\n\
+    Examples:\n  \
     genesys-compliance demo\n  \
     genesys-compliance demo --violations 50000 --faults --dir ./demo-run\n  \
     genesys-compliance demo --source speech-analytics --conversations 10000\n  \
-    genesys-compliance demo --source evaluations --faults\n\n\
-    With --source speech-analytics or evaluations the simulator serves the real Genesys Cloud \
-    endpoints (docs/simulator.md) and the rules are deploy/rules.<source>.example.toml.")]
+    genesys-compliance demo --source evaluations --faults"
+)]
 pub struct Args {
     /// Where violations come from: agentassist, speech-analytics or evaluations.
     #[arg(long, default_value = "agentassist", value_parser = clap::value_parser!(SourceKind))]
