@@ -12,4 +12,5 @@ mod report_browser;
 mod resume;
 mod serve;
 mod simulate;
+mod sources;
 mod verify;
