@@ -4,14 +4,15 @@
 use crate::util::{bin, text};
 use std::process::{Command, Output, Stdio};
 
-/// Every command of interface.md, and the two that document them.
-const COMMANDS: [&str; 8] = [
+/// Every command of interface.md, `report`, and the two that document them.
+const COMMANDS: [&str; 9] = [
     "demo",
     "extract",
     "verify",
     "simulate",
     "audit",
     "serve",
+    "report",
     "completions",
     "man",
 ];
