@@ -776,3 +776,93 @@ fn serve_reports_its_output_directory_at_get_report() {
     assert!(body.starts_with("to: "), "{body}");
     assert!(terminate(serve).success(), "{}", read(&log));
 }
+
+/// `serve --source speech-analytics`: its runs output exactly what one
+/// `extract` of the same conversations outputs, each violation once, and a
+/// restart that reads them all again through the look-back outputs none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_speech_analytics_outputs_each_violation_once_across_a_restart() {
+    use crate::sources::STA_RULES;
+    use crate::util::{extract, output, simulator};
+    let minute = |offset: i64| {
+        let t = chrono::Utc::now() + chrono::Duration::minutes(offset);
+        t.format("%Y-%m-%dT%H:%M:00Z").to_string()
+    };
+    // Conversations of the last two hours, all over ten minutes before now.
+    let (start, end) = (minute(-120), minute(-10));
+    let sim = simulator(10, |c| {
+        c.conversations = 150;
+        c.rate_limit_per_minute = 0;
+        c.job_polls = 2;
+        c.start = start.parse().unwrap();
+        c.end = end.parse().unwrap();
+    })
+    .await;
+    let api = sim.base_url();
+    let unpaced = ["--rate-limit-per-minute", "1000000"];
+
+    let reference = tempfile::tempdir().unwrap();
+    let mut cmd = extract();
+    cmd.args(["--api-base-url", &api, "--source", "speech-analytics"])
+        .args(["--rules", STA_RULES, "--start", &start, "--end", &minute(1)])
+        .args(unpaced)
+        .arg("--out")
+        .arg(reference.path().join("v.jsonl"))
+        .current_dir(reference.path());
+    let o = output(cmd).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let mut expected = violation_ids(&read(&reference.path().join("v.jsonl")));
+    expected.sort();
+    assert!(expected.len() > 20, "{} violations", expected.len());
+
+    let dir = tempfile::tempdir().unwrap();
+    let (out_dir, state) = (dir.path().join("out"), dir.path().join("state.db"));
+    let audit_lines = || read(&out_dir.join("audit/audit.jsonl")).lines().count();
+    let serve = |log: &str| {
+        let args = [
+            "serve",
+            "--api-base-url",
+            &api,
+            "--source",
+            "speech-analytics",
+            "--rules",
+            STA_RULES,
+            "--since",
+            &start,
+            "--every",
+            "2s",
+            // Every restart reads the whole two hours again.
+            "--lookback",
+            "3h",
+            "--listen",
+            "127.0.0.1:0",
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            unpaced[0],
+            unpaced[1],
+        ];
+        spawn(&args, &DEMO_CLIENT, &dir.path().join(log)).0
+    };
+
+    let first = serve("serve-1.log");
+    wait_for("every violation output", Duration::from_secs(60), || {
+        output_counts(&out_dir).len() == expected.len()
+    });
+    assert!(terminate(first).success());
+    let runs = audit_lines();
+    let second = serve("serve-2.log");
+    wait_for("a run after the restart", Duration::from_secs(60), || {
+        audit_lines() > runs
+    });
+    assert!(terminate(second).success());
+
+    let counts = output_counts(&out_dir);
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "output more than once: {twice:?}");
+    let mut got: Vec<String> = counts.into_keys().collect();
+    got.sort();
+    assert_eq!(got, expected, "serve outputs what extract outputs");
+    assert_chain_intact(&out_dir.join("audit"), &state);
+}

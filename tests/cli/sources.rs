@@ -8,7 +8,7 @@ use compliance_simulator::Simulator;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const STA_RULES: &str = concat!(
+pub(crate) const STA_RULES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/deploy/rules.speech-analytics.example.toml"
 );
