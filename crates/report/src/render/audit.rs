@@ -48,7 +48,7 @@ pub(super) fn audit(h: &mut String, page: &Page<'_>) {
                 );
             }
             if anchored.is_empty() {
-                h.push_str(r#"<p class="note">No anchor was given (--state), so the removal of the newest records cannot be ruled out.</p>"#);
+                h.push_str(r#"<p class="note">No state store was given to anchor the trail, so the removal of the newest records cannot be ruled out.</p>"#);
             }
             for note in notes {
                 let _ = write!(h, r#"<p class="note">{}</p>"#, esc(note));
