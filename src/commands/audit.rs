@@ -7,13 +7,13 @@
 //! directory, a malformed `--expect-head`, a missing `--state` file).
 
 use super::Outcome;
-use crate::exit::{Exit, Failure};
+use crate::exit::{store_failure, Exit, Failure};
 use crate::settings::DEFAULT_STATE;
 use compliance_audit::{
     anchor_key, parse_anchor, verify_dir_against, AfterAnchor, Anchor, ChainError, ChainReport,
     WebhookEndpoint,
 };
-use compliance_store::{SqliteStore, StateStore};
+use compliance_store::{StateLocation, StateStore};
 use std::path::{Path, PathBuf};
 
 // `audit --help`'s examples are in cli.rs, beside the other commands'.
@@ -46,8 +46,9 @@ Example:
 struct EnableWebhookArgs {
     /// The webhook URL, as given to --webhook-url.
     url: String,
-    /// State store that holds the outbox [default: genesys-compliance.db].
-    #[arg(long, value_name = "FILE")]
+    /// State store that holds the outbox: a file or a postgres:// URL
+    /// [default: genesys-compliance.db].
+    #[arg(long, value_name = "FILE|URL")]
     state: Option<PathBuf>,
 }
 
@@ -66,8 +67,9 @@ Examples:
 struct VerifyArgs {
     /// The audit directory (the one that holds audit.jsonl).
     dir: PathBuf,
-    /// State store that anchors the chain's head [default: genesys-compliance.db, if it exists].
-    #[arg(long, value_name = "FILE")]
+    /// State store that anchors the chain's head: a file or a postgres://
+    /// URL [default: genesys-compliance.db, if it exists].
+    #[arg(long, value_name = "FILE|URL")]
     state: Option<PathBuf>,
     /// Expected head, as the newest webhook's `chain` carries it: SEQ:HASH.
     #[arg(long, value_name = "SEQ:HASH", value_parser = parse_anchor)]
@@ -84,7 +86,8 @@ pub async fn run(args: Args) -> Outcome {
 fn enable_webhook(args: EnableWebhookArgs) -> Outcome {
     let endpoint = WebhookEndpoint::parse(&args.url).map_err(Failure::invalid)?;
     let state = args.state.unwrap_or_else(|| PathBuf::from(DEFAULT_STATE));
-    let store = SqliteStore::open_existing(&state).map_err(Failure::invalid)?;
+    let state = StateLocation::parse(state).map_err(store_failure)?;
+    let store = state.open_existing().map_err(store_failure)?;
     let url = endpoint.as_str();
     let store_failure = |e| Failure::new(Exit::Internal, e);
     match store.disabled_endpoint(url).map_err(store_failure)? {
@@ -103,7 +106,7 @@ fn enable_webhook(args: EnableWebhookArgs) -> Outcome {
         n => println!(
             "{n} queued audit record{} will be delivered by the next run with --webhook-url {url} --state {}",
             if n == 1 { "" } else { "s" },
-            state.display()
+            state
         ),
     }
     Ok(Exit::Done)
@@ -133,8 +136,9 @@ fn verify(args: VerifyArgs) -> Outcome {
         report = Some(r);
     }
     if let Some(path) = &state {
-        let store = SqliteStore::open_existing(path).map_err(Failure::invalid)?;
-        match verify_against_store(&store, &args.dir)? {
+        let location = StateLocation::parse(path).map_err(store_failure)?;
+        let store = location.open_existing().map_err(store_failure)?;
+        match verify_against_store(store.as_ref(), &args.dir)? {
             Some((anchor, r)) => {
                 if let Some(seq) = r.in_flight {
                     notes.push(format!(
@@ -142,12 +146,11 @@ fn verify(args: VerifyArgs) -> Outcome {
                          (an extraction interrupted or still running); the next extraction completes it"
                     ));
                 }
-                checked.push((format!("state store {}", path.display()), anchor));
+                checked.push((format!("state store {location}"), anchor));
                 report = Some(r);
             }
             None => notes.push(format!(
-                "the state store {} holds no anchor for this directory",
-                path.display()
+                "the state store {location} holds no anchor for this directory"
             )),
         }
     }
@@ -194,14 +197,14 @@ fn chain_failure(e: ChainError) -> Failure {
 /// Verifies `dir` against the head the store anchored, allowing only the
 /// append in flight after it; `None` when the store has no anchor for it.
 fn verify_against_store(
-    store: &SqliteStore,
+    store: &dyn StateStore,
     dir: &Path,
 ) -> Result<Option<(Anchor, ChainReport)>, Failure> {
     // A directory that does not resolve has no anchor; verify_dir names it.
     let Ok(key) = anchor_key(dir) else {
         return Ok(None);
     };
-    let read = |store: &SqliteStore| -> Result<_, Failure> {
+    let read = |store: &dyn StateStore| -> Result<_, Failure> {
         let anchor = store.anchor(&key).map_err(Failure::invalid)?;
         let pending = store.pending_append(&key).map_err(Failure::invalid)?;
         Ok((anchor, pending.map(|p| p.anchor)))

@@ -35,8 +35,7 @@ impl Pipeline {
         let connection = layers.connection(connection).map_err(Failure::invalid)?;
         let selection = layers.selection(filters).map_err(Failure::invalid)?;
         let audit = layers.audit(audit).map_err(Failure::invalid)?;
-        let store = compliance_store::SqliteStore::open(&audit.state)
-            .map_err(|e| Failure::invalid(anyhow::Error::new(e).context("--state")))?;
+        let store = audit.state.open().map_err(crate::exit::store_failure)?;
         let verifier = compliance_verify::Verifier::new(
             crate::settings::rule_matrix(selection.rules),
             layers.keep_pii(keep_pii),
@@ -48,7 +47,7 @@ impl Pipeline {
         Ok(Pipeline {
             extractor,
             verifier,
-            store: std::sync::Arc::new(store),
+            store,
             filters: selection.filters,
             page_size: selection.page_size,
             audit,

@@ -133,7 +133,7 @@ pub async fn run(args: Args) -> Outcome {
         Err(ServeError::NoStart) => Err(Failure::invalid(anyhow::anyhow!(
             "--since: required for the first run (the state store {} holds no watermark yet); \
              give where extraction starts, such as --since 2023-10-01T00:00:00Z",
-            state_file.display()
+            state_file
         ))),
         Err(ServeError::FirstRun(e)) => Err(crate::exit::run_failure(e)),
     }

@@ -7,6 +7,7 @@ mod util;
 mod audit;
 mod demo;
 mod extract;
+mod postgres;
 mod resume;
 mod serve;
 mod simulate;

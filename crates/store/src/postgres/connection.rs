@@ -32,8 +32,20 @@ const CONNECT_RETRY: RetryPolicy = RetryPolicy {
 /// A connected client and the runtime that drives its socket.
 pub(crate) struct Connection {
     client: Client,
-    // Declared last: dropped after the client (see `Drop`).
-    runtime: Option<Runtime>,
+    // Declared last: dropped after the client.
+    _runtime: SocketRuntime,
+}
+
+/// The runtime that drives the socket. Dropping a runtime blocks, which
+/// panics inside async code; ending it in the background does not.
+struct SocketRuntime(Option<Runtime>);
+
+impl Drop for SocketRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Connection {
@@ -45,22 +57,25 @@ impl Connection {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("state-store-postgres")
-            .enable_all()
-            .build()
-            .expect("cannot start the state store's runtime thread");
+        let runtime = SocketRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("state-store-postgres")
+                .enable_all()
+                .build()
+                .expect("cannot start the state store's runtime thread"),
+        ));
+        let handle = runtime.0.as_ref().expect("just built").handle().clone();
         let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let connecting = runtime.spawn(connect(config.clone()));
+            let connecting = handle.spawn(connect(config.clone()));
             match wait(connecting).expect("the state store's connect task panicked") {
                 Ok(client) => {
                     return Ok(Connection {
                         client,
-                        runtime: Some(runtime),
+                        _runtime: runtime,
                     })
                 }
                 Err(e) if e.as_db_error().is_some() => return Err(e),
@@ -83,16 +98,6 @@ impl Connection {
         work: impl AsyncFnOnce(&mut Client) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, tokio_postgres::Error> {
         wait(work(&mut self.client))
-    }
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which panics inside async code; ending
-        // it in the background does not.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
 
