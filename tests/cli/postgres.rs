@@ -140,22 +140,24 @@ async fn an_altered_record_is_caught_against_the_postgres_anchor() {
     assert_eq!(verify.status.code(), Some(1), "{}", text(&verify.stderr));
 }
 
-#[test]
-fn a_malformed_url_exits_2_before_anything_is_sent_without_its_password() {
+/// `extract` with `--state STATE` toward an API that is never reached: its
+/// exit code and standard error.
+fn extract_with_state(state: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = crate::util::extract()
         .args(["--api-base-url", "http://127.0.0.1:9"])
         .args(DAY)
-        .args(["--out", "v.jsonl"])
-        .args([
-            "--state",
-            "postgres://gc:s3cret-Pw@127.0.0.1:notaport/state",
-        ])
+        .args(["--out", "v.jsonl", "--state", state])
         .current_dir(dir.path())
         .output()
         .unwrap();
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    (out.status.code(), text(&out.stderr))
+}
+
+#[test]
+fn a_malformed_url_exits_2_before_anything_is_sent_without_its_password() {
+    let (code, stderr) = extract_with_state("postgres://gc:s3cret-Pw@127.0.0.1:notaport/state");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--state"), "{stderr}");
     assert!(
         stderr.contains("postgres://gc@127.0.0.1:notaport/state"),
@@ -163,14 +165,8 @@ fn a_malformed_url_exits_2_before_anything_is_sent_without_its_password() {
     );
     assert!(!stderr.contains("s3cret-Pw"), "{stderr}");
 
-    let out = crate::util::extract()
-        .args(DAY)
-        .args(["--out", "v.jsonl", "--state", "mysql://gc:s3cret-Pw@h/db"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = extract_with_state("mysql://gc:s3cret-Pw@h/db");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("`mysql://`"), "{stderr}");
     assert!(!stderr.contains("s3cret-Pw"), "{stderr}");
 }
@@ -182,17 +178,9 @@ fn a_postgres_server_that_is_not_there_exits_4_without_the_password() {
         .local_addr()
         .unwrap()
         .port();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("postgres://gc:s3cret-Pw@127.0.0.1:{port}/state");
-    let out = crate::util::extract()
-        .args(["--api-base-url", "http://127.0.0.1:9"])
-        .args(DAY)
-        .args(["--out", "v.jsonl", "--state", &url])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let (code, stderr) =
+        extract_with_state(&format!("postgres://gc:s3cret-Pw@127.0.0.1:{port}/state"));
+    assert_eq!(code, Some(4), "{stderr}");
     assert!(stderr.contains("unreachable"), "{stderr}");
     assert!(!stderr.contains("s3cret-Pw"), "{stderr}");
 }
