@@ -18,6 +18,7 @@ Examples:
   genesys-compliance verify --in raw.jsonl --out verified.jsonl --rules rules.toml
   genesys-compliance serve --config deploy/config.example.toml
   genesys-compliance audit verify audit --state genesys-compliance.db
+  genesys-compliance report --in violations.jsonl --audit-dir audit --out report.html
   genesys-compliance simulate --listen 127.0.0.1:0 --violations 10000 --fault-5xx 0.05";
 
 #[derive(Debug, Parser)]
@@ -61,8 +62,10 @@ pub enum Command {
         genesys-compliance audit enable-webhook https://audit.example.com/hooks --state genesys-compliance.db\n  \
         genesys-compliance audit verify --help")]
     Audit(commands::audit::Args),
-    /// Extract continuously on a schedule, with health and metrics endpoints.
+    /// Extract continuously on a schedule, with health, metrics and report endpoints.
     Serve(commands::serve::Args),
+    /// Write an HTML compliance report (charts, audit trail) that opens offline.
+    Report(commands::report::Args),
 }
 
 pub fn parse() -> Cli {

@@ -38,6 +38,7 @@ fn run(cli: Cli) -> ExitCode {
             Command::Simulate(args) => commands::simulate::run(args).await,
             Command::Audit(args) => commands::audit::run(args).await,
             Command::Serve(args) => commands::serve::run(args).await,
+            Command::Report(args) => commands::report::run(args).await,
         }
     });
     let exit = match outcome {

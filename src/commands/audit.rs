@@ -10,11 +10,10 @@ use super::Outcome;
 use crate::exit::{store_failure, Exit, Failure};
 use crate::settings::DEFAULT_STATE;
 use compliance_audit::{
-    anchor_key, parse_anchor, verify_dir_against, AfterAnchor, Anchor, ChainError, ChainReport,
-    WebhookEndpoint,
+    check_trail, parse_anchor, Anchor, ChainError, TrailAnchors, WebhookEndpoint,
 };
-use compliance_store::{StateLocation, StateStore};
-use std::path::{Path, PathBuf};
+use compliance_store::StateLocation;
+use std::path::PathBuf;
 
 // `audit --help`'s examples are in cli.rs, beside the other commands'.
 #[derive(Debug, clap::Args)]
@@ -113,53 +112,13 @@ fn enable_webhook(args: EnableWebhookArgs) -> Outcome {
 }
 
 fn verify(args: VerifyArgs) -> Outcome {
-    let state = match &args.state {
-        Some(path) => Some(path.clone()),
-        None => Some(PathBuf::from(DEFAULT_STATE)).filter(|p| p.is_file()),
+    let store = super::existing_store(args.state.as_deref())?;
+    let anchors = TrailAnchors {
+        expect_head: args.expect_head.clone(),
+        store: store.as_ref().map(|(s, shown)| (s.as_ref(), shown.clone())),
     };
-    let mut checked: Vec<(String, Anchor)> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
-    let mut report = None;
-    if let Some(anchor) = &args.expect_head {
-        // The newest webhook received may lag behind the log: later records
-        // can still be queued, so records after it are allowed (and noted).
-        let r = verify_dir_against(&args.dir, anchor, &AfterAnchor::Any).map_err(chain_failure)?;
-        if let Some(head) = r.head.as_ref().filter(|h| h.seq > anchor.seq) {
-            notes.push(format!(
-                "records seq {} to {} come after the head given by --expect-head; \
-                 only the state store (--state) anchors them",
-                anchor.seq + 1,
-                head.seq
-            ));
-        }
-        checked.push(("--expect-head".into(), anchor.clone()));
-        report = Some(r);
-    }
-    if let Some(path) = &state {
-        let location = StateLocation::parse(path).map_err(store_failure)?;
-        let store = location.open_existing().map_err(store_failure)?;
-        match verify_against_store(store.as_ref(), &args.dir)? {
-            Some((anchor, r)) => {
-                if let Some(seq) = r.in_flight {
-                    notes.push(format!(
-                        "record seq {seq} is the append in flight that the state store recorded \
-                         (an extraction interrupted or still running); the next extraction completes it"
-                    ));
-                }
-                checked.push((format!("state store {location}"), anchor));
-                report = Some(r);
-            }
-            None => notes.push(format!(
-                "the state store {location} holds no anchor for this directory"
-            )),
-        }
-    }
-    let report = match report {
-        Some(report) => report,
-        // Without any anchor, check the chain alone.
-        None => compliance_audit::verify_dir(&args.dir, None).map_err(chain_failure)?,
-    };
-
+    let check = check_trail(&args.dir, &anchors).map_err(chain_failure)?;
+    let report = &check.report;
     println!(
         "audit trail intact: {} record{} in {}",
         report.records,
@@ -170,13 +129,13 @@ fn verify(args: VerifyArgs) -> Outcome {
         Some(head) => println!("head: seq {} hash {}", head.seq, head.hash),
         None => println!("head: none (empty log)"),
     }
-    for (source, anchor) in &checked {
+    for (source, anchor) in &check.anchored {
         println!("anchor: seq {} from {source}: matches", anchor.seq);
     }
-    for note in notes {
+    for note in &check.notes {
         println!("note: {note}");
     }
-    if checked.is_empty() {
+    if !check.is_anchored() {
         println!(
             "warning: no anchor was given, so the removal of the newest records cannot be ruled \
              out; give --state FILE or --expect-head SEQ:HASH"
@@ -185,52 +144,11 @@ fn verify(args: VerifyArgs) -> Outcome {
     Ok(Exit::Done)
 }
 
-/// Exit 2 for a directory that cannot be read, 1 for one that is not intact
-/// (see the module documentation).
+/// Exit 2 for a directory or state store that cannot be read, 1 for a trail
+/// that is not intact (see the module documentation).
 fn chain_failure(e: ChainError) -> Failure {
     match e {
-        ChainError::Unreadable { .. } => Failure::invalid(e),
+        ChainError::Unreadable { .. } | ChainError::Store(_) => Failure::invalid(e),
         ChainError::Tampered { .. } => Failure::new(Exit::Internal, e),
-    }
-}
-
-/// Verifies `dir` against the head the store anchored, allowing only the
-/// append in flight after it; `None` when the store has no anchor for it.
-fn verify_against_store(
-    store: &dyn StateStore,
-    dir: &Path,
-) -> Result<Option<(Anchor, ChainReport)>, Failure> {
-    // A directory that does not resolve has no anchor; verify_dir names it.
-    let Ok(key) = anchor_key(dir) else {
-        return Ok(None);
-    };
-    let read = |store: &dyn StateStore| -> Result<_, Failure> {
-        let anchor = store.anchor(&key).map_err(Failure::invalid)?;
-        let pending = store.pending_append(&key).map_err(Failure::invalid)?;
-        Ok((anchor, pending.map(|p| p.anchor)))
-    };
-    let mut seen = read(store)?;
-    let mut tries = 0;
-    loop {
-        let (Some(anchor), pending) = &seen else {
-            return Ok(None);
-        };
-        let after = pending
-            .clone()
-            .map_or(AfterAnchor::Nothing, AfterAnchor::InFlight);
-        let result = verify_dir_against(dir, anchor, &after);
-        tries += 1;
-        // A writer running meanwhile moves the anchor between our reads of
-        // the store and of the log: then verify again against its newer view.
-        if result.is_err() && tries < 3 {
-            let now = read(store)?;
-            if now != seen {
-                seen = now;
-                continue;
-            }
-        }
-        return result
-            .map(|r| Some((anchor.clone(), r)))
-            .map_err(chain_failure);
     }
 }

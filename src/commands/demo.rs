@@ -179,6 +179,19 @@ pub async fn run(args: Args) -> Outcome {
         received.len(),
     ));
     simulator.shutdown().await;
+    let report_file = dir.join("report.html");
+    let request = compliance_report::Request {
+        inputs: vec![compliance_report::source::Input::File(
+            dir.join("violations.jsonl"),
+        )],
+        audit_dir: audit_dir.clone(),
+        store: Some((&*store, dir.join(DEFAULT_STATE).display().to_string())),
+        window: Default::default(),
+        title: format!("Compliance report: demo of {} violations", args.violations),
+        pseudonyms: None,
+    };
+    let written = super::report::write(&request, &report_file)?;
+    super::report::note_written(&written, &report_file);
     if chain.is_err() || verified != 1 {
         return Err(Failure::new(
             Exit::Internal,

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod demo;
 pub mod extract;
+pub mod report;
 pub mod serve;
 pub mod simulate;
 pub mod verify;
@@ -21,6 +22,26 @@ pub struct Pipeline {
     pub filters: compliance_api::Filters,
     pub page_size: compliance_api::PageSize,
     pub audit: crate::settings::AuditSettings,
+}
+
+/// A state store opened, and where it is (the file, or the URL without its
+/// password), for messages.
+pub type NamedStore = (std::sync::Arc<dyn compliance_store::StateStore>, String);
+
+/// The state store that `--state` names for a command that only reads one
+/// (`audit verify`, `report`): without the flag, `genesys-compliance.db` if
+/// that file exists, else none.
+pub fn existing_store(state: Option<&std::path::Path>) -> Result<Option<NamedStore>, Failure> {
+    let default = std::path::Path::new(crate::settings::DEFAULT_STATE);
+    let Some(path) = state.or(Some(default).filter(|p| p.is_file())) else {
+        return Ok(None);
+    };
+    let location =
+        compliance_store::StateLocation::parse(path).map_err(crate::exit::store_failure)?;
+    let store = location
+        .open_existing()
+        .map_err(crate::exit::store_failure)?;
+    Ok(Some((store, location.to_string())))
 }
 
 impl Pipeline {

@@ -1,4 +1,5 @@
-//! `serve`: continuous extraction on a schedule, with `/healthz` and `/metrics`.
+//! `serve`: continuous extraction on a schedule, with `/healthz`, `/metrics`
+//! and the HTML report of its output directory at `/report`.
 
 use super::{Outcome, Pipeline};
 use crate::exit::{Exit, Failure};
@@ -20,14 +21,17 @@ recognised from the state store and dropped, so every violation is output exactl
 restarts too. Each run appends one audit record; a run that is stopped, killed or fails before \
 its record leaves what it output to the next run's record, so every violation output is counted in \
 exactly one record. SIGTERM or Ctrl-C: the current page is finished or abandoned, state is committed, \
-and the process exits 0 within 10 s; a second signal exits at once.
+and the process exits 0 within 10 s; a second signal exits at once. Besides /healthz and /metrics, \
+GET /report on --listen serves the HTML report of --out-dir and its audit trail, made on each \
+request (`?from=T&to=T` narrows it; a bad bound is a 400 naming it).
 
 Examples:
   genesys-compliance serve --since 2023-10-01T00:00:00Z --every 5m --lookback 15m \\
       --out-dir /var/lib/genesys-compliance/out --audit-dir /var/lib/genesys-compliance/audit \\
       --webhook-url https://grc.example.com/hooks/genesys --region eu-west-1
   genesys-compliance serve --config /etc/genesys-compliance/config.toml
-  curl -s 127.0.0.1:9464/metrics | grep genesys_compliance_violations_total"
+  curl -s 127.0.0.1:9464/metrics | grep genesys_compliance_violations_total
+  curl -s '127.0.0.1:9464/report?from=2023-10-01T00:00:00Z' > report.html   (see `report --help`)"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -94,14 +98,21 @@ pub async fn run(args: Args) -> Outcome {
         // A JSON event with --log-format json, like every line there.
         crate::report::note(&format!("listening on http://{bound}"));
     }
-    tracing::info!("serving /healthz and /metrics on http://{bound}");
+    tracing::info!("serving /healthz, /metrics and /report on http://{bound}");
 
     let stop = stop_signal(signals).shared();
     let health = Arc::new(Health::default());
+    let report = super::report::router(super::report::Served {
+        out_dir: schedule.out_dir.clone(),
+        audit_dir: audit_dir.clone(),
+        store: pipeline.store.clone(),
+        state_name: state_file.to_string(),
+    });
     let endpoints = tokio::spawn(compliance_pipeline::serve_endpoints(
         listener,
         health.clone(),
         metrics,
+        report,
         stop.clone(),
     ));
     let service = Service {

@@ -37,6 +37,18 @@ fn the_demo_runs_end_to_end_and_proves_its_audit_trail() {
     let first: serde_json::Value = serde_json::from_str(output.lines().next().unwrap()).unwrap();
     assert!(first["verdict"]["status"].is_string());
     assert!(dir.path().join("audit/audit.jsonl").exists());
+    // The summary says where the report is, and it is there.
+    let report = dir.path().join("report.html");
+    assert!(
+        stderr.contains(&format!(
+            "report:     {} (3000 violations",
+            report.display()
+        )),
+        "{stderr}"
+    );
+    assert!(std::fs::read_to_string(report)
+        .unwrap()
+        .contains(r#"data-value="3000""#));
 }
 
 #[test]

@@ -8,6 +8,8 @@ mod audit;
 mod demo;
 mod extract;
 mod postgres;
+mod report;
+mod report_browser;
 mod resume;
 mod serve;
 mod simulate;

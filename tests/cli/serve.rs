@@ -722,3 +722,57 @@ fn with_the_default_lag_serve_outputs_what_was_visible_before_the_stop_once_acro
         read(&log2)
     );
 }
+
+/// `GET /report` serves the HTML report of the output directory and its
+/// audit trail; `from`/`to` narrow it, and a bad one is a 400 naming it.
+#[test]
+fn serve_reports_its_output_directory_at_get_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, sim_api) = simulate(
+        &dir.path().join("sim.err"),
+        &[
+            "--violations",
+            "300",
+            "--start",
+            &utc(-600),
+            "--end",
+            &utc(-300),
+        ],
+    );
+    let log = dir.path().join("serve.err");
+    let (serve, addr) = serve_into(dir.path(), &sim_api, &utc(-900), &log);
+    wait_for("the first run", Duration::from_secs(30), || {
+        read(&log).contains("run complete")
+    });
+    let (status, html) = http_get(&addr, "/report");
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(r#"id="total-violations" data-value="300""#),
+        "{}",
+        &html[..html.len().min(3000)]
+    );
+    assert!(html.contains("Chain verified: intact, 1 record"));
+    let (status, html) = http_get(&addr, &format!("/report?from={}", utc(-450)));
+    assert_eq!(status, 200);
+    let shown: u64 = html
+        .split(r#"id="total-violations" data-value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(shown < 300, "from narrows the report ({shown})");
+
+    let (status, body) = http_get(&addr, "/report?from=yesterday");
+    assert_eq!(status, 400);
+    assert!(
+        body.starts_with("from: `yesterday` is not a UTC timestamp"),
+        "{body}"
+    );
+    let (status, body) = http_get(
+        &addr,
+        "/report?from=2023-10-02T00:00:00Z&to=2023-10-01T00:00:00Z",
+    );
+    assert_eq!(status, 400);
+    assert!(body.starts_with("to: "), "{body}");
+    assert!(terminate(serve).success(), "{}", read(&log));
+}

@@ -172,6 +172,9 @@ pub enum ChainError {
     },
     #[error("the audit trail in {dir} is not intact: {tampering}")]
     Tampered { dir: PathBuf, tampering: Tampering },
+    /// The state store that anchors the chain could not be read.
+    #[error(transparent)]
+    Store(#[from] compliance_store::StoreError),
 }
 
 /// What a successful verification established.

@@ -32,6 +32,7 @@ mod delivery;
 mod log;
 mod record;
 mod signing;
+mod trail;
 
 pub use canonical::canonical_json;
 pub use chain::{
@@ -47,6 +48,7 @@ pub use delivery::{
 pub use log::{anchor_key, Appended, AuditError, AuditLog, Recovery};
 pub use record::{accuracy_rate, payload_hash, AuditRecord};
 pub use signing::{SecretError, SignatureError, WebhookSecret, DEFAULT_TOLERANCE, SECRET_ENV};
+pub use trail::{check_trail, TrailAnchors, TrailCheck};
 
 /// Parses `SEQ:HASH` (as `audit verify --expect-head` takes it, and as every
 /// webhook's `chain` carries it) into an [`Anchor`].

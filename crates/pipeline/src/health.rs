@@ -41,17 +41,20 @@ struct Shared {
     metrics: PrometheusHandle,
 }
 
-/// Serves the endpoints on `listener` until `shutdown` completes.
+/// Serves the endpoints, and the routes of `more` (such as the binary's
+/// `/report`), on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     health: Arc<Health>,
     metrics: PrometheusHandle,
+    more: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
-        .with_state(Shared { health, metrics });
+        .with_state(Shared { health, metrics })
+        .merge(more);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

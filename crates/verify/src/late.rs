@@ -9,10 +9,16 @@
 //!
 //! A run glued to a letter, digit or underscore is part of an identifier and
 //! left alone; redaction markers hold no digits, so they are never flagged.
+//!
+//! It reads every byte of every output line, so it is built for speed: most
+//! digit runs in a line (timestamps, UUID groups, offsets) are short, and a
+//! run of 12 digits spans at least 12 bytes that are all digits or joining
+//! separators. Such stretches are found 64 bytes at a time with bit masks
+//! ([`Runs`]); only they are read byte by byte.
 
 use crate::detect::card::luhn;
 use crate::pii::PiiType;
-use crate::scan::{first_ascii_digit, is_word_byte};
+use crate::scan::is_word_byte;
 
 /// What a late card number is replaced by: the detectors' own marker.
 fn marker() -> &'static [u8] {
@@ -21,7 +27,7 @@ fn marker() -> &'static [u8] {
 
 /// Appends `text` to `out` with every late card number redacted; returns how many.
 pub fn sweep_text(text: &[u8], out: &mut Vec<u8>) -> u64 {
-    sweep(text, out, |_| true)
+    sweep(text, 0, out, |_| true)
 }
 
 /// [`sweep_text`] for one JSON text: only runs inside its strings are
@@ -29,37 +35,41 @@ pub fn sweep_text(text: &[u8], out: &mut Vec<u8>) -> u64 {
 /// numbers are left as they are.
 pub fn sweep_json(json: &[u8], out: &mut Vec<u8>) -> u64 {
     let mut strings = Strings::default();
-    sweep(json, out, |start| strings.inside(json, start))
+    sweep(json, 0, out, |start| strings.inside(json, start))
 }
 
-/// Appends `text` to `out`, redacting the runs starting where `redact` says.
-fn sweep(text: &[u8], out: &mut Vec<u8>, mut redact: impl FnMut(usize) -> bool) -> u64 {
-    let (mut copied, mut count) = (0, 0);
-    runs(text, |start, end| {
-        if redact(start) {
-            out.extend_from_slice(&text[copied..start]);
-            out.extend_from_slice(marker());
-            copied = end;
-            count += 1;
-        }
-    });
+/// Appends `text[from..]` to `out`, redacting the runs starting where
+/// `redact` says. `from` is where the caller stopped looking: 0 or the start
+/// of a run.
+fn sweep(
+    text: &[u8],
+    from: usize,
+    out: &mut Vec<u8>,
+    mut redact: impl FnMut(usize) -> bool,
+) -> u64 {
+    let (mut copied, mut count) = (from, 0);
+    for (start, end) in (Runs { b: text, i: from }).filter(|&(start, _)| redact(start)) {
+        out.extend_from_slice(&text[copied..start]);
+        out.extend_from_slice(marker());
+        copied = end;
+        count += 1;
+    }
     out.extend_from_slice(&text[copied..]);
     count
 }
 
 /// [`sweep_json`] over `buf[from..]`, in place: the common case, nothing
-/// found, copies nothing.
+/// found, copies nothing; otherwise the sweep goes on from the first find.
 pub fn sweep_json_tail(buf: &mut Vec<u8>, from: usize) -> u64 {
-    let mut any = false;
     let mut strings = Strings::default();
-    runs(&buf[from..], |start, _| {
-        any |= strings.inside(&buf[from..], start)
-    });
-    if !any {
+    let tail = &buf[from..];
+    let first = (Runs { b: tail, i: 0 }).find(|&(start, _)| strings.inside(tail, start));
+    let Some((start, _)) = first else {
         return 0;
-    }
+    };
     let tail = buf.split_off(from);
-    sweep_json(&tail, buf)
+    buf.extend_from_slice(&tail[..start]);
+    sweep(&tail, start, buf, |at| strings.inside(&tail, at))
 }
 
 /// Whether a JSON position lies in a string, read forward lazily: runs are
@@ -71,65 +81,220 @@ struct Strings {
 }
 
 impl Strings {
+    /// Asking again about the same position gives the same answer.
     fn inside(&mut self, json: &[u8], at: usize) -> bool {
-        while let Some(k) = memchr::memchr2(b'"', b'\\', &json[self.pos..at]) {
-            if json[self.pos + k] == b'\\' {
-                // An escape, only found in strings: skip the escaped byte.
-                self.pos += k + 2;
-            } else {
-                self.in_string = !self.in_string;
-                self.pos += k + 1;
-            }
-            if self.pos >= at {
-                break;
-            }
+        // `pos` is past `at` when the byte at `at` was escaped.
+        while self.pos < at {
+            let n = (at - self.pos).min(64);
+            let first = |n: usize| u64::MAX >> (64 - n); // bits of the first n bytes, n >= 1
+            let quotes = chunk_mask(json, self.pos, quotes) & first(n);
+            let escapes = chunk_mask(json, self.pos, backslashes) & first(n);
+            // Up to the first escape only the number of quotes matters; an
+            // escape (only found in strings) takes the next byte with it.
+            let (counted, step) = match escapes.trailing_zeros() as usize {
+                64 => (quotes, n),
+                k => (quotes & !(u64::MAX << k), k + 2),
+            };
+            self.in_string ^= counted.count_ones() % 2 == 1;
+            self.pos += step;
         }
-        self.pos = self.pos.max(at);
         self.in_string
     }
 }
 
-/// Calls `found(start, end)` for each late card number in `b`, in order.
-fn runs(b: &[u8], mut found: impl FnMut(usize, usize)) {
-    let mut i = 0;
-    while let Some(k) = first_ascii_digit(&b[i..]) {
-        let start = i + k;
-        let (mut pos, mut n) = (start, 0);
-        let mut digits = [0u8; 19];
+/// The late card numbers in `b` at or after `i`, in order, as `(start, end)`.
+/// `i` must be 0, the start of a run, or a byte that does not join one.
+struct Runs<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Iterator for Runs<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let b = self.b;
         loop {
-            while pos < b.len() && b[pos].is_ascii_digit() {
-                if n < digits.len() {
-                    digits[n] = b[pos];
+            // Nothing before `at` joins it to a run: it is `i`, or it
+            // follows a byte that cannot join.
+            let at = long_stretch(b, self.i)?;
+            let Some(k) = b[at..at + LEN].iter().position(u8::is_ascii_digit) else {
+                // Twelve bytes without a digit: none of them joins.
+                self.i = at + LEN;
+                continue;
+            };
+            let start = at + k;
+            let (mut end, mut n) = (start, 0);
+            loop {
+                while b.get(end).is_some_and(u8::is_ascii_digit) {
+                    n += 1;
+                    end += 1;
                 }
-                n += 1;
-                pos += 1;
+                if !joins(b, end) {
+                    break;
+                }
+                end += 1;
             }
-            let joined = matches!(b.get(pos), Some(b' ' | b'-' | b'.'))
-                && b.get(pos + 1).is_some_and(u8::is_ascii_digit);
-            if !joined {
-                break;
+            self.i = end;
+            if (12..=19).contains(&n) && !glued(b, start, end) && luhn_run(&b[start..end]) {
+                return Some((start, end));
             }
-            pos += 1;
         }
-        // Glued to a word, directly or through a hyphen or dot, the run is
-        // part of an identifier (the last group of a UUID, "a36d-123456789012").
-        let joint = |c: Option<&u8>| matches!(c, Some(b'-' | b'.'));
-        let word = |c: Option<&u8>| c.is_some_and(|&c| is_word_byte(c));
-        let before = |k: usize| start.checked_sub(k).and_then(|at| b.get(at));
-        let glued = word(before(1))
-            || (joint(before(1)) && word(before(2)))
-            || word(b.get(pos))
-            || (joint(b.get(pos)) && word(b.get(pos + 1)));
-        if !glued && (12..=19).contains(&n) && luhn(&digits[..n]) {
-            found(start, pos);
-        }
-        i = pos;
     }
+}
+
+/// Whether `b[at]` belongs to a run: a digit, or a separator between two.
+fn joins(b: &[u8], at: usize) -> bool {
+    let digit = |k: Option<usize>| k.and_then(|k| b.get(k)).is_some_and(u8::is_ascii_digit);
+    digit(Some(at))
+        || (matches!(b.get(at), Some(b' ' | b'-' | b'.'))
+            && digit(at.checked_sub(1))
+            && digit(Some(at + 1)))
+}
+
+/// Whether the run `b[start..end]` is glued to a word, directly or through a
+/// hyphen or dot: then it is part of an identifier (the last group of a
+/// UUID, "a36d-123456789012").
+fn glued(b: &[u8], start: usize, end: usize) -> bool {
+    let joint = |c: Option<&u8>| matches!(c, Some(b'-' | b'.'));
+    let word = |c: Option<&u8>| c.is_some_and(|&c| is_word_byte(c));
+    let before = |k: usize| start.checked_sub(k).and_then(|at| b.get(at));
+    word(before(1))
+        || (joint(before(1)) && word(before(2)))
+        || word(b.get(end))
+        || (joint(b.get(end)) && word(b.get(end + 1)))
+}
+
+/// The Luhn check of a run's digits (at most 19), separators left out.
+fn luhn_run(run: &[u8]) -> bool {
+    let mut digits = [0u8; 19];
+    let mut n = 0;
+    // A plain loop: written with iterator adapters, the compiler unrolled
+    // it into a thousand instructions per run.
+    for &c in run {
+        if c.is_ascii_digit() && n < digits.len() {
+            digits[n] = c;
+            n += 1;
+        }
+    }
+    luhn(&digits[..n])
+}
+
+/// The fewest bytes a late card number spans.
+const LEN: usize = 12;
+
+/// Where the first stretch of [`LEN`] bytes that [`could_join`] starts, at
+/// or after `from`: `from` itself or a byte after one that cannot join. A
+/// run of 12 digits lies in such a stretch, and most lines hold none.
+fn long_stretch(b: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    // How many bytes just before `at` (back to `from`) could join.
+    let mut carried = 0;
+    while at < b.len() {
+        let could = chunk_mask(b, at, could_join);
+        if carried + could.trailing_ones() as usize >= LEN {
+            return Some(at - carried);
+        }
+        // Bit k: bytes k..k + LEN of the chunk could all join.
+        let mut starts = could;
+        starts &= starts >> 1;
+        starts &= starts >> 2;
+        starts &= starts >> 4;
+        starts &= starts >> (LEN - 8);
+        if starts != 0 {
+            return Some(at + starts.trailing_zeros() as usize);
+        }
+        // Fewer than LEN (a chunk that could all join has a stretch).
+        carried = could.leading_ones() as usize;
+        at += 64;
+    }
+    None
+}
+
+/// `class` of the (at most) 64 bytes from `b[at]` on: bit k is `b[at + k]`,
+/// and bits past the end of `b` are clear (`class` must not pick NUL).
+fn chunk_mask(b: &[u8], at: usize, class: fn(&[u8; 64]) -> u64) -> u64 {
+    let chunk = |from: usize| class(b[from..from + 64].try_into().expect("64 bytes"));
+    if at + 64 <= b.len() {
+        chunk(at)
+    } else if b.len() >= 64 {
+        // The last 64 bytes, without those before `at`.
+        chunk(b.len() - 64) >> (at + 64 - b.len())
+    } else {
+        let mut padded = [0u8; 64];
+        padded[..b.len() - at].copy_from_slice(&b[at..]);
+        class(&padded)
+    }
+}
+
+/// Bit k is set where `chunk[k]` could join a run: a byte from the space
+/// to '9', which holds the digits and the separators. The others in that
+/// range (quotes, commas, a few more) cost a closer look now and then,
+/// never a miss, and one range test is cheaper than four.
+/// Sixteen bytes at a time with SSE2, which every x86-64 processor has.
+#[cfg(target_arch = "x86_64")]
+fn could_join(chunk: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::*;
+    let mut cannot = 0u64;
+    // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads the
+    // 16 bytes at `chunk[k..k + 16]`, with k + 16 <= 64.
+    unsafe {
+        // Moved so that b' '..=b'9' is the bottom of the signed range.
+        let shift = _mm_set1_epi8((0x80 - 0x20) as i8);
+        let last = _mm_set1_epi8((b'9' + 0x80 - 0x20) as i8);
+        for k in (0..64).step_by(16) {
+            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
+            let above = _mm_cmpgt_epi8(_mm_add_epi8(x, shift), last);
+            cannot |= u64::from(_mm_movemask_epi8(above) as u16) << k;
+        }
+    }
+    !cannot
+}
+
+/// Bit k is set where `chunk[k]` is `byte` (SSE2, as [`could_join`]).
+#[cfg(target_arch = "x86_64")]
+fn equal(chunk: &[u8; 64], byte: u8) -> u64 {
+    use std::arch::x86_64::*;
+    let mut mask = 0u64;
+    // SAFETY: as in `could_join`.
+    unsafe {
+        let byte = _mm_set1_epi8(byte as i8);
+        for k in (0..64).step_by(16) {
+            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
+            mask |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(x, byte)) as u16) << k;
+        }
+    }
+    mask
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn could_join(chunk: &[u8; 64]) -> u64 {
+    bits(chunk, |c| (b' '..=b'9').contains(&c))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn equal(chunk: &[u8; 64], byte: u8) -> u64 {
+    bits(chunk, |c| c == byte)
+}
+
+/// Bit k is set where `is(chunk[k])`: the plain form of the masks above.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn bits(chunk: &[u8; 64], is: impl Fn(u8) -> bool) -> u64 {
+    (chunk.iter().enumerate()).fold(0, |m, (k, &c)| m | u64::from(is(c)) << k)
+}
+
+fn quotes(chunk: &[u8; 64]) -> u64 {
+    equal(chunk, b'"')
+}
+
+fn backslashes(chunk: &[u8; 64]) -> u64 {
+    equal(chunk, b'\\')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn text(s: &str) -> (String, u64) {
         let mut out = Vec::new();
@@ -183,5 +348,260 @@ mod tests {
         assert_eq!(v["n"], 4111111111111111u64);
         assert_eq!(v["s"], "card [REDACTED:credit_card]");
         assert_eq!(v["k\"[REDACTED:credit_card]"], "x\\ [REDACTED:credit_card]");
+    }
+
+    /// The pass as first written, one byte at a time with nothing clever:
+    /// the fast pass must find exactly what this finds.
+    mod reference {
+        use crate::detect::card::luhn;
+
+        fn digit(b: &[u8], at: usize) -> bool {
+            b.get(at).is_some_and(u8::is_ascii_digit)
+        }
+
+        fn word(b: &[u8], at: Option<usize>) -> bool {
+            at.and_then(|at| b.get(at))
+                .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80)
+        }
+
+        fn joint(b: &[u8], at: Option<usize>) -> bool {
+            matches!(at.and_then(|at| b.get(at)), Some(b'-' | b'.'))
+        }
+
+        /// Every late card number in `b`, as `(start, end)`.
+        pub fn runs(b: &[u8]) -> Vec<(usize, usize)> {
+            let mut found = Vec::new();
+            let mut i = 0;
+            while i < b.len() {
+                if !digit(b, i) {
+                    i += 1;
+                    continue;
+                }
+                let (start, mut end) = (i, i);
+                let mut digits = Vec::new();
+                loop {
+                    while digit(b, end) {
+                        digits.push(b[end]);
+                        end += 1;
+                    }
+                    if matches!(b.get(end), Some(b' ' | b'-' | b'.')) && digit(b, end + 1) {
+                        end += 1;
+                    } else {
+                        break;
+                    }
+                }
+                let glued = word(b, start.checked_sub(1))
+                    || (joint(b, start.checked_sub(1)) && word(b, start.checked_sub(2)))
+                    || word(b, Some(end))
+                    || (joint(b, Some(end)) && word(b, Some(end + 1)));
+                if !glued && (12..=19).contains(&digits.len()) && luhn(&digits) {
+                    found.push((start, end));
+                }
+                i = end;
+            }
+            found
+        }
+
+        /// Whether each position of `json` is inside a string (a backslash
+        /// always takes the next byte with it).
+        pub fn in_string(json: &[u8]) -> Vec<bool> {
+            let mut inside = vec![false; json.len() + 2];
+            let (mut k, mut now) = (0, false);
+            while k < json.len() {
+                inside[k] = now;
+                match json[k] {
+                    b'\\' => {
+                        inside[k + 1] = now;
+                        k += 2;
+                    }
+                    b'"' => {
+                        now = !now;
+                        k += 1;
+                    }
+                    _ => k += 1,
+                }
+            }
+            inside
+        }
+
+        pub fn sweep(text: &[u8], redact: impl Fn(usize) -> bool) -> (Vec<u8>, u64) {
+            let (mut out, mut copied, mut count) = (Vec::new(), 0, 0);
+            for (start, end) in runs(text) {
+                if redact(start) {
+                    out.extend_from_slice(&text[copied..start]);
+                    out.extend_from_slice(b"[REDACTED:credit_card]");
+                    copied = end;
+                    count += 1;
+                }
+            }
+            out.extend_from_slice(&text[copied..]);
+            (out, count)
+        }
+
+        pub fn sweep_json(json: &[u8]) -> (Vec<u8>, u64) {
+            let inside = in_string(json);
+            sweep(json, |at| inside[at])
+        }
+    }
+
+    /// The fast pass on `text` as plain text, as JSON, and as the tail of a
+    /// buffer, against the reference.
+    fn same_as_reference(text: &[u8]) {
+        let mut out = Vec::new();
+        let n = sweep_text(text, &mut out);
+        assert_eq!((out, n), reference::sweep(text, |_| true), "text {text:?}");
+        let expected = reference::sweep_json(text);
+        let mut out = Vec::new();
+        let n = sweep_json(text, &mut out);
+        assert_eq!((out, n), expected, "json {text:?}");
+        let mut buf = b"{\"earlier\":\"4111 1111 1111 1111\"}".to_vec();
+        let from = buf.len();
+        buf.extend_from_slice(text);
+        let n = sweep_json_tail(&mut buf, from);
+        assert_eq!((buf[from..].to_vec(), n), expected, "tail {text:?}");
+    }
+
+    /// Luhn-valid numbers of 11 to 20 digits, the edges included.
+    fn luhn_number() -> impl Strategy<Value = String> {
+        proptest::collection::vec(0u8..10, 10..=19).prop_map(|body| {
+            let mut digits: Vec<u8> = body.iter().map(|d| b'0' + d).collect();
+            digits.push(b'0');
+            let last = digits.len() - 1;
+            while !luhn(&digits) {
+                digits[last] += 1;
+            }
+            String::from_utf8(digits).unwrap()
+        })
+    }
+
+    /// A number cut into groups joined by one separator.
+    fn grouped() -> impl Strategy<Value = String> {
+        (
+            luhn_number(),
+            proptest::collection::vec(1usize..6, 1..8),
+            "[ .-]",
+        )
+            .prop_map(|(number, cuts, sep)| {
+                let (mut s, mut at) = (String::new(), 0usize);
+                for cut in cuts.into_iter().chain([usize::MAX]) {
+                    let end = at.saturating_add(cut).min(number.len());
+                    s.push_str(&number[at..end]);
+                    if end == number.len() {
+                        break;
+                    }
+                    s.push_str(&sep);
+                    at = end;
+                }
+                s
+            })
+    }
+
+    /// Text made of what surrounds numbers in output lines.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => luhn_number(),
+            3 => grouped(),
+            3 => "[0-9]{1,20}",
+            4 => "[ .-]{1,2}",
+            2 => "[a-fA-F_xT:Zé]{1,3}",
+            1 => Just("\"".to_string()),
+            1 => Just("\\".to_string()),
+            1 => Just("[REDACTED:credit_card]".to_string()),
+            1 => "[,:{}\\[\\]\n/]",
+        ]
+    }
+
+    fn text_of_pieces() -> impl Strategy<Value = String> {
+        proptest::collection::vec(piece(), 0..70).prop_map(|p| p.concat())
+    }
+
+    /// JSON texts whose keys, strings and numbers hold such text.
+    fn json() -> impl Strategy<Value = Vec<u8>> {
+        let leaf = prop_oneof![
+            text_of_pieces().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+        ];
+        let value = leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(text_of_pieces(), inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        });
+        value.prop_map(|v| serde_json::to_vec(&v).unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn finds_what_the_reference_finds_in_text(text in text_of_pieces()) {
+            same_as_reference(text.as_bytes());
+        }
+
+        #[test]
+        fn finds_what_the_reference_finds_in_json(json in json()) {
+            same_as_reference(&json);
+        }
+
+        #[test]
+        fn finds_what_the_reference_finds_in_any_bytes(
+            bytes in proptest::collection::vec(
+                prop_oneof![4 => b'0'..=b'9', 2 => Just(b' '), 1 => Just(b'-'), 1 => Just(b'.'), 1 => any::<u8>()],
+                0..300,
+            )
+        ) {
+            same_as_reference(&bytes);
+        }
+    }
+
+    #[test]
+    fn finds_a_run_wherever_it_falls_against_the_64_byte_chunks() {
+        for card in [
+            "4111111111111111",
+            "4111 1111 1111 1111",
+            "5018-0000-0009",
+            "411111111111111111111",
+        ] {
+            for filler in [
+                &b"x"[..],
+                b" ",
+                b"1",
+                b"-",
+                b"1 ",
+                b"/",
+                b"1/",
+                b"\",",
+                b"9\"",
+            ] {
+                for at in 0..140 {
+                    let mut text: Vec<u8> = filler.iter().copied().cycle().take(at).collect();
+                    text.extend_from_slice(b" ");
+                    text.extend_from_slice(card.as_bytes());
+                    text.extend(filler.iter().copied().cycle().take(150 - at));
+                    same_as_reference(&text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn masks_match_a_byte_loop() {
+        for c in 0..=255u8 {
+            for at in 0..64 {
+                let mut chunk = [b'a'; 64];
+                chunk[at] = c;
+                chunk[63 - at] = b'0' + (at % 10) as u8;
+                let could = bits(&chunk, |c| (b' '..=b'9').contains(&c));
+                assert_eq!(could_join(&chunk), could, "{c} at {at}");
+                assert_eq!(quotes(&chunk), bits(&chunk, |c| c == b'"'), "{c} at {at}");
+                assert_eq!(
+                    backslashes(&chunk),
+                    bits(&chunk, |c| c == b'\\'),
+                    "{c} at {at}"
+                );
+            }
+        }
     }
 }
