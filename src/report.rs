@@ -186,6 +186,8 @@ fn transport_fields(s: &StatsSnapshot) -> Map<String, Value> {
         "pages": s.pages,
         "windows": s.windows_planned,
         "requests": s.requests,
+        "requests_per_violation": requests_per_violation(s),
+        "transcript_downloads": s.downloads,
         "retries": s.retries_total(),
         "retries_by_cause": causes,
         "rate_limited_received": s.rate_limited_received,
@@ -194,6 +196,16 @@ fn transport_fields(s: &StatsSnapshot) -> Map<String, Value> {
         "latency_p95_ms": ms(s.latency_p95),
         "latency_p99_ms": ms(s.latency_p99),
     }))
+}
+
+/// API requests per violation passed on (0 when none): what a source's
+/// fan-out costs against the rate limit.
+fn requests_per_violation(s: &StatsSnapshot) -> f64 {
+    if s.violations == 0 {
+        0.0
+    } else {
+        (s.requests as f64 / s.violations as f64 * 1000.0).round() / 1000.0
+    }
 }
 
 /// The client's side of the summary: pages, retries, pacing, latency.
@@ -208,11 +220,17 @@ pub fn print_transport(s: &StatsSnapshot) {
         .collect();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     eprintln!(
-        "transport:  {} pages in {} windows, {} requests, retries {} ({}), 429s received {}, token renewals {}\n\
+        "transport:  {} pages in {} windows, {} requests ({:.3} per violation{}), retries {} ({}), 429s received {}, token renewals {}\n\
          latency:    page p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms",
         s.pages,
         s.windows_planned,
         s.requests,
+        requests_per_violation(s),
+        if s.downloads > 0 {
+            format!(", and {} transcript downloads", s.downloads)
+        } else {
+            String::new()
+        },
         s.retries_total(),
         causes.join(", "),
         s.rate_limited_received,

@@ -9,12 +9,12 @@ use crate::settings::{DEFAULT_AUDIT_DIR, DEFAULT_STATE};
 use compliance_api::{PageSize, Timestamp};
 use compliance_audit::{verify_dir, Anchor, WebhookEndpoint, WebhookSecret};
 use compliance_client::{
-    BaseUrl, Credentials, Endpoints, ExtractorConfig, Query, TransportConfig, ViolationExtractor,
-    Window,
+    BaseUrl, Credentials, Endpoints, ExtractorConfig, Query, TransportConfig, Window,
 };
 use compliance_pipeline::{AuditTarget, ExtractJob, OutputTarget, Webhook};
 use compliance_receiver::WebhookReceiver;
 use compliance_simulator::{Faults, SimConfig, Simulator};
+use compliance_sources::SourceKind;
 use compliance_store::{SqliteStore, StateStore};
 use compliance_verify::{RuleMatrix, Verifier};
 use std::path::PathBuf;
@@ -22,10 +22,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  \
+#[command(
+    after_help = "With --source speech-analytics or evaluations the simulator serves the \
+    real Genesys Cloud endpoints (docs/simulator.md) and the rules are \
+    deploy/rules.<source>.example.toml.\n\n\
+    Examples:\n  \
     genesys-compliance demo\n  \
-    genesys-compliance demo --violations 50000 --faults --dir ./demo-run")]
+    genesys-compliance demo --violations 50000 --faults --dir ./demo-run\n  \
+    genesys-compliance demo --source speech-analytics --conversations 10000\n  \
+    genesys-compliance demo --source evaluations --faults"
+)]
 pub struct Args {
+    /// Where violations come from: agentassist, speech-analytics or evaluations.
+    #[arg(long, default_value = "agentassist", value_parser = clap::value_parser!(SourceKind))]
+    pub source: SourceKind,
+    /// How many conversations the simulated organisation holds (one day), for
+    /// --source speech-analytics and evaluations.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=200_000), allow_negative_numbers = true)]
+    pub conversations: u64,
     /// How many violations the simulated organisation holds (over one day).
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=2_000_000), allow_negative_numbers = true)]
     pub violations: u64,
@@ -67,6 +81,7 @@ pub async fn run(args: Args) -> Outcome {
             slow: 0.02,
             slow_delay: Duration::from_millis(300),
             duplicates: 0.2,
+            transcript_url_expiries: 0.02,
             ..Faults::default()
         }
     } else {
@@ -75,6 +90,7 @@ pub async fn run(args: Args) -> Outcome {
     let sim_config = SimConfig {
         seed: args.seed,
         violations: args.violations as usize,
+        conversations: args.conversations as usize,
         start,
         end,
         faults,
@@ -99,10 +115,14 @@ pub async fn run(args: Args) -> Outcome {
                 anyhow::anyhow!("cannot start the webhook receiver: {e}"),
             )
         })?;
+    let holds = match args.source {
+        SourceKind::Agentassist => format!("{} violations", args.violations),
+        _ => format!("{} conversations", args.conversations),
+    };
     report::note(&format!(
-        "demo: simulator at {} ({} violations), webhook receiver at {}, files in {}",
+        "demo: source {}, simulator at {} ({holds}), webhook receiver at {}, files in {}",
+        args.source,
         simulator.base_url(),
-        args.violations,
         receiver.url(),
         dir.display()
     ));
@@ -120,14 +140,26 @@ pub async fn run(args: Args) -> Outcome {
     );
     transport.rate_limit_per_minute = 0;
     transport.retry.base_delay = Duration::from_millis(20);
-    let extractor = ViolationExtractor::new(ExtractorConfig::new(transport))
-        .map_err(crate::exit::client_failure)?;
+    let rules = RuleMatrix::from_toml(demo_rules(args.source))
+        .expect("the demo's rules file is well formed");
+    let source = super::open_source(
+        args.source,
+        ExtractorConfig::new(transport),
+        &rules,
+        &Default::default(),
+    )?;
+    // Evaluations are submitted days after the calls, and rescored later:
+    // their search covers the quarter after the simulated day.
+    let query_end = match args.source {
+        SourceKind::Evaluations => "2023-12-30T00:00:00Z".parse().expect("a timestamp"),
+        _ => end,
+    };
     let query = Query {
-        window: Window::new(start, end).expect("start before end"),
+        window: Window::new(start, query_end).expect("start before end"),
         filters: Default::default(),
         page_size: PageSize::new(500).expect("a page size"),
     };
-    let progress = report::Progress::start(extractor.stats());
+    let progress = report::Progress::start(source.stats());
 
     let store: Arc<dyn StateStore> = Arc::new(
         SqliteStore::open(dir.join(DEFAULT_STATE)).map_err(|e| Failure::new(Exit::Internal, e))?,
@@ -144,16 +176,18 @@ pub async fn run(args: Args) -> Outcome {
             enable_command: Some(crate::advice::enable_webhook_command),
         }),
     };
-    let rules = RuleMatrix::from_toml(DEMO_RULES).expect("the demo's rules file is well formed");
     let verifier = Verifier::new(rules, args.keep_pii);
     let output = OutputTarget::File(dir.join("violations.jsonl"));
     let job = ExtractJob {
+        source: args.source,
         query,
         output: output.clone(),
         store: Some(store.clone()),
         audit: Some(audit),
     };
-    let outcome = job.run(&extractor, &verifier, std::future::pending()).await;
+    let outcome = job
+        .run(source.as_ref(), &verifier, std::future::pending())
+        .await;
     progress.finish().await;
     let run = outcome.map_err(crate::exit::run_failure)?;
 
@@ -203,8 +237,17 @@ pub async fn run(args: Args) -> Outcome {
     Ok(Exit::Done)
 }
 
-/// The rule matrix for the simulator's organisation (also a documented example).
-const DEMO_RULES: &str = include_str!("../../deploy/rules.example.toml");
+/// The rule matrix for the simulator's organisation and a source (also the
+/// documented examples).
+fn demo_rules(source: SourceKind) -> &'static str {
+    match source {
+        SourceKind::Agentassist => include_str!("../../deploy/rules.example.toml"),
+        SourceKind::SpeechAnalytics => {
+            include_str!("../../deploy/rules.speech-analytics.example.toml")
+        }
+        SourceKind::Evaluations => include_str!("../../deploy/rules.evaluations.example.toml"),
+    }
+}
 
 /// A fresh signing key for this demo run only.
 fn demo_secret() -> WebhookSecret {

@@ -26,6 +26,13 @@ hash-chained audit.jsonl of --audit-dir (default `audit`; check it with
 `genesys-compliance audit verify audit`) and, with --webhook-url, queued for delivery;
 undelivered records are sent first by the next run.
 
+Sources (--source, settings key source): agentassist (default) reads the agentassist
+violations API; speech-analytics derives violations from Speech & Text Analytics categories
+and topics (transcript phrases as evidence); evaluations from failed fatal (CRITICAL) and
+critical (HIGH) questions of quality evaluations. The real sources take their rules, with
+a severity for speech-analytics, from the rules file (deploy/rules.<source>.example.toml)
+and need their own permissions (docs/sources.md); a 403 names the missing one.
+
 Exit codes: 0 done; 1 internal error; 2 invalid input (nothing was sent);
 3 credentials or permission refused; 4 server unavailable after every retry;
 5 done and audited, but the webhook is still queued (a later run delivers it; after
@@ -44,6 +51,11 @@ Examples:
   # Against a local simulator (`genesys-compliance simulate --listen 127.0.0.1:8080`):
   GENESYSCLOUD_OAUTHCLIENT_ID=demo-client GENESYSCLOUD_OAUTHCLIENT_SECRET=demo-secret \\
   genesys-compliance extract --api-base-url http://127.0.0.1:8080 \\
+      --start 2023-10-01T00:00:00Z --end 2023-10-02T00:00:00Z --out violations.jsonl
+
+  # Violations derived from Speech & Text Analytics (rules name category ids):
+  genesys-compliance extract --region eu-west-1 --source speech-analytics \\
+      --rules rules.speech-analytics.toml \\
       --start 2023-10-01T00:00:00Z --end 2023-10-02T00:00:00Z --out violations.jsonl
 
   # With an audit trail and a signed webhook to the GRC system:
@@ -104,6 +116,7 @@ pub async fn run(args: Args) -> Outcome {
         }
     }
     let job = ExtractJob {
+        source: pipeline.source.kind(),
         query: Query {
             window,
             filters: pipeline.filters,
@@ -122,16 +135,16 @@ pub async fn run(args: Args) -> Outcome {
             webhook: pipeline.audit.webhook,
         }),
     };
-    let extractor = pipeline.extractor;
-    let progress = Progress::start(extractor.stats());
+    let source = pipeline.source;
+    let progress = Progress::start(source.stats());
     let outcome = job
-        .run(&extractor, &pipeline.verifier, std::future::pending())
+        .run(source.as_ref(), &pipeline.verifier, std::future::pending())
         .await;
     progress.finish().await;
     let report = match outcome {
         Ok(report) => report,
         Err(e) => {
-            crate::report::print_transport(&extractor.stats().snapshot());
+            crate::report::print_transport(&source.stats().snapshot());
             if let Some(partial) = output.partial_path().filter(|p| p.exists()) {
                 note(&format!(
                     "note: what was extracted so far is kept in {} and checkpointed; \

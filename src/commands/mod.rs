@@ -13,10 +13,10 @@ use crate::exit::{Exit, Failure};
 /// What a command returns: its exit code, or a failure carrying one.
 pub type Outcome = Result<Exit, Failure>;
 
-/// What `extract` and `serve` both build from their settings: the extractor,
+/// What `extract` and `serve` both build from their settings: the source,
 /// the verifier, the state store, and what to extract and audit.
 pub struct Pipeline {
-    pub extractor: compliance_client::ViolationExtractor,
+    pub source: Box<dyn compliance_sources::Source>,
     pub verifier: compliance_verify::Verifier,
     pub store: std::sync::Arc<dyn compliance_store::StateStore>,
     pub filters: compliance_api::Filters,
@@ -57,16 +57,13 @@ impl Pipeline {
         let selection = layers.selection(filters).map_err(Failure::invalid)?;
         let audit = layers.audit(audit).map_err(Failure::invalid)?;
         let store = audit.state.open().map_err(crate::exit::store_failure)?;
-        let verifier = compliance_verify::Verifier::new(
-            crate::settings::rule_matrix(selection.rules),
-            layers.keep_pii(keep_pii),
-        );
+        let matrix = crate::settings::rule_matrix(selection.rules);
         let mut config = compliance_client::ExtractorConfig::new(connection.transport);
         config.concurrency = connection.concurrency;
-        let extractor = compliance_client::ViolationExtractor::new(config)
-            .map_err(crate::exit::client_failure)?;
+        let source = open_source(selection.source, config, &matrix, &selection.filters)?;
+        let verifier = compliance_verify::Verifier::new(matrix, layers.keep_pii(keep_pii));
         Ok(Pipeline {
-            extractor,
+            source,
             verifier,
             store,
             filters: selection.filters,
@@ -74,4 +71,17 @@ impl Pipeline {
             audit,
         })
     }
+}
+
+/// Opens the chosen source; settings it cannot use exit 2 (nothing sent).
+pub fn open_source(
+    kind: compliance_sources::SourceKind,
+    config: compliance_client::ExtractorConfig,
+    rules: &compliance_verify::RuleMatrix,
+    filters: &compliance_api::Filters,
+) -> Result<Box<dyn compliance_sources::Source>, Failure> {
+    compliance_sources::open(kind, config, rules, filters).map_err(|e| match e {
+        compliance_sources::OpenError::Setup(e) => Failure::invalid(anyhow::Error::new(e)),
+        compliance_sources::OpenError::Client(e) => crate::exit::client_failure(e),
+    })
 }

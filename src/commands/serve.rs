@@ -116,7 +116,7 @@ pub async fn run(args: Args) -> Outcome {
         stop.clone(),
     ));
     let service = Service {
-        extractor: pipeline.extractor,
+        source: pipeline.source,
         verifier: pipeline.verifier,
         config: ServeConfig {
             filters: pipeline.filters,

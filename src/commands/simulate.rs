@@ -13,8 +13,11 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "The first line on standard output is `listening on http://IP:PORT`; the \
-    token endpoint (/oauth/token) and the API (/api/v2/...) both live there. Stop it with SIGINT or \
-    SIGTERM (exit 0). Requests are logged at debug level (--log debug).\n\n\
+    token endpoint (/oauth/token) and the API (/api/v2/...) both live there: the agentassist query \
+    and the real Genesys Cloud endpoints of the speech-analytics and evaluations sources (transcript \
+    aggregates and jobs, topics, categories, conversation details, transcript URLs, quality \
+    evaluations and forms, limits; docs/simulator.md lists them with their permissions). Stop it \
+    with SIGINT or SIGTERM (exit 0). Requests are logged at debug level (--log debug).\n\n\
     A violation is served only once the clock has reached its detectedAt (plus its delay, for \
     the --late-arrivals share), so a --start/--end window around now is a live organisation \
     whose violations keep arriving, some of them late, as `serve` meets them.\n\n\
@@ -27,6 +30,8 @@ use std::path::PathBuf;
     genesys-compliance simulate --start \"$(date -u +%FT%TZ)\" --end \"$(date -u -d +1hour +%FT%TZ)\" \\\n      \
         --violations 72000 --late-arrivals 0.3 --late-max 20s\n  \
     genesys-compliance simulate --token-lifetime 5m --extra-client etl:pw --no-permission-client reader:s3cret\n  \
+    genesys-compliance simulate --conversations 10000 --job-polls 4 --fault-job-failed 0.1 \\\n      \
+        --fault-transcript-url-expired 0.05 --client-lacking norec:pw:recording:recording:view\n  \
     genesys-compliance simulate --violations 1000000 --dump-jsonl raw.jsonl"
 )]
 pub struct Args {
@@ -66,9 +71,35 @@ struct Flags {
     /// A further client with the permission; repeatable.
     #[arg(long, value_name = "ID:SECRET", value_parser = parse_permitted_client)]
     extra_client: Vec<SimClient>,
-    /// A further client that gets tokens but lacks agentassist:compliance:read (403); repeatable.
+    /// A further client that gets tokens but holds no permission (403 everywhere); repeatable.
     #[arg(long, value_name = "ID:SECRET", value_parser = parse_client)]
     no_permission_client: Vec<SimClient>,
+    /// A further client holding every permission but those listed (403 naming them); repeatable.
+    #[arg(long, value_name = "ID:SECRET:PERMISSION[,PERMISSION...]", value_parser = parse_lacking_client)]
+    client_lacking: Vec<SimClient>,
+    /// How many conversations the real Genesys Cloud endpoints (speech analytics, evaluations) serve.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    conversations: usize,
+    /// Status polls an aggregate job answers QUEUED, then PENDING, before it is done.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    job_polls: u32,
+    /// How long a pre-signed transcript URL works, such as 10m.
+    #[arg(
+        long,
+        default_value = "10m",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    transcript_url_lifetime: HumanDuration,
+    /// Probability that an aggregate job ends FAILED.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    fault_job_failed: f64,
+    /// Probability that an aggregate job turns EXPIRED after its first page of results.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    fault_job_expired: f64,
+    /// Probability that a transcript URL is issued already expired (the store answers 403).
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    fault_transcript_url_expired: f64,
     /// Lifetime of issued tokens (`expires_in`), such as 300s, 5m or 24h.
     #[arg(long, default_value = "86399s", value_name = "DURATION", value_parser = parse_lifetime, allow_hyphen_values = true)]
     token_lifetime: HumanDuration,
@@ -154,6 +185,18 @@ fn parse_client(s: &str) -> Result<SimClient, String> {
     }
 }
 
+fn parse_lacking_client(s: &str) -> Result<SimClient, String> {
+    let usage = "expected ID:SECRET:PERMISSION[,PERMISSION...], such as reader:s3cret:recording:recording:view";
+    let (id, rest) = s.split_once(':').ok_or(usage)?;
+    let (secret, permissions) = rest.split_once(':').ok_or(usage)?;
+    // A permission has three colon-separated parts: domain:entity:action.
+    let permissions: Vec<&str> = permissions.split(',').map(str::trim).collect();
+    if id.is_empty() || secret.is_empty() || permissions.iter().any(|p| p.split(':').count() != 3) {
+        return Err(usage.to_string());
+    }
+    Ok(SimClient::lacking(id, secret, permissions))
+}
+
 fn parse_permitted_client(s: &str) -> Result<SimClient, String> {
     parse_client(s).map(|c| SimClient {
         permitted: true,
@@ -181,6 +224,7 @@ impl Flags {
         let mut clients = vec![SimClient::new(&self.client_id, &self.client_secret)];
         clients.extend(self.extra_client.iter().cloned());
         clients.extend(self.no_permission_client.iter().cloned());
+        clients.extend(self.client_lacking.iter().cloned());
         Ok(SimConfig {
             seed: self.seed,
             violations: self.violations,
@@ -201,9 +245,15 @@ impl Flags {
                 late_arrivals: self.late_arrivals,
                 late_max: self.late_max.get(),
                 malformed: self.fault_malformed,
+                job_failures: self.fault_job_failed,
+                job_expiries: self.fault_job_expired,
+                transcript_url_expiries: self.fault_transcript_url_expired,
             },
             legacy_pages: self.legacy_pages,
             max_results_per_query: compliance_api::MAX_RESULTS_PER_QUERY,
+            conversations: self.conversations,
+            job_polls: self.job_polls,
+            transcript_url_lifetime: self.transcript_url_lifetime.get(),
         })
     }
 }

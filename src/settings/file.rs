@@ -16,6 +16,7 @@ pub(super) struct FileSettings {
     pub(super) client_secret: Option<String>,
     pub(super) rate_limit_per_minute: Option<u64>,
     pub(super) page_size: Option<u64>,
+    pub(super) source: Option<String>,
     pub(super) severity: Option<Vec<String>>,
     pub(super) policy_ids: Option<Vec<String>>,
     pub(super) agent_ids: Option<Vec<String>>,

@@ -5,12 +5,18 @@ use super::error::SettingsError;
 use super::layers::Layers;
 use super::rules::{load_rules, Rules};
 use compliance_api::{CanonicalUuid, Filters, PageSize, Severity};
+use compliance_sources::SourceKind;
 use std::path::PathBuf;
 use std::str::FromStr;
 
 /// The flags that choose what to extract (shared with `serve`).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct FilterArgs {
+    /// Where violations come from: agentassist (the violations API), speech-analytics
+    /// (Speech & Text Analytics categories and topics) or evaluations (failed fatal and
+    /// critical quality-evaluation questions) [default: agentassist]
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
     /// Only these severities, comma-separated: LOW, MEDIUM, HIGH, CRITICAL
     #[arg(long, value_name = "LIST")]
     pub severity: Option<String>,
@@ -31,6 +37,7 @@ pub struct FilterArgs {
 /// What to extract, besides the interval.
 #[derive(Debug, Clone)]
 pub struct Selection {
+    pub source: SourceKind,
     pub filters: Filters,
     pub page_size: PageSize,
     /// The rules file, read and parsed.
@@ -89,7 +96,15 @@ impl Layers<'_> {
             (None, Some(p)) => Some(load_rules(&self.file_key("rules"), p)?),
             (None, None) => None,
         };
+        let source = self
+            .parse::<SourceKind>(
+                ("--source", args.source.as_ref()),
+                None,
+                ("source", f.source.clone()),
+            )?
+            .unwrap_or_default();
         Ok(Selection {
+            source,
             filters,
             page_size,
             rules,

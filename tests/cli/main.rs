@@ -13,4 +13,5 @@ mod report_browser;
 mod resume;
 mod serve;
 mod simulate;
+mod sources;
 mod verify;

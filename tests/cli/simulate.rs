@@ -129,6 +129,11 @@ fn a_bad_flag_value_exits_2_naming_the_flag() {
     for args in [
         &["--fault-5xx", "1.5"][..],
         &["--token-lifetime", "soon"],
+        &["--fault-job-failed", "2"],
+        &["--fault-transcript-url-expired", "-0.1"],
+        &["--transcript-url-lifetime", "soon"],
+        &["--client-lacking", "reader:s3cret"],
+        &["--client-lacking", "reader:s3cret:not-a-permission"],
         &[
             "--start",
             "2023-10-02T00:00:00Z",
@@ -441,4 +446,102 @@ fn a_probability_outside_0_to_1_exits_2_naming_the_flag_and_range_before_binding
     let (status, stderr) = (out.status, text(&out.stderr));
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cannot listen"), "{stderr}");
+}
+
+fn get(addr: &str, path: &str, token: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\n\r\n"
+    )
+}
+
+/// The real Genesys Cloud endpoints are served beside the agentassist query,
+/// with the flags that shape them: the organisation's size, how many polls a
+/// job takes, and a client lacking one permission.
+#[test]
+fn the_real_endpoints_are_served_and_their_flags_take_effect() {
+    let served = Served::start(&[
+        "--violations",
+        "10",
+        "--conversations",
+        "40",
+        "--job-polls",
+        "0",
+        "--client-lacking",
+        "norec:pw:recording:recording:view",
+    ]);
+    let addr = served.addr.clone();
+    let token = served.token();
+    let body = json!({
+        "interval": "2023-10-01T00:00:00.000Z/2023-10-03T00:00:00.000Z",
+        "groupBy": ["conversationId"],
+        "metrics": ["nSpeechTextAnalyzedConversations"],
+    });
+    let headers = format!("Authorization: Bearer {token}\r\nContent-Type: application/json\r\n");
+    let job = Reply::parse(http(
+        &addr,
+        &post(
+            &addr,
+            "/api/v2/analytics/transcripts/aggregates/jobs",
+            &headers,
+            &body.to_string(),
+        ),
+    ));
+    assert_eq!(job.status, 202, "{}", job.body);
+    let id = job.json()["jobId"].as_str().unwrap().to_string();
+    // --job-polls 0: done at the first poll.
+    let status = Reply::parse(http(
+        &addr,
+        &get(
+            &addr,
+            &format!("/api/v2/analytics/transcripts/aggregates/jobs/{id}"),
+            &token,
+        ),
+    ));
+    assert_eq!(status.json()["state"], "FULFILLED", "{}", status.body);
+    let results = Reply::parse(http(
+        &addr,
+        &get(
+            &addr,
+            &format!("/api/v2/analytics/transcripts/aggregates/jobs/{id}/results"),
+            &token,
+        ),
+    ));
+    let rows = results.json()["results"].as_array().unwrap().len();
+    // Covered conversations of 40 (six queues of eight), wholly inside the two days.
+    assert!((15..=40).contains(&rows), "{rows}");
+    let conversation = results.json()["results"][0]["group"]["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let details = Reply::parse(http(
+        &addr,
+        &get(
+            &addr,
+            &format!("/api/v2/analytics/conversations/{conversation}/details"),
+            &token,
+        ),
+    ));
+    assert_eq!(details.status, 200, "{}", details.body);
+    let agent = details.json()["participants"][1].clone();
+    assert_eq!(agent["purpose"], "agent");
+    let session = agent["sessions"][0]["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url_path = format!("/api/v2/speechandtextanalytics/conversations/{conversation}/communications/{session}/transcripturl");
+    assert_eq!(
+        Reply::parse(http(&addr, &get(&addr, &url_path, &token))).status,
+        200
+    );
+    // The client lacking recording:recording:view is refused, the permission named.
+    let reply = Reply::parse(http(&addr, &token_request(&addr, "norec", "pw")));
+    let norec = reply.json()["access_token"].as_str().unwrap().to_string();
+    let refused = Reply::parse(http(&addr, &get(&addr, &url_path, &norec)));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("recording:recording:view"),
+        "{}",
+        refused.body
+    );
 }

@@ -39,6 +39,8 @@ fn record(n: u64) -> AuditRecord {
         by_status: BTreeMap::from([("false_positive".into(), 24), ("validated".into(), 96)]),
         by_pii_type: BTreeMap::from([("credit_card".into(), 9), ("email".into(), 5)]),
         retries: 1,
+        source: None,
+        api_requests: None,
         late_pii: 0,
         program_version: "0.1.0".into(),
     }

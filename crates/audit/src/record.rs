@@ -53,6 +53,15 @@ pub struct AuditRecord {
     pub by_pii_type: BTreeMap<String, u64>,
     /// Requests retried (429, 5xx, network), over the whole extraction.
     pub retries: u64,
+    /// Where the violations came from (`agentassist`, `speech-analytics`,
+    /// `evaluations`). Records written before sources existed lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// API requests the extraction sent (token requests included); with
+    /// `violations_fetched`, the requests per violation. Records written
+    /// before it existed lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_requests: Option<u64>,
     /// Card numbers the detectors missed and the last pass over the output
     /// redacted: 0 unless a detector has a gap. Records written before it
     /// existed lack it and read as 0 (the chain hashes the record as written).
@@ -117,6 +126,8 @@ mod tests {
             by_status: BTreeMap::new(),
             by_pii_type: BTreeMap::new(),
             retries: 0,
+            source: Some("speech-analytics".into()),
+            api_requests: Some(180),
             late_pii: 0,
             program_version: "0.1.0".into(),
         };
@@ -139,6 +150,14 @@ mod tests {
         );
         let back: AuditRecord = serde_json::from_str(&text).unwrap();
         assert_eq!(back, record);
+        assert_eq!(json["source"], "speech-analytics");
+        assert_eq!(json["api_requests"], 180);
+        // A record written before sources existed still reads.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("source");
+        old.as_object_mut().unwrap().remove("api_requests");
+        let back: AuditRecord = serde_json::from_value(old).unwrap();
+        assert_eq!((back.source, back.api_requests), (None, None));
         assert_eq!(json["late_pii"], 0);
         // A record written before `late_pii` existed still reads, as 0.
         let mut old = json.clone();

@@ -65,6 +65,11 @@ impl fmt::Display for BaseUrl {
     }
 }
 
+/// Whether `url` is plain `http://` to a loopback host.
+pub(crate) fn is_loopback_http(url: &Url) -> bool {
+    url.scheme() == "http" && is_loopback(url)
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),

@@ -36,12 +36,15 @@ pub enum Error {
     },
     /// 403: the OAuth client lacks the permission.
     #[error(
-        "the OAuth client lacks the permission `{}` (403 {code}); grant it to the client's role \
-         (correlation id {})",
-        compliance_api::REQUIRED_PERMISSION,
+        "the OAuth client lacks the permission `{permission}` that the source {asked_by} needs \
+         (403 {code}); grant it to the client's role (correlation id {})",
         cid(correlation_id)
     )]
     PermissionDenied {
+        /// The permission the refused endpoint needs.
+        permission: String,
+        /// The source (or endpoint) that asked.
+        asked_by: String,
         /// The error code of the 403.
         code: String,
         /// The server's `ININ-Correlation-Id`.
@@ -92,6 +95,22 @@ pub enum Error {
         /// End of the window.
         end: String,
     },
+    /// An asynchronous job of the API ended FAILED, CANCELLED or EXPIRED twice
+    /// (it was submitted again once).
+    #[error(
+        "the {what} job {job} ended {state} twice ({message}); the API could not run the \
+         query: try again later, or a shorter interval"
+    )]
+    JobFailed {
+        /// Which kind of job, such as `transcript aggregates`.
+        what: String,
+        /// The second job's id.
+        job: String,
+        /// Its last state.
+        state: String,
+        /// Its `errorMessage`, or `no message`.
+        message: String,
+    },
     /// A fault of this program (a fetch task ended early, ...).
     #[error("internal error: {0}; please report it")]
     Internal(String),
@@ -107,7 +126,7 @@ impl Error {
             Error::CredentialsRefused { .. }
             | Error::TokenRefused { .. }
             | Error::PermissionDenied { .. } => ErrorKind::Refused,
-            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Unavailable { .. } | Error::JobFailed { .. } => ErrorKind::Unavailable,
             Error::Rejected { .. }
             | Error::Unsplittable { .. }
             | Error::Internal(_)

@@ -276,6 +276,15 @@ impl Drop for Batches {
 }
 
 impl Batches {
+    /// Batches from another source's stream, with the same missing-evidence
+    /// warning at the end.
+    pub fn from_stream(stream: impl Stream<Item = Result<Batch, Error>> + Send + 'static) -> Self {
+        Batches {
+            inner: Box::pin(stream),
+            without_evidence: WithoutEvidence::default(),
+        }
+    }
+
     /// The next batch; `None` when every window is done, or after an error.
     pub async fn next(&mut self) -> Option<Result<Batch, Error>> {
         StreamExt::next(self).await

@@ -13,14 +13,14 @@ use tokio::time::Instant;
 /// here and the server's clock cannot push a span over `N`.
 #[derive(Debug)]
 pub struct Pacer {
-    interval: Duration,
-    /// How far ahead of its schedule a request may go: `(B - 1) * interval`.
-    tolerance: Duration,
     state: Mutex<State>,
 }
 
 #[derive(Debug)]
 struct State {
+    interval: Duration,
+    /// How far ahead of its schedule a request may go: `(B - 1) * interval`.
+    tolerance: Duration,
     /// Theoretical arrival time of the next request.
     tat: Instant,
     /// Nobody sends before this (set by a 429's `Retry-After`).
@@ -31,22 +31,34 @@ impl Pacer {
     /// A pacer for `per_minute` requests per rolling minute; 0 means unlimited.
     pub fn per_minute(per_minute: u32) -> Pacer {
         let now = Instant::now();
-        let (interval, tolerance) = if per_minute == 0 {
-            (Duration::ZERO, Duration::ZERO)
-        } else {
-            let burst = (per_minute / 10).max(1);
-            let steady = (per_minute - burst).max(1);
-            let interval = Duration::from_secs(60).mul_f64(1.01) / steady;
-            (interval, interval * (burst - 1))
-        };
+        let (interval, tolerance) = Self::spacing(per_minute);
         Pacer {
-            interval,
-            tolerance,
             state: Mutex::new(State {
+                interval,
+                tolerance,
                 tat: now,
                 paused_until: now,
             }),
         }
+    }
+
+    /// Emission interval and tolerance for `per_minute` (0: unlimited).
+    fn spacing(per_minute: u32) -> (Duration, Duration) {
+        if per_minute == 0 {
+            return (Duration::ZERO, Duration::ZERO);
+        }
+        let burst = (per_minute / 10).max(1);
+        let steady = (per_minute - burst).max(1);
+        let interval = Duration::from_secs(60).mul_f64(1.01) / steady;
+        (interval, interval * (burst - 1))
+    }
+
+    /// Paces for `per_minute` from now on; requests already booked keep their slots.
+    pub fn set_per_minute(&self, per_minute: u32) {
+        let (interval, tolerance) = Self::spacing(per_minute);
+        let mut s = self.state.lock().expect("pacer lock");
+        s.interval = interval;
+        s.tolerance = tolerance;
     }
 
     /// Reserves the next slot and returns when it may be used. Slots are
@@ -61,12 +73,12 @@ impl Pacer {
         let mut s = self.state.lock().expect("pacer lock");
         let tat = s.tat.max(now);
         let at = tat
-            .checked_sub(self.tolerance)
+            .checked_sub(s.tolerance)
             .unwrap_or(now)
             .max(now)
             .max(s.paused_until);
         // A pause pushes the whole schedule back, not only this request.
-        s.tat = tat.max(at) + self.interval;
+        s.tat = tat.max(at) + s.interval;
         at
     }
 

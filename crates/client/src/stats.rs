@@ -18,6 +18,7 @@ pub struct Stats {
     pub(crate) missing_evidence: AtomicU64,
     pub(crate) rejects: AtomicU64,
     pub(crate) requests: AtomicU64,
+    pub(crate) downloads: AtomicU64,
     pub(crate) rate_limited_received: AtomicU64,
     pub(crate) token_renewals: AtomicU64,
     pub(crate) window_splits: AtomicU64,
@@ -42,6 +43,24 @@ impl Stats {
         metrics::histogram!(PAGE_LATENCY_METRIC).record(d.as_secs_f64());
     }
 
+    /// Counts a batch a source passes on, as the extractor counts its pages.
+    pub fn batch_passed(&self, batch: &crate::Batch) {
+        Stats::add(&self.pages, 1);
+        Stats::add(&self.violations, batch.violations.len() as u64);
+        Stats::add(&self.duplicates_dropped, batch.duplicates_dropped as u64);
+        Stats::add(&self.rejects, batch.rejects.len() as u64);
+        let without = batch.violations.iter().filter(|v| !v.has_evidence_value());
+        Stats::add(&self.missing_evidence, without.count() as u64);
+        if batch.window_done {
+            Stats::add(&self.windows_done, 1);
+        }
+    }
+
+    /// Counts the windows a source planned.
+    pub fn windows_planned(&self, n: u64) {
+        Stats::add(&self.windows_planned, n);
+    }
+
     /// The counters as they are now.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -53,6 +72,7 @@ impl Stats {
             missing_evidence: self.missing_evidence.load(Relaxed),
             rejects: self.rejects.load(Relaxed),
             requests: self.requests.load(Relaxed),
+            downloads: self.downloads.load(Relaxed),
             rate_limited_received: self.rate_limited_received.load(Relaxed),
             token_renewals: self.token_renewals.load(Relaxed),
             window_splits: self.window_splits.load(Relaxed),
@@ -87,6 +107,8 @@ pub struct StatsSnapshot {
     pub rejects: u64,
     /// HTTP requests sent, token requests included.
     pub requests: u64,
+    /// Pre-signed URLs fetched (transcripts): not API requests, not paced.
+    pub downloads: u64,
     /// 429 answers received.
     pub rate_limited_received: u64,
     /// Tokens obtained (the first one included).

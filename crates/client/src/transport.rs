@@ -56,6 +56,40 @@ impl TransportConfig {
     }
 }
 
+/// Who needs which permission for a request: named by a 403's error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// The permission the endpoint needs, such as `speechAndTextAnalytics:data:view`.
+    pub permission: &'static str,
+    /// The source that asked, such as `speech-analytics`.
+    pub source: &'static str,
+}
+
+/// The agentassist violations query's access.
+const AGENTASSIST_ACCESS: Access = Access {
+    permission: compliance_api::REQUIRED_PERMISSION,
+    source: "agentassist",
+};
+
+/// One API request: where, what, and whose permission it needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub method: reqwest::Method,
+    pub url: Url,
+    /// A JSON body, if any.
+    pub body: Option<Vec<u8>>,
+    pub access: Access,
+}
+
+/// What a pre-signed URL gave.
+#[derive(Debug)]
+pub enum Presigned<T> {
+    /// The body, decoded.
+    Body(T),
+    /// The signature expired (or the object is gone): ask for a new URL.
+    Expired,
+}
+
 /// What one attempt came to.
 enum Attempt<T> {
     Done(T),
@@ -73,6 +107,7 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     token_url: Url,
     query_url: Url,
+    api: crate::endpoint::BaseUrl,
     credentials: Credentials,
     retry: RetryPolicy,
     pacer: Pacer,
@@ -97,6 +132,7 @@ impl Transport {
             http,
             token_url: config.endpoints.login.join(TOKEN_PATH),
             query_url: config.endpoints.api.join(QUERY_PATH),
+            api: config.endpoints.api.clone(),
             credentials: config.credentials,
             retry: config.retry,
             pacer: Pacer::per_minute(config.rate_limit_per_minute),
@@ -107,7 +143,27 @@ impl Transport {
 
     /// Fetches one page, retrying what the contract says to retry.
     pub(crate) async fn query(&self, query: &ViolationQuery) -> Result<ReceivedPage, Error> {
-        let body = serde_json::to_vec(query).expect("queries serialise");
+        let call = Call {
+            method: reqwest::Method::POST,
+            url: self.query_url.clone(),
+            body: Some(serde_json::to_vec(query).expect("queries serialise")),
+            access: AGENTASSIST_ACCESS,
+        };
+        self.call(&call, "a page", |bytes| {
+            crate::page::decode(bytes).map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    /// Sends one API request with the bearer token, paced and retried as the
+    /// contract says, and decodes a 2xx body with `decode` (a body it refuses
+    /// is retried like a 5xx: `what` names what was expected).
+    pub(crate) async fn call<T>(
+        &self,
+        call: &Call,
+        what: &str,
+        decode: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, Error> {
         // Set by a 401, cleared by any other outcome: two 401s in a row (the
         // second on a fresh token) fail, while a token that expires during
         // a long run of other retries is renewed again.
@@ -120,22 +176,22 @@ impl Transport {
                 Ok(t) => t,
                 Err(e) => return Attempt::Fail(e),
             };
-            let sent = self
-                .send(
-                    self.http
-                        .post(self.query_url.clone())
-                        .bearer_auth(token.expose_secret())
-                        .header(reqwest::header::CONTENT_TYPE, "application/json")
-                        .body(body.clone()),
-                )
-                .await;
+            let mut request = self
+                .http
+                .request(call.method.clone(), call.url.clone())
+                .bearer_auth(token.expose_secret());
+            if let Some(body) = &call.body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
             let Answer {
                 status,
                 cid,
                 bytes,
                 retry_after,
                 sent_at,
-            } = match sent {
+            } = match self.send(request).await {
                 Ok(answer) => answer,
                 Err(retry) => {
                     renewed.store(false, Ordering::Relaxed);
@@ -146,15 +202,15 @@ impl Transport {
                 renewed.store(false, Ordering::Relaxed);
             }
             match status {
-                StatusCode::OK => match crate::page::decode(&bytes) {
-                    Ok(page) => {
+                s if s.is_success() => match decode(&bytes) {
+                    Ok(t) => {
                         self.stats.page_latency(sent_at.elapsed());
-                        Attempt::Done(page)
+                        Attempt::Done(t)
                     }
                     Err(e) => Attempt::Retry {
                         cause: RetryCause::BadBody,
                         retry_after: None,
-                        last: format!("HTTP 200 with a body that is not a page ({e})"),
+                        last: format!("HTTP {} with a body that is not {what} ({e})", s.as_u16()),
                         correlation_id: cid,
                     },
                 },
@@ -175,6 +231,8 @@ impl Transport {
                     correlation_id: Some(cid),
                 }),
                 StatusCode::FORBIDDEN => Attempt::Fail(Error::PermissionDenied {
+                    permission: call.access.permission.into(),
+                    asked_by: call.access.source.into(),
                     code: api_error(&bytes)
                         .code
                         .unwrap_or_else(|| codes::MISSING_PERMISSIONS.into()),
@@ -193,6 +251,70 @@ impl Transport {
             }
         })
         .await
+    }
+
+    /// Fetches a pre-signed URL (a transcript's, on another host): no bearer
+    /// token travels with it and the API's pacer does not count it, but
+    /// network failures, 429 and 5xx are retried as for the API. A 400, 403
+    /// or 404 means the signature expired or was refused:
+    /// [`Presigned::Expired`], for the caller to ask for a new URL.
+    pub(crate) async fn presigned<T>(
+        &self,
+        url: &Url,
+        what: &str,
+        decode: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<Presigned<T>, Error> {
+        self.with_retries(|| async {
+            let Answer {
+                status,
+                cid,
+                bytes,
+                retry_after,
+                ..
+            } = match self.send_uncounted(self.http.get(url.clone())).await {
+                Ok(answer) => answer,
+                Err(retry) => return retry,
+            };
+            Stats::add(&self.stats.downloads, 1);
+            match status {
+                s if s.is_success() => match decode(&bytes) {
+                    Ok(t) => Attempt::Done(Presigned::Body(t)),
+                    Err(e) => Attempt::Retry {
+                        cause: RetryCause::BadBody,
+                        retry_after: None,
+                        last: format!("HTTP {} with a body that is not {what} ({e})", s.as_u16()),
+                        correlation_id: cid,
+                    },
+                },
+                StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
+                    Attempt::Done(Presigned::Expired)
+                }
+                s => transient(s, cid, retry_after, &bytes).unwrap_or_else(|cid| {
+                    Attempt::Fail(Error::Rejected {
+                        status: s.as_u16(),
+                        code: "none".into(),
+                        field: None,
+                        message: format!("the pre-signed URL for {what} was refused"),
+                        correlation_id: Some(cid),
+                    })
+                }),
+            }
+        })
+        .await
+    }
+
+    /// Paces for `per_minute` from now on.
+    pub(crate) fn set_rate_limit(&self, per_minute: u32) {
+        self.pacer.set_per_minute(per_minute);
+    }
+
+    /// `path` (with `/api/v2/...`) on the API host, with `query` pairs encoded.
+    pub(crate) fn api_url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self.api.join(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
     }
 
     /// A token that is valid now, and its generation (to forget exactly it
@@ -280,7 +402,11 @@ impl Transport {
                     })
                 }
                 StatusCode::FORBIDDEN => Attempt::Fail(Error::PermissionDenied {
-                    code: "token endpoint".into(),
+                    permission: "the client credentials grant".into(),
+                    asked_by: "the token endpoint".into(),
+                    code: api_error(&bytes)
+                        .code
+                        .unwrap_or_else(|| codes::MISSING_PERMISSIONS.into()),
                     correlation_id: Some(cid),
                 }),
                 s => transient(s, cid, retry_after, &bytes).unwrap_or_else(|cid| {
@@ -300,9 +426,18 @@ impl Transport {
     /// Sends one request (the caller has paced it) and reads its whole body. A network failure
     /// comes back as the retry it calls for.
     async fn send<T>(&self, request: reqwest::RequestBuilder) -> Result<Answer, Attempt<T>> {
+        Stats::add(&self.stats.requests, 1);
+        self.send_uncounted(request).await
+    }
+
+    /// [`Transport::send`] without counting a request to the API (a
+    /// pre-signed URL's host is not the API's).
+    async fn send_uncounted<T>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Answer, Attempt<T>> {
         // Latency counts from here: the wait for the pacer is not the server's.
         let sent_at = Instant::now();
-        Stats::add(&self.stats.requests, 1);
         let ours = uuid::Uuid::new_v4().to_string();
         let network = |e: reqwest::Error, cid: &str| {
             let cause = if e.is_timeout() {

@@ -130,6 +130,8 @@ async fn every_fault_at_once_still_yields_every_violation_exactly_once() {
             late_max: Duration::from_secs(900),
             short_pages: 0.1,
             malformed: 0.02,
+            // The job and transcript-URL faults concern the real Genesys endpoints only.
+            ..Faults::default()
         },
         ..SimConfig::default()
     })

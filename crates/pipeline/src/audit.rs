@@ -10,6 +10,7 @@ use compliance_audit::{
     WebhookSecret,
 };
 use compliance_client::Plan;
+use compliance_sources::SourceKind;
 use compliance_store::StateStore;
 use compliance_verify::Status;
 use std::collections::BTreeMap;
@@ -66,6 +67,7 @@ pub fn audit_record(
     plan: &Plan,
     progress: &Progress,
     elapsed: Duration,
+    source: SourceKind,
 ) -> AuditRecord {
     let tally = &progress.tally;
     AuditRecord {
@@ -101,6 +103,8 @@ pub fn audit_record(
             .map(|(k, n)| (k.as_str().to_string(), *n))
             .collect(),
         retries: progress.retries,
+        source: Some(source.name().to_string()),
+        api_requests: Some(progress.requests),
         late_pii: tally.late_pii,
         program_version: env!("CARGO_PKG_VERSION").to_string(),
     }

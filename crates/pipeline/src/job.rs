@@ -24,7 +24,8 @@ use crate::run::{
     drop_ids, extract, load_state, save_state, Checkpoint, Progress, Rejects, RunError,
 };
 use compliance_audit::{Appended, AuditRecord, DeliveryReport};
-use compliance_client::{Batch, Plan, Query, Resume, StatsSnapshot, ViolationExtractor};
+use compliance_client::{Batch, Plan, Query, Resume, StatsSnapshot};
+use compliance_sources::{Source, SourceKind};
 use compliance_store::StateStore;
 use compliance_verify::Verifier;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,8 @@ use std::time::Instant;
 /// One extraction of one query into one output.
 pub struct ExtractJob {
     pub query: Query,
+    /// Where the violations come from (part of the checkpoint key).
+    pub source: SourceKind,
     pub output: OutputTarget,
     /// Where checkpoints go; `None` (or an output that cannot be cut back:
     /// standard output, a device, a pipe) runs without them.
@@ -79,6 +82,11 @@ impl ExtractJob {
     pub fn key(&self) -> String {
         let mut hash = Sha256::new();
         hash.update(serde_json::to_vec(&self.query).expect("a query serialises"));
+        // Agentassist keys stay as they were, so that an interrupted run of an
+        // earlier version still continues.
+        if self.source != SourceKind::Agentassist {
+            hash.update(self.source.name().as_bytes());
+        }
         if let OutputTarget::File(path) = &self.output {
             let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
             hash.update(absolute.as_os_str().as_encoded_bytes());
@@ -89,7 +97,7 @@ impl ExtractJob {
     /// Runs (or continues) the job. `stop` is honoured between pages.
     pub async fn run(
         self,
-        extractor: &ViolationExtractor,
+        source: &dyn Source,
         verifier: &Verifier,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<JobReport, RunError> {
@@ -109,7 +117,7 @@ impl ExtractJob {
             }
         };
         let (earlier, extracted) =
-            tokio::join!(earlier, self.fetch_and_write(extractor, verifier, stop));
+            tokio::join!(earlier, self.fetch_and_write(source, verifier, stop));
         let (saved, out, rejects_file, resumed) = extracted?;
 
         let record = audit_record(
@@ -117,6 +125,7 @@ impl ExtractJob {
             &saved.plan,
             &saved.progress,
             started.elapsed(),
+            self.source,
         );
         // Append first: the record queues its webhook in the same step.
         let (appended, mut delivery) = match (&self.audit, log.as_mut()) {
@@ -140,7 +149,7 @@ impl ExtractJob {
             rejects_file,
             progress: saved.progress,
             record,
-            client: extractor.stats().snapshot(),
+            client: source.stats().snapshot(),
             appended,
             delivery,
             elapsed: started.elapsed(),
@@ -159,7 +168,7 @@ impl ExtractJob {
     /// rejects file and whether an interrupted run was continued.
     async fn fetch_and_write(
         &self,
-        extractor: &ViolationExtractor,
+        source: &dyn Source,
         verifier: &Verifier,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<(Saved, Option<FileSink>, Option<PathBuf>, bool), RunError> {
@@ -184,7 +193,7 @@ impl ExtractJob {
             None => {
                 let saved = Saved {
                     extraction_id: uuid::Uuid::new_v4(),
-                    plan: extractor.plan(&self.query).await?,
+                    plan: source.plan(&self.query).await?,
                     resume: Resume::default(),
                     output: 0,
                     rejects: 0,
@@ -216,7 +225,7 @@ impl ExtractJob {
                 repeated: saved.last_ids.iter().cloned().collect(),
             };
             let progress = extract(
-                extractor,
+                source,
                 saved.plan.clone(),
                 saved.resume.clone(),
                 verifier,

@@ -5,7 +5,8 @@
 
 use crate::output::{JsonlFile, OutputError, Position, RecordSink};
 use compliance_audit::{AuditError, DeliveryError};
-use compliance_client::{Batch, Plan, Rejected, Resume, ViolationExtractor};
+use compliance_client::{Batch, Plan, Rejected, Resume};
+use compliance_sources::Source;
 use compliance_store::StateStore;
 use compliance_verify::{redact, scan, Tally, Verifier};
 use futures::StreamExt;
@@ -40,6 +41,10 @@ pub struct Progress {
     pub duplicates_dropped: u64,
     pub rejects: u64,
     pub retries: u64,
+    /// API requests sent (token requests included; transcript downloads not).
+    /// Checkpoints written before it existed read as 0.
+    #[serde(default)]
+    pub requests: u64,
 }
 
 /// Told after each batch is durably written, before the next one is read:
@@ -177,7 +182,7 @@ struct RejectLine<'a> {
 /// `stop` is honoured between batches, so the last one is always complete.
 #[allow(clippy::too_many_arguments)]
 pub async fn extract(
-    extractor: &ViolationExtractor,
+    source: &dyn Source,
     plan: Plan,
     resume: Resume,
     verifier: &Verifier,
@@ -187,10 +192,14 @@ pub async fn extract(
     mut progress: Progress,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Progress, RunError> {
-    let batches = extractor.fetch(plan, resume);
+    let batches = source.fetch(plan, resume);
     futures::pin_mut!(batches);
     futures::pin_mut!(stop);
-    let retries_before = extractor.stats().snapshot().retries_total();
+    let stats = source.stats();
+    let retries_before = stats.snapshot().retries_total();
+    // Requests are counted into each checkpoint, so that a resumed run's
+    // total includes what the killed run sent.
+    let (requests_base, requests_before) = (progress.requests, stats.snapshot().requests);
     loop {
         let next = tokio::select! {
             biased;
@@ -217,12 +226,14 @@ pub async fn extract(
             progress.tally.late_pii += rejects.write(reject, verifier.keep_pii())?;
         }
         progress.rejects += batch.rejects.len() as u64;
+        progress.requests = requests_base + stats.snapshot().requests - requests_before;
         let output = out.commit()?;
         let rejects_at = rejects.commit()?;
         checkpoint.committed(&batch, &output, rejects_at, &progress)?;
     }
     out.commit()?;
-    progress.retries += extractor.stats().snapshot().retries_total() - retries_before;
+    progress.retries += stats.snapshot().retries_total() - retries_before;
+    progress.requests = requests_base + stats.snapshot().requests - requests_before;
     Ok(progress)
 }
 

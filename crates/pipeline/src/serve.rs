@@ -24,7 +24,8 @@ use crate::run::{
 };
 use compliance_api::{Filters, PageSize, Timestamp};
 use compliance_audit::AuditLog;
-use compliance_client::{Batch, Plan, Query, Resume, StatsSnapshot, ViolationExtractor, Window};
+use compliance_client::{Batch, Plan, Query, Resume, StatsSnapshot, Window};
+use compliance_sources::Source;
 use compliance_store::{SeenId, StateStore};
 use compliance_verify::Verifier;
 use serde::{Deserialize, Serialize};
@@ -111,7 +112,8 @@ pub enum ServeError {
 
 /// The service: call [`Service::run`] until the stop future completes.
 pub struct Service {
-    pub extractor: ViolationExtractor,
+    /// Where violations come from.
+    pub source: Box<dyn Source>,
     pub verifier: Verifier,
     pub config: ServeConfig,
     pub health: Arc<Health>,
@@ -131,11 +133,11 @@ impl Service {
         // Opened once: opening checks the whole chain, which grows with every run.
         let mut log = self.config.audit.open().map_err(ServeError::FirstRun)?;
         let mut first = true;
-        let mut last_stats = self.extractor.stats().snapshot();
+        let mut last_stats = self.source.stats().snapshot();
         loop {
             let started = Instant::now();
             let outcome = self.run_once(&key, &mut log, stop.clone()).await;
-            let stats = self.extractor.stats().snapshot();
+            let stats = self.source.stats().snapshot();
             record_transport(&last_stats, &stats);
             last_stats = stats;
             m::set_outbox_depth(self.config.store.as_ref());
@@ -213,7 +215,7 @@ impl Service {
                 tokio::select! {
                     biased;
                     _ = stop.as_mut() => return Err(RunError::Interrupted),
-                    plan = self.extractor.plan(&query) => Some(plan?),
+                    plan = self.source.plan(&query) => Some(plan?),
                 }
             }
             None => None,
@@ -249,7 +251,7 @@ impl Service {
                 state: state.clone(),
             };
             progress = extract(
-                &self.extractor,
+                self.source.as_ref(),
                 plan.clone(),
                 Resume::default(),
                 &self.verifier,
@@ -263,7 +265,13 @@ impl Service {
             state = checkpoint.state;
         }
         let plan = plan.unwrap_or_else(|| empty_plan(from, c));
-        let record = audit_record(record_id, &plan, &progress, started.elapsed());
+        let record = audit_record(
+            record_id,
+            &plan,
+            &progress,
+            started.elapsed(),
+            self.source.kind(),
+        );
         let (appended, delivery) = append_and_deliver(&c.audit, log, &record).await?;
         if let Some(w) = interval {
             state.watermark = Some(w.end);

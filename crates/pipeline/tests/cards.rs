@@ -84,6 +84,7 @@ async fn no_card_of_any_form_leaves_through_output_rejects_or_webhook() {
         Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
     let out = dir.path().join("violations.jsonl");
     let job = ExtractJob {
+        source: compliance_sources::SourceKind::Agentassist,
         query: Query {
             window: Window::new(start, end).unwrap(),
             filters: Default::default(),

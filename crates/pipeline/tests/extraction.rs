@@ -9,6 +9,7 @@ use compliance_client::{Query, Window};
 use compliance_pipeline::{AuditTarget, ExtractJob, OutputTarget, RunError, Webhook};
 use compliance_receiver::WebhookReceiver;
 use compliance_simulator::{SimConfig, Simulator};
+use compliance_sources::SourceKind;
 use compliance_store::{SqliteStore, StateStore};
 use compliance_verify::{RuleMatrix, Verifier};
 use serde_json::Value;
@@ -51,6 +52,7 @@ async fn every_violation_is_output_once_verified_redacted_and_audited() {
     };
     let verifier = Verifier::new(RuleMatrix::design_default(), false);
     let job = ExtractJob {
+        source: SourceKind::Agentassist,
         query,
         output: OutputTarget::File(out.clone()),
         store: Some(store.clone()),
@@ -180,6 +182,7 @@ async fn a_stopped_job_continues_where_it_stopped_and_outputs_each_violation_onc
         Arc::new(SqliteStore::open(dir.path().join("state.db")).unwrap());
     let out = dir.path().join("violations.jsonl");
     let job = || ExtractJob {
+        source: SourceKind::Agentassist,
         query: Query {
             window: Window::new(start, end).unwrap(),
             filters: Default::default(),

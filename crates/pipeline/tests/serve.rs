@@ -31,7 +31,7 @@ fn service(
     lookback: Duration,
 ) -> Service {
     Service {
-        extractor: extractor(sim),
+        source: Box::new(extractor(sim)),
         verifier: Verifier::new(RuleMatrix::design_default(), false),
         config: ServeConfig {
             filters: Default::default(),

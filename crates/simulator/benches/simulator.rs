@@ -3,22 +3,14 @@
 //! loopback HTTP. Run with
 //! `cargo bench -p compliance-simulator --bench simulator` (release build).
 
+mod common;
+use common::rss_mib;
 use compliance_simulator::{generate, Generator, SimConfig, Simulator};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 const N: usize = 1_000_000;
-
-/// Resident memory of this process in MiB (Linux), to see what a dataset costs.
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 /// Counts bytes written, to measure rendered size without keeping it.
 struct Counter(u64);

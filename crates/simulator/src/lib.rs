@@ -1,7 +1,10 @@
 //! A faithful simulator of the Agent Assist compliance-violations API
-//! (`shared/spec/compliance-api.md`): the OAuth token endpoint and the
-//! violations query on one loopback port, over a dataset generated from a
-//! seed, with rate limits, token lifetimes and injectable faults.
+//! (`shared/spec/compliance-api.md`) and of the real Genesys Cloud endpoints
+//! the speech-analytics and evaluations sources read
+//! (`shared/spec/genesys-real-apis.md`, module [`genesys`]): the OAuth token
+//! endpoint and every API on one loopback port, over datasets generated from
+//! a seed, with rate limits, permissions, token lifetimes and injectable
+//! faults.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -12,16 +15,25 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
+mod agentassist;
 pub mod cards;
 mod dataset;
 pub mod evidence;
+pub mod genesys;
 mod limiter;
+mod net;
 mod query;
+mod respond;
 mod server;
+mod token;
 
 pub use dataset::{
     generate, Dataset, Generator, Rule, SimEvidence, SimViolation, REQUIRED_FIELDS, RULES,
 };
+pub use genesys::catalogue;
+pub use genesys::org::{Conversation, Evaluation, Org, Phrase, Version};
+pub use genesys::transcripts::transcript_json;
 pub use server::{FaultStats, RequestRecord, Simulator, Stats};
 
 use compliance_api::Timestamp;
@@ -65,6 +77,14 @@ pub struct SimConfig {
     /// `pagination.limit.exceeded`: the contract's 100,000. Lower it only in
     /// tests, to reach the cap without generating 100,000 violations.
     pub max_results_per_query: u64,
+    /// How many conversations the organisation behind the real Genesys
+    /// Cloud endpoints holds, starting in `[start, end)`.
+    pub conversations: usize,
+    /// Status polls an aggregate job answers QUEUED, then PENDING (half
+    /// each), before it is done; 0: done at the first poll.
+    pub job_polls: u32,
+    /// How long a pre-signed transcript URL works.
+    pub transcript_url_lifetime: Duration,
 }
 
 impl Default for SimConfig {
@@ -81,6 +101,9 @@ impl Default for SimConfig {
             faults: Faults::default(),
             legacy_pages: false,
             max_results_per_query: compliance_api::MAX_RESULTS_PER_QUERY,
+            conversations: 1_000,
+            job_polls: 2,
+            transcript_url_lifetime: Duration::from_secs(600),
         }
     }
 }
@@ -90,25 +113,45 @@ impl Default for SimConfig {
 pub struct SimClient {
     pub id: String,
     pub secret: String,
-    /// Whether it holds `agentassist:compliance:read`; without it queries get 403.
+    /// Whether it holds permissions at all; without any, every API endpoint
+    /// but the limits one answers 403.
     pub permitted: bool,
+    /// Permissions it lacks although `permitted` (such as
+    /// `recording:recording:view`): the endpoints needing them answer 403.
+    pub withheld: Vec<String>,
 }
 
 impl SimClient {
-    /// A client holding the permission.
+    /// A client holding every permission.
     pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Self {
         SimClient {
             id: id.into(),
             secret: secret.into(),
             permitted: true,
+            withheld: Vec::new(),
         }
     }
-    /// A client that gets tokens but lacks the permission.
+    /// A client that gets tokens but holds no permission.
     pub fn without_permission(id: impl Into<String>, secret: impl Into<String>) -> Self {
         SimClient {
             permitted: false,
             ..SimClient::new(id, secret)
         }
+    }
+    /// A client holding every permission except `withheld`.
+    pub fn lacking(
+        id: impl Into<String>,
+        secret: impl Into<String>,
+        withheld: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        SimClient {
+            withheld: withheld.into_iter().map(Into::into).collect(),
+            ..SimClient::new(id, secret)
+        }
+    }
+    /// Whether it holds `permission`.
+    pub fn holds(&self, permission: &str) -> bool {
+        self.permitted && !self.withheld.iter().any(|p| p == permission)
     }
 }
 
@@ -139,6 +182,14 @@ pub struct Faults {
     /// [`SimViolation::served_without`]), always the same ones for a seed.
     /// Applied to the dataset when the simulator starts.
     pub malformed: f64,
+    /// Share of transcript aggregate jobs that end FAILED instead of FULFILLED.
+    pub job_failures: f64,
+    /// Share of jobs that are FULFILLED, then EXPIRED after serving their
+    /// first page of results (a client must submit again).
+    pub job_expiries: f64,
+    /// Share of pre-signed transcript URLs issued already expired (the store
+    /// answers 403; a client must ask `transcripturl` again).
+    pub transcript_url_expiries: f64,
 }
 
 impl Default for Faults {
@@ -154,6 +205,9 @@ impl Default for Faults {
             late_arrivals: 0.0,
             late_max: Duration::from_secs(15 * 60),
             malformed: 0.0,
+            job_failures: 0.0,
+            job_expiries: 0.0,
+            transcript_url_expiries: 0.0,
         }
     }
 }

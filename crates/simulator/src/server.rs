@@ -1,34 +1,35 @@
-//! The HTTP server: the token endpoint and the query endpoint on one port,
-//! with correlation ids, the rate limit and fault injection around both.
+//! The HTTP server: the token endpoint, the agentassist query and the real
+//! Genesys Cloud endpoints on one port, with correlation ids, the rate limit
+//! and fault injection around every request.
 
+use crate::agentassist::query_violations;
 use crate::dataset::{generate, Dataset, SimViolation};
-use crate::limiter::{retry_after_secs, RateLimiter};
-use crate::query::{self, Refusal};
+use crate::genesys::jobs::Jobs;
+use crate::genesys::transcripts::Urls;
+use crate::genesys::Org;
+use crate::limiter::RateLimiter;
+use crate::net::{accept_loop, Reset};
+use crate::respond::{
+    header_text, method_not_allowed, not_found, too_many_requests, CorrelationId,
+};
+use crate::token::token;
 use crate::{Faults, SimClient, SimConfig};
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Extension, Router};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
-use compliance_api::{
-    codes, Timestamp, CORRELATION_HEADER, MAX_BODY_BYTES, QUERY_PATH, TOKEN_PATH,
-};
-use rand::{Rng, RngCore, SeedableRng};
+use axum::Router;
+use compliance_api::{Timestamp, CORRELATION_HEADER, QUERY_PATH, TOKEN_PATH};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
-use tokio::task::{JoinHandle, JoinSet};
-use tower::ServiceExt;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 /// A running simulator. It stops when dropped or on [`Simulator::shutdown`].
 #[derive(Debug)]
@@ -64,6 +65,12 @@ pub struct FaultStats {
     pub slow: u64,
     pub duplicates: u64,
     pub short_pages: u64,
+    /// Aggregate jobs doomed to FAILED.
+    pub jobs_failed: u64,
+    /// Aggregate jobs that expire after their first page of results.
+    pub jobs_expired: u64,
+    /// Transcript URLs issued already expired.
+    pub transcript_urls_expired: u64,
 }
 
 /// One request as the simulator received and answered it, for tests that
@@ -94,36 +101,37 @@ impl Stats {
 }
 
 #[derive(Debug)]
-struct Shared {
-    clients: Vec<SimClient>,
-    token_lifetime: Duration,
-    latency: Duration,
-    legacy_pages: bool,
-    max_results_per_query: u64,
+pub(crate) struct Shared {
+    pub(crate) clients: Vec<SimClient>,
+    pub(crate) token_lifetime: Duration,
+    pub(crate) latency: Duration,
+    pub(crate) legacy_pages: bool,
+    pub(crate) max_results_per_query: u64,
     /// Changeable while running ([`Simulator::set_faults`]).
-    faults: RwLock<Faults>,
-    dataset: RwLock<Arc<Dataset>>,
-    tokens: Mutex<HashMap<String, Issued>>,
-    limiter: RateLimiter,
-    stats: Mutex<Stats>,
-    requests: Mutex<std::collections::VecDeque<RequestRecord>>,
+    pub(crate) faults: RwLock<Faults>,
+    pub(crate) dataset: RwLock<Arc<Dataset>>,
+    pub(crate) tokens: Mutex<HashMap<String, Issued>>,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) stats: Mutex<Stats>,
+    pub(crate) requests: Mutex<std::collections::VecDeque<RequestRecord>>,
     /// Fault dice: seeded, so a run with the same seed and requests rolls the same.
-    dice: Mutex<ChaCha8Rng>,
+    pub(crate) dice: Mutex<ChaCha8Rng>,
+    /// The organisation behind the real Genesys Cloud endpoints.
+    pub(crate) org: Arc<Org>,
+    pub(crate) jobs: Mutex<Jobs>,
+    pub(crate) urls: Mutex<Urls>,
+    /// What "now" is for data that appears over time (evaluations); `None`: the real clock.
+    pub(crate) clock: RwLock<Option<Timestamp>>,
+    pub(crate) job_polls: u32,
+    pub(crate) transcript_url_lifetime: Duration,
+    pub(crate) rate_limit_per_minute: u32,
 }
 
 #[derive(Debug)]
-struct Issued {
-    client: usize,
-    expires: Instant,
+pub(crate) struct Issued {
+    pub(crate) client: usize,
+    pub(crate) expires: Instant,
 }
-
-/// The correlation id of the request being answered.
-#[derive(Debug, Clone)]
-struct CorrelationId(String);
-
-/// Marks a response that must not be sent: the connection is reset instead.
-#[derive(Debug, Clone, Copy)]
-struct Reset;
 
 impl Simulator {
     /// Generates the dataset and starts serving on `listen` (use port 0 for a free port).
@@ -133,6 +141,7 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let faults = config.faults.clone();
         let seed = config.seed;
+        let (start, end, conversations) = (config.start, config.end, config.conversations);
         let dataset = tokio::task::spawn_blocking(move || {
             let mut dataset = generate(
                 seed,
@@ -144,7 +153,10 @@ impl Simulator {
             dataset.break_records(faults.malformed, seed);
             dataset
         });
+        let org =
+            tokio::task::spawn_blocking(move || Org::generate(seed, conversations, start, end));
         let dataset = dataset.await.map_err(std::io::Error::other)?;
+        let org = org.await.map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared {
             clients: config.clients,
             token_lifetime: config.token_lifetime,
@@ -158,6 +170,13 @@ impl Simulator {
             stats: Mutex::new(Stats::default()),
             requests: Mutex::new(Default::default()),
             dice: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_FA17)),
+            org: Arc::new(org),
+            jobs: Mutex::new(Jobs::default()),
+            urls: Mutex::new(Urls::default()),
+            clock: RwLock::new(None),
+            job_polls: config.job_polls,
+            transcript_url_lifetime: config.transcript_url_lifetime,
+            rate_limit_per_minute: config.rate_limit_per_minute,
         });
         let task = tokio::spawn(accept_loop(listener, router(shared.clone())));
         Ok(Simulator {
@@ -180,6 +199,20 @@ impl Simulator {
     /// The dataset as it stands (violations added later are in later snapshots).
     pub fn dataset(&self) -> Arc<Dataset> {
         self.shared.dataset.read().expect("dataset lock").clone()
+    }
+
+    /// The organisation behind the real Genesys Cloud endpoints, with its
+    /// ground truth ([`Org::category_hits`], [`Org::failed_questions`], ...).
+    pub fn org(&self) -> Arc<Org> {
+        self.shared.org.clone()
+    }
+
+    /// Sets what "now" is for data that appears over time (evaluations are
+    /// visible from their first submission, rescored and retracted later);
+    /// `None` returns to the real clock. Tests move it to watch an
+    /// evaluation change.
+    pub fn set_clock(&self, now: Option<Timestamp>) {
+        *self.shared.clock.write().expect("clock lock") = now;
     }
 
     /// A snapshot of the counters.
@@ -246,60 +279,11 @@ impl Drop for Simulator {
     }
 }
 
-/// Accepts connections and serves each with hyper, so that a reset fault can
-/// drop a connection without writing a response. Aborting this task drops the
-/// `JoinSet` and with it every connection.
-async fn accept_loop(listener: TcpListener, app: Router) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, app.clone()));
-                }
-                Err(e) => {
-                    tracing::warn!("simulator: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-async fn serve_connection(mut stream: TcpStream, app: Router) {
-    let reset = Arc::new(Notify::new());
-    let signal = reset.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let app = app.clone();
-        let signal = signal.clone();
-        async move {
-            let response = app.oneshot(req.map(Body::new)).await?;
-            if response.extensions().get::<Reset>().is_some() {
-                signal.notify_one();
-                std::future::pending::<()>().await;
-            }
-            Ok::<_, Infallible>(response)
-        }
-    });
-    let reset_requested = {
-        let io = hyper_util::rt::TokioIo::new(&mut stream);
-        let connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
-        tokio::select! {
-            _ = connection => false,
-            _ = reset.notified() => true,
-        }
-    };
-    if reset_requested {
-        // SO_LINGER 0: closing sends RST, as a crashed proxy would.
-        let _ = stream.set_zero_linger();
-    }
-}
-
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(TOKEN_PATH, post(token))
         .route(QUERY_PATH, post(query_violations))
+        .merge(crate::genesys::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -370,23 +354,31 @@ async fn around_every_request(
     response
 }
 
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
 impl Shared {
-    fn faults(&self) -> Faults {
+    /// The configured latency, added to every API response.
+    pub(crate) async fn api_latency(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
+
+    /// "Now" for data that appears over time ([`Simulator::set_clock`]).
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock
+            .read()
+            .expect("clock lock")
+            .unwrap_or_else(Timestamp::now)
+    }
+
+    pub(crate) fn faults(&self) -> Faults {
         self.faults.read().expect("faults lock").clone()
     }
 
-    fn roll(&self, p: f64) -> bool {
+    pub(crate) fn roll(&self, p: f64) -> bool {
         p > 0.0 && self.dice.lock().expect("dice lock").gen_bool(p.min(1.0))
     }
 
-    fn count_fault(&self, f: impl FnOnce(&mut FaultStats)) {
+    pub(crate) fn count_fault(&self, f: impl FnOnce(&mut FaultStats)) {
         f(&mut self.stats.lock().expect("stats lock").faults)
     }
 
@@ -434,334 +426,4 @@ impl Shared {
         }
         None
     }
-
-    /// Counts a request against `client`'s budget; the 429 to send if it is spent.
-    fn over_limit(&self, client: usize, correlation: &str) -> Option<Response> {
-        let wait = self
-            .limiter
-            .admit(&self.clients[client].id, Instant::now())
-            .err()?;
-        self.stats.lock().expect("stats lock").rate_limited += 1;
-        Some(too_many_requests(retry_after_secs(wait), correlation))
-    }
-}
-
-/// The API's error body (section 5 of the contract).
-fn api_error(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    details: &[(&str, String)],
-    correlation: &str,
-) -> Response {
-    let details: Vec<Value> = details
-        .iter()
-        .map(|(code, field)| json!({"errorCode": code, "fieldName": field}))
-        .collect();
-    let body = json!({
-        "message": message,
-        "code": code,
-        "status": status.as_u16(),
-        "contextId": correlation,
-        "details": details,
-        "errors": [],
-    });
-    (status, axum::Json(body)).into_response()
-}
-
-fn too_many_requests(retry_after: u64, correlation: &str) -> Response {
-    let mut response = api_error(
-        StatusCode::TOO_MANY_REQUESTS,
-        codes::TOO_MANY_REQUESTS,
-        &format!("Rate limit exceeded the maximum. Retry the request in [{retry_after}] seconds"),
-        &[],
-        correlation,
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    response
-}
-
-async fn not_found(Extension(CorrelationId(id)): Extension<CorrelationId>) -> Response {
-    api_error(
-        StatusCode::NOT_FOUND,
-        "not.found",
-        &format!("No resource here; the API serves POST {TOKEN_PATH} and POST {QUERY_PATH}."),
-        &[],
-        &id,
-    )
-}
-
-async fn method_not_allowed(Extension(CorrelationId(id)): Extension<CorrelationId>) -> Response {
-    api_error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method.not.allowed",
-        "Only POST is served here.",
-        &[],
-        &id,
-    )
-}
-
-/// The token endpoint's error body (OAuth format, not the API's).
-fn oauth_error(status: StatusCode, description: &str) -> Response {
-    let body = json!({
-        "error": "invalid_client",
-        "description": description,
-        "error_description": description,
-    });
-    (status, axum::Json(body)).into_response()
-}
-
-/// `POST /oauth/token`: client credentials from the Basic header or the form.
-async fn token(
-    State(shared): State<Arc<Shared>>,
-    Extension(CorrelationId(correlation)): Extension<CorrelationId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !content_type_is(&headers, FORM) {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "Send the token request as a form: Content-Type: application/x-www-form-urlencoded.",
-        );
-    }
-    let form: Vec<(String, String)> = match serde_urlencoded::from_bytes(&body) {
-        Ok(form) => form,
-        Err(_) => return oauth_error(StatusCode::BAD_REQUEST, "The body must be form-urlencoded."),
-    };
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let credentials = match headers.get(header::AUTHORIZATION) {
-        Some(value) => match basic_credentials(value) {
-            Some(pair) => Some(pair),
-            None => {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "The Authorization header must be Basic base64(client_id:client_secret).",
-                )
-            }
-        },
-        None => field("client_id")
-            .zip(field("client_secret"))
-            .map(|(id, secret)| (id.to_string(), secret.to_string())),
-    };
-    let Some((id, secret)) = credentials else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "Client credentials are missing: send a Basic Authorization header or client_id and client_secret.",
-        );
-    };
-    // The token endpoint counts against the client's rate limit too.
-    let known = shared.clients.iter().position(|c| c.id == id);
-    if let Some(client) = known {
-        if let Some(refused) = shared.over_limit(client, &correlation) {
-            return refused;
-        }
-    }
-    if field("grant_type") != Some("client_credentials") {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "grant_type must be client_credentials.",
-        );
-    }
-    let Some(client) = known.filter(|&c| shared.clients[c].secret == secret) else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "Client authentication failed.");
-    };
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let access_token = URL_SAFE_NO_PAD.encode(bytes);
-    {
-        let mut tokens = shared.tokens.lock().expect("tokens lock");
-        let now = Instant::now();
-        // Forget expired tokens now and then, so a long run does not grow without bound.
-        if tokens.len() % 1024 == 1023 {
-            tokens.retain(|_, issued| issued.expires > now);
-        }
-        let expires = now + shared.token_lifetime;
-        tokens.insert(access_token.clone(), Issued { client, expires });
-    }
-    shared.stats.lock().expect("stats lock").tokens_issued += 1;
-    let body = json!({
-        "access_token": access_token,
-        "token_type": "bearer",
-        "expires_in": shared.token_lifetime.as_secs(),
-    });
-    ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
-}
-
-const FORM: &str = "application/x-www-form-urlencoded";
-const JSON: &str = "application/json";
-
-/// Whether the request's `Content-Type` is `media` (parameters such as
-/// `charset` allowed, case ignored), as the contract has clients send.
-fn content_type_is(headers: &HeaderMap, media: &str) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(media))
-}
-
-fn basic_credentials(value: &HeaderValue) -> Option<(String, String)> {
-    let value = value.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
-}
-
-/// `POST /api/v2/agentassist/compliance/violations/query`.
-async fn query_violations(
-    State(shared): State<Arc<Shared>>,
-    Extension(CorrelationId(correlation)): Extension<CorrelationId>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let unauthorized = || {
-        api_error(
-            StatusCode::UNAUTHORIZED,
-            codes::BAD_CREDENTIALS,
-            "Invalid login credentials: the token is missing, expired or revoked.",
-            &[],
-            &correlation,
-        )
-    };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-    else {
-        return unauthorized();
-    };
-    let client = {
-        let tokens = shared.tokens.lock().expect("tokens lock");
-        match tokens.get(token.trim()) {
-            Some(issued) if issued.expires > Instant::now() => issued.client,
-            _ => return unauthorized(),
-        }
-    };
-    if let Some(refused) = shared.over_limit(client, &correlation) {
-        return refused;
-    }
-    if !shared.clients[client].permitted {
-        return api_error(
-            StatusCode::FORBIDDEN,
-            codes::MISSING_PERMISSIONS,
-            &format!("Unable to perform the requested action. You are missing the following permission(s): [{}]", compliance_api::REQUIRED_PERMISSION),
-            &[],
-            &correlation,
-        );
-    }
-    if !content_type_is(&headers, JSON) {
-        let sent = headers
-            .get(header::CONTENT_TYPE)
-            .map_or("none".into(), |v| {
-                String::from_utf8_lossy(v.as_bytes()).into_owned()
-            });
-        return api_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported.media.type",
-            &format!("The media type '{sent}' is not supported; send Content-Type: {JSON}."),
-            &[],
-            &correlation,
-        );
-    }
-    // The size limit is checked before anything is parsed.
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return api_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::REQUEST_TOO_LARGE,
-            &format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
-            &[],
-            &correlation,
-        );
-    };
-    let refuse = |r: Refusal| {
-        api_error(
-            StatusCode::BAD_REQUEST,
-            r.code,
-            &r.message,
-            &r.details,
-            &correlation,
-        )
-    };
-    let query = match query::parse(&body) {
-        Ok(q) => q,
-        Err(r) => return refuse(r),
-    };
-    if !shared.latency.is_zero() {
-        tokio::time::sleep(shared.latency).await;
-    }
-    let faults = shared.faults();
-    let repeat_last = query.cursor.is_some() && shared.roll(faults.duplicates);
-    // A short page holds 0 to size - 1 violations.
-    let short = shared.roll(faults.short_pages).then(|| {
-        shared
-            .dice
-            .lock()
-            .expect("dice lock")
-            .gen_range(0..query.size) as usize
-    });
-    let serving = query::Serving {
-        repeat_last,
-        short,
-        cap: shared.max_results_per_query,
-    };
-    let dataset = shared.dataset.read().expect("dataset lock").clone();
-    let page = match query::page(&dataset, &query, Timestamp::now(), serving) {
-        Ok(page) => page,
-        Err(r) => return refuse(r),
-    };
-    if repeat_last {
-        shared.count_fault(|s| s.duplicates += 1);
-    }
-    if short.is_some() && page.next.is_some() {
-        shared.count_fault(|s| s.short_pages += 1);
-    }
-    let next = page.next.as_ref().map(|c| c.encode());
-    let legacy = shared.legacy_pages;
-    let body = serde_json::to_vec(&PageBody {
-        violations: page.violations,
-        page_size: query.size,
-        // An older server leaves the cursor out on the last page, and the total out.
-        next_page_cursor: if legacy && next.is_none() {
-            None
-        } else {
-            Some(next)
-        },
-        total: (!legacy).then_some(page.total),
-    });
-    match body {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal.server.error",
-            &format!("The page could not be rendered: {e}"),
-            &[],
-            &correlation,
-        ),
-    }
-}
-
-/// The 200 body of the query endpoint, rendered straight from the dataset.
-#[derive(serde::Serialize)]
-struct PageBody<'a> {
-    violations: Vec<&'a SimViolation>,
-    #[serde(rename = "pageSize")]
-    page_size: u32,
-    /// Present and null on the last page (absent only in legacy mode).
-    #[serde(rename = "nextPageCursor", skip_serializing_if = "Option::is_none")]
-    next_page_cursor: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    total: Option<u64>,
 }

@@ -34,6 +34,6 @@ mod verdict;
 
 pub use pii::{Finding, PiiType};
 pub use redact::{redact, redact_into};
-pub use rules::{RuleMatrix, RulesError, LOW_TOLERANCE};
+pub use rules::{Rule, RuleMatrix, RulesError, LOW_TOLERANCE};
 pub use scan::{scan, Scanner};
 pub use verdict::{OutputRecord, PiiFinding, Reason, Status, Tally, Verdict, Verifier};

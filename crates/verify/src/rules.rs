@@ -1,6 +1,10 @@
-//! The rule matrix: which regulations each Agent Assist rule maps to, read
-//! from a TOML file (interface.md, "The rules file").
+//! The rule matrix: which regulations each rule maps to, read from a TOML
+//! file (interface.md, "The rules file"). A rule of a real Genesys Cloud
+//! source (an STA category or topic, an evaluation question) may also say
+//! which source it belongs to and the severity its violations carry, since
+//! those APIs have no severity of their own.
 
+use compliance_api::Severity;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,10 +12,22 @@ use std::path::{Path, PathBuf};
 /// The tag that lets a rule's `LOW` violations count as validated.
 pub const LOW_TOLERANCE: &str = "low_tolerance";
 
-/// Regulations per rule id.
+/// Regulations (and, for the real sources, severity and source) per rule id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleMatrix {
-    rules: HashMap<String, Vec<String>>,
+    rules: HashMap<String, Rule>,
+}
+
+/// One rule entry of the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rule {
+    /// Regulations and tags, such as `gdpr_art5` or `low_tolerance`.
+    pub regulations: Vec<String>,
+    /// The severity a source without severities gives its violations.
+    pub severity: Option<Severity>,
+    /// The source whose rule this is (`speech-analytics`, `evaluations`, ...);
+    /// `None` for the agentassist API's own rules.
+    pub source: Option<String>,
 }
 
 /// Why a rules file cannot be used.
@@ -24,8 +40,9 @@ pub enum RulesError {
     },
     #[error(
         "the rules file {path} is not a valid rule matrix: {message}\n\
-         allowed: only tables [rules.\"<rule id>\"], each with exactly one key, \
-         regulations = [\"<regulation>\", ...] (strings; the tag \"low_tolerance\" lets LOW violations pass)"
+         allowed: only tables [rules.\"<rule id>\"], each with regulations = [\"<regulation>\", ...] \
+         (strings; the tag \"low_tolerance\" lets LOW violations pass) and optionally \
+         severity = \"LOW\"|\"MEDIUM\"|\"HIGH\"|\"CRITICAL\" and source = \"<source name>\""
     )]
     Invalid { path: PathBuf, message: String },
 }
@@ -41,6 +58,10 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct RuleEntry {
     regulations: Vec<String>,
+    #[serde(default)]
+    severity: Option<Severity>,
+    #[serde(default)]
+    source: Option<String>,
 }
 
 impl RuleMatrix {
@@ -68,7 +89,17 @@ impl RuleMatrix {
                     "rule {id:?} lists an empty regulation name {bad:?}"
                 ));
             }
-            rules.insert(id, entry.regulations);
+            if entry.source.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                return Err(format!("rule {id:?} names an empty source"));
+            }
+            rules.insert(
+                id,
+                Rule {
+                    regulations: entry.regulations,
+                    severity: entry.severity,
+                    source: entry.source,
+                },
+            );
         }
         Ok(RuleMatrix { rules })
     }
@@ -84,19 +115,37 @@ impl RuleMatrix {
         RuleMatrix {
             rules: rules
                 .into_iter()
-                .map(|(id, regs)| (id.to_owned(), regs.into_iter().map(str::to_owned).collect()))
+                .map(|(id, regs)| {
+                    let rule = Rule {
+                        regulations: regs.into_iter().map(str::to_owned).collect(),
+                        ..Rule::default()
+                    };
+                    (id.to_owned(), rule)
+                })
                 .collect(),
         }
     }
 
     /// The regulations (and tags) listed for a rule; empty when it has none.
     pub fn regulations(&self, rule_id: &str) -> &[String] {
-        self.rules.get(rule_id).map_or(&[], Vec::as_slice)
+        self.rules
+            .get(rule_id)
+            .map_or(&[], |r| r.regulations.as_slice())
     }
 
     /// Each rule id with its regulations, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.rules.iter().map(|(id, r)| (id.as_str(), r.as_slice()))
+        self.rules
+            .iter()
+            .map(|(id, r)| (id.as_str(), r.regulations.as_slice()))
+    }
+
+    /// Each rule id with its entry, ordered by id (so that what is built
+    /// from it, and the errors about it, come out the same every run).
+    pub fn entries(&self) -> Vec<(&str, &Rule)> {
+        let mut all: Vec<_> = self.rules.iter().map(|(id, r)| (id.as_str(), r)).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
     }
 
     /// How many rules the matrix maps.
@@ -138,6 +187,30 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_may_carry_its_source_and_severity() {
+        let m = RuleMatrix::from_toml(
+            "[rules.\"9b1f4c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e\"]\nregulations = [\"fdcpa_807\"]\n\
+             severity = \"HIGH\"\nsource = \"speech-analytics\"\n\n\
+             [rules.\"plain\"]\nregulations = [\"gdpr_art5\"]\n",
+        )
+        .unwrap();
+        let entries = m.entries();
+        assert_eq!(entries[1].0, "plain");
+        assert_eq!(entries[1].1.severity, None);
+        let (id, rule) = entries[0];
+        assert_eq!(id, "9b1f4c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e");
+        assert_eq!(rule.severity, Some(Severity::High));
+        assert_eq!(rule.source.as_deref(), Some("speech-analytics"));
+        assert_eq!(m.regulations(id), ["fdcpa_807"]);
+        for bad in [
+            "[rules.\"r\"]\nregulations = []\nseverity = \"SEVERE\"\n",
+            "[rules.\"r\"]\nregulations = []\nsource = \" \"\n",
+        ] {
+            assert!(RuleMatrix::from_toml(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn an_empty_file_maps_nothing() {
         let f = file("");
         assert!(RuleMatrix::from_path(f.path()).unwrap().is_empty());
@@ -150,6 +223,7 @@ mod tests {
             "[rulez.\"r\"]\nregulations = []\n",
             "[rules.\"r\"]\nregulations = \"gdpr_art5\"\n",
             "[rules.\"r\"]\nregulations = [\"\"]\n",
+            "[rules.\"r\"]\nregulations = []\nseverity = \"SEVERE\"\n",
             "[rules.\"r\"\nregulations = [\n",
         ] {
             let f = file(bad);

@@ -137,3 +137,57 @@ pub fn fields(body: &Value) -> Vec<String> {
         .map(|d| d["fieldName"].as_str().unwrap().to_string())
         .collect()
 }
+
+impl Sim {
+    /// `GET path` with `token`.
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` with `token` and a JSON `body`.
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The `transcripturl` path of a conversation's (agent) communication.
+pub fn transcript_url_path(c: &compliance_simulator::Conversation) -> String {
+    format!(
+        "/api/v2/speechandtextanalytics/conversations/{}/communications/{}/transcripturl",
+        c.id, c.communication_id
+    )
+}
+
+impl Sim {
+    /// A fresh pre-signed transcript URL for `c`.
+    pub async fn transcript_url(
+        &self,
+        token: &str,
+        c: &compliance_simulator::Conversation,
+    ) -> String {
+        let r = self.get(token, &transcript_url_path(c)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        v["url"].as_str().unwrap().to_string()
+    }
+}
+
+/// A small organisation: few violations, `conversations` conversations on 2023-10-01.
+pub fn org(conversations: usize) -> SimConfig {
+    SimConfig {
+        violations: 10,
+        conversations,
+        ..SimConfig::default()
+    }
+}

@@ -44,6 +44,14 @@
 //! | §5 5xx, HTML or empty body, `Retry-After` with 503 | `faults::server_errors_are_500_502_503_504_with_html_or_empty_bodies` |
 //! | §6 300/minute per client over API and token endpoint; 429 + integer `Retry-After`; configurable | `s6_rate_limits::*`; `limiter` unit tests for the rolling minute |
 
+//!
+//! The real Genesys Cloud endpoints (`genesys-real-apis.md`, `docs/simulator.md`)
+//! are checked in `genesys_sta` (§2 transcript aggregates, job lifecycle,
+//! topics, categories, details, transcript URLs; §6 permissions; §7 the 429
+//! body and limits; §9 program coverage and interval edges) and
+//! `genesys_quality` (§3 search range, late, rescored and retracted
+//! evaluations, forms).
+
 mod harness;
 
 mod s1_hosts;
@@ -55,3 +63,5 @@ mod s5_errors;
 mod s6_rate_limits;
 
 mod faults;
+mod genesys_quality;
+mod genesys_sta;
