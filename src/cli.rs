@@ -66,6 +66,10 @@ pub enum Command {
     Serve(commands::serve::Args),
     /// Write an HTML compliance report (charts, audit trail) that opens offline.
     Report(commands::report::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(commands::docs::CompletionsArgs),
+    /// Print the man page, or write every command's page into a directory.
+    Man(commands::docs::ManArgs),
 }
 
 pub fn parse() -> Cli {

@@ -39,6 +39,8 @@ fn run(cli: Cli) -> ExitCode {
             Command::Audit(args) => commands::audit::run(args).await,
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Report(args) => commands::report::run(args).await,
+            Command::Completions(args) => commands::docs::completions(args).await,
+            Command::Man(args) => commands::docs::man(args).await,
         }
     });
     let exit = match outcome {

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod demo;
+pub mod docs;
 pub mod extract;
 pub mod report;
 pub mod serve;

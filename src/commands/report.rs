@@ -145,6 +145,8 @@ pub fn note_written(report: &Report, out: &Path) {
 fn report_failure(e: ReportError) -> Failure {
     match e {
         ReportError::Store(_) => Failure::new(Exit::Internal, e),
+        // The library says what happened; the flag that named the directory is ours.
+        ReportError::Audit(e) => Failure::invalid(anyhow::Error::new(e).context("--audit-dir")),
         _ => Failure::invalid(e),
     }
 }

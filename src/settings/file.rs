@@ -74,7 +74,13 @@ fn file_error(name: &str, text: &str, e: &toml::de::Error) -> SettingsError {
     if let Some(key) = &key {
         input.push_str(&format!(", key {key}"));
     }
-    let message = e.message().trim();
+    // toml has no words for some errors (a lone carriage return).
+    let message = match e.message().trim() {
+        "" => {
+            "a character TOML does not allow there (such as a carriage return without a line feed)"
+        }
+        message => message,
+    };
     let example = key.as_deref().unwrap_or("key");
     let allowed = [
         (
@@ -127,6 +133,16 @@ fn key_of_line(line: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// Found by fuzzing: toml gives no message for a lone carriage return.
+    #[test]
+    fn every_refusal_says_why() {
+        let err = parse("p.toml", "region = \"usw2\"\n\r# note\n")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("line 2"), "{err}");
+        assert!(err.message.contains("carriage return"), "{err}");
+    }
+
     #[test]
     fn config_type_errors_name_line_and_key_and_never_show_a_secret() {
         let err = parse("p.toml", "region = \"usw2\"\npage_size = \"100\"\n")
@@ -143,5 +159,63 @@ mod tests {
             .to_string();
         assert!(err.contains("key client_secret"), "{err}");
         assert!(!err.contains("98765432"), "{err}");
+    }
+}
+
+/// Fuzz target `config_file`: any text gets an answer, never a panic; a
+/// refusal names the file and says why, and never shows the value of a
+/// `client_secret` line, however the text around it is mangled.
+#[cfg(test)]
+mod fuzz {
+    const TOKENS: &[&str] = &[
+        "client_secret",
+        " = ",
+        "\"",
+        "'",
+        "\n",
+        "\r",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "=",
+        "#",
+        "500",
+        "true",
+        "\"\"\"",
+        "page_size",
+        "severity",
+        "region",
+        ".",
+        "\\",
+        "1979-05-27T07:32:00Z",
+    ];
+
+    #[test]
+    fn fuzz_config_file() {
+        compliance_fuzz::fuzz_text("config_file", TOKENS, |text| {
+            if let Err(e) = super::parse("fuzz.toml", text) {
+                let shown = e.to_string();
+                assert!(shown.contains("config file fuzz.toml"), "{shown}");
+                assert!(
+                    !e.message.trim().is_empty(),
+                    "no reason given for {text:?}: {shown}"
+                );
+                // The value of a client_secret line, when it is nowhere else.
+                let secret = text
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("client_secret"))
+                    .filter_map(|l| l.split_once('=').map(|(_, v)| v.trim()))
+                    .map(|v| v.trim_matches(|c| c == '"' || c == '\''))
+                    .find(|v| v.len() >= 6 && text.matches(v).count() == 1);
+                if let Some(secret) = secret {
+                    assert!(
+                        !shown.contains(secret),
+                        "the secret {secret:?} is shown: {shown}"
+                    );
+                }
+            }
+        });
     }
 }

@@ -6,6 +6,7 @@ mod util;
 
 mod audit;
 mod demo;
+mod docs;
 mod extract;
 mod postgres;
 mod report;

@@ -49,7 +49,7 @@ pub fn check_trail(dir: &Path, anchors: &TrailAnchors<'_>) -> Result<TrailCheck,
         if let Some(head) = r.head.as_ref().filter(|h| h.seq > anchor.seq) {
             notes.push(format!(
                 "records seq {} to {} come after the head given by --expect-head; \
-                 only the state store (--state) anchors them",
+                 only the state store anchors them",
                 anchor.seq + 1,
                 head.seq
             ));

@@ -102,3 +102,56 @@ mod tests {
         assert!(decode(br#"{"violations": []}"#).is_err());
     }
 }
+
+/// Fuzz target `page`: the page parser against serde's reading of the same
+/// bytes. A body is a page exactly when it is JSON of the page's shape; each
+/// record is a violation exactly when the typed parse takes it, and the same
+/// one; a reject keeps the record as received and says why.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    /// Keys and values of this parser, beside any JSON's tokens.
+    const TOKENS: &[&str] = &[
+        "\"violations\":",
+        "\"pageSize\":",
+        "\"nextPageCursor\":",
+        "\"total\":",
+        "\"id\":\"a\"",
+        "\"ruleId\":",
+        "\"severity\":\"LOW\"",
+        "\"detectedAt\":\"2023-10-01T00:00:00Z\"",
+        "\"evidence\":",
+    ];
+
+    #[test]
+    fn fuzz_page() {
+        let tokens = [compliance_fuzz::JSON, TOKENS].concat();
+        compliance_fuzz::fuzz("page", &tokens, |bytes| {
+            let raw = serde_json::from_slice::<Page<Value>>(bytes);
+            let page = match (decode(bytes), raw) {
+                (Ok(page), Ok(raw)) => (page, raw),
+                (Err(_), Err(_)) => return,
+                (a, b) => panic!(
+                    "decode and serde disagree on {:?}: {a:?} / {b:?}",
+                    String::from_utf8_lossy(bytes)
+                ),
+            };
+            let (page, raw) = page;
+            assert_eq!(page.next_page_cursor, raw.next_page_cursor);
+            assert_eq!(page.total, raw.total);
+            assert_eq!(page.records.len(), raw.violations.len());
+            for (record, value) in page.records.iter().zip(&raw.violations) {
+                let typed = Violation::deserialize(value);
+                match (record, typed) {
+                    (Ok(v), Ok(t)) => assert_eq!(v, &t),
+                    (Err(rejected), Err(_)) => {
+                        assert_eq!(&rejected.raw, value);
+                        assert!(!rejected.reason.is_empty());
+                    }
+                    (r, t) => panic!("record {value} read as {r:?}, typed {t:?}"),
+                }
+            }
+        });
+    }
+}

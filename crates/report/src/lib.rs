@@ -63,7 +63,8 @@ pub enum ReportError {
     },
     #[error("{name}: {why}")]
     Window { name: String, why: String },
-    #[error("--audit-dir: {0}")]
+    /// The audit directory could not be read; the caller names its input.
+    #[error(transparent)]
     Audit(compliance_audit::ChainError),
     #[error(transparent)]
     Store(compliance_store::StoreError),

@@ -377,3 +377,62 @@ pub(crate) fn page<'a>(
         total,
     })
 }
+
+/// Fuzz target `sim_query`: whatever the body, the parser answers; what it
+/// accepts keeps every constraint of the contract, what it refuses names
+/// the fields and carries the contract's code.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    /// Keys and values of this parser, beside any JSON's tokens.
+    const TOKENS: &[&str] = &[
+        "1000",
+        "1001",
+        "\"time_interval\":",
+        "\"start\":",
+        "\"end\":",
+        "\"filters\":",
+        "\"severity\":",
+        "\"policy_ids\":",
+        "\"agent_ids\":",
+        "\"size\":",
+        "\"cursor\":",
+        "\"HIGH\"",
+        "\"2023-10-01T00:00:00Z\"",
+        "\"2023-11-01T00:00:00.5Z\"",
+        "\"3f1f0e2a-6c1b-4a57-9d7e-2b1a4c9e8f10\"",
+        "\"eyJ9\"",
+        "-",
+        "1e3",
+    ];
+
+    #[test]
+    fn fuzz_sim_query() {
+        let tokens = [compliance_fuzz::JSON, TOKENS].concat();
+        compliance_fuzz::fuzz("sim_query", &tokens, |body| match parse(body) {
+            Ok(q) => {
+                assert!(q.start < q.end, "{q:?}");
+                let span = q.end.as_datetime() - q.start.as_datetime();
+                assert!(span <= chrono::Duration::days(MAX_SPAN_DAYS), "{q:?}");
+                assert!((1..=1000).contains(&q.size), "{q:?}");
+                for ids in [&q.policy_ids, &q.agent_ids].into_iter().flatten() {
+                    assert!(!ids.is_empty() && ids.len() <= MAX_IDS_PER_FILTER, "{q:?}");
+                }
+                assert!(q.severity.as_ref().is_none_or(|s| !s.is_empty()), "{q:?}");
+                let value: Value = serde_json::from_slice(body).expect("accepted, so JSON");
+                assert!(value.is_object());
+            }
+            Err(refusal) => {
+                assert!(
+                    [codes::BAD_REQUEST, codes::INVALID_CURSOR].contains(&refusal.code),
+                    "{refusal:?}"
+                );
+                assert!(
+                    !refusal.details.is_empty() && !refusal.message.is_empty(),
+                    "{refusal:?}"
+                );
+            }
+        });
+    }
+}

@@ -64,6 +64,19 @@ struct RuleEntry {
     source: Option<String>,
 }
 
+/// What is wrong with a TOML text. toml has no words for some errors (a
+/// lone carriage return): then where it is, and what usually causes it.
+fn toml_error(e: &toml::de::Error) -> String {
+    match e.message().trim() {
+        "" => {
+            let full = e.to_string();
+            let at = full.lines().next().unwrap_or("TOML parse error");
+            format!("{at}: a character TOML does not allow there (such as a carriage return without a line feed)")
+        }
+        message => message.to_owned(),
+    }
+}
+
 impl RuleMatrix {
     /// Reads a rules file. Unknown keys are refused (a typo such as
     /// `regulation =` would otherwise silently turn every violation of the
@@ -81,7 +94,7 @@ impl RuleMatrix {
 
     /// Parses the TOML text of a rules file; the error says what is wrong.
     pub fn from_toml(text: &str) -> Result<RuleMatrix, String> {
-        let file: File = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        let file: File = toml::from_str(text).map_err(|e| toml_error(&e))?;
         let mut rules = HashMap::with_capacity(file.rules.len());
         for (id, entry) in file.rules {
             if let Some(bad) = entry.regulations.iter().find(|r| r.trim().is_empty()) {
@@ -168,6 +181,16 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(text.as_bytes()).unwrap();
         f
+    }
+
+    /// Found by fuzzing: toml gives no message for a lone carriage return.
+    #[test]
+    fn every_refusal_says_where_and_why() {
+        let message = RuleMatrix::from_toml("\r").unwrap_err();
+        assert!(
+            message.contains("line 1, column 1") && message.contains("carriage return"),
+            "{message}"
+        );
     }
 
     #[test]

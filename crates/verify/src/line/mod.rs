@@ -14,6 +14,8 @@ use crate::verdict::{OutputRecord, Reason, Tally, Verifier};
 use compliance_api::Violation;
 use std::cell::RefCell;
 
+#[cfg(test)]
+mod fuzz;
 mod reader;
 use std::io::Write;
 
