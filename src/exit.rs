@@ -71,6 +71,17 @@ pub fn client_failure(e: compliance_client::Error) -> Failure {
     )
 }
 
+/// The one mapping from a state store that cannot be opened to exit codes:
+/// a server that stayed unreachable is 4, anything else (a bad URL, a wrong
+/// password, a newer schema, a file that is not a store) is 2.
+pub fn store_failure(e: compliance_store::StoreError) -> Failure {
+    let exit = match e {
+        compliance_store::StoreError::Unreachable { .. } => Exit::Unavailable,
+        _ => Exit::Invalid,
+    };
+    Failure::new(exit, anyhow::Error::new(e).context("--state"))
+}
+
 /// The one mapping from a pipeline run's failures to exit codes.
 pub fn run_failure(e: compliance_pipeline::RunError) -> Failure {
     use compliance_pipeline::RunError;

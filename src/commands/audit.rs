@@ -7,12 +7,12 @@
 //! directory, a malformed `--expect-head`, a missing `--state` file).
 
 use super::Outcome;
-use crate::exit::{Exit, Failure};
+use crate::exit::{store_failure, Exit, Failure};
 use crate::settings::DEFAULT_STATE;
 use compliance_audit::{
     check_trail, parse_anchor, Anchor, ChainError, TrailAnchors, WebhookEndpoint,
 };
-use compliance_store::{SqliteStore, StateStore};
+use compliance_store::StateLocation;
 use std::path::PathBuf;
 
 // `audit --help`'s examples are in cli.rs, beside the other commands'.
@@ -45,8 +45,9 @@ Example:
 struct EnableWebhookArgs {
     /// The webhook URL, as given to --webhook-url.
     url: String,
-    /// State store that holds the outbox [default: genesys-compliance.db].
-    #[arg(long, value_name = "FILE")]
+    /// State store that holds the outbox: a file or a postgres:// URL
+    /// [default: genesys-compliance.db].
+    #[arg(long, value_name = "FILE|URL")]
     state: Option<PathBuf>,
 }
 
@@ -65,8 +66,9 @@ Examples:
 struct VerifyArgs {
     /// The audit directory (the one that holds audit.jsonl).
     dir: PathBuf,
-    /// State store that anchors the chain's head [default: genesys-compliance.db, if it exists].
-    #[arg(long, value_name = "FILE")]
+    /// State store that anchors the chain's head: a file or a postgres://
+    /// URL [default: genesys-compliance.db, if it exists].
+    #[arg(long, value_name = "FILE|URL")]
     state: Option<PathBuf>,
     /// Expected head, as the newest webhook's `chain` carries it: SEQ:HASH.
     #[arg(long, value_name = "SEQ:HASH", value_parser = parse_anchor)]
@@ -83,7 +85,8 @@ pub async fn run(args: Args) -> Outcome {
 fn enable_webhook(args: EnableWebhookArgs) -> Outcome {
     let endpoint = WebhookEndpoint::parse(&args.url).map_err(Failure::invalid)?;
     let state = args.state.unwrap_or_else(|| PathBuf::from(DEFAULT_STATE));
-    let store = SqliteStore::open_existing(&state).map_err(Failure::invalid)?;
+    let state = StateLocation::parse(state).map_err(store_failure)?;
+    let store = state.open_existing().map_err(store_failure)?;
     let url = endpoint.as_str();
     let store_failure = |e| Failure::new(Exit::Internal, e);
     match store.disabled_endpoint(url).map_err(store_failure)? {
@@ -102,27 +105,17 @@ fn enable_webhook(args: EnableWebhookArgs) -> Outcome {
         n => println!(
             "{n} queued audit record{} will be delivered by the next run with --webhook-url {url} --state {}",
             if n == 1 { "" } else { "s" },
-            state.display()
+            state
         ),
     }
     Ok(Exit::Done)
 }
 
 fn verify(args: VerifyArgs) -> Outcome {
-    let state = match &args.state {
-        Some(path) => Some(path.clone()),
-        None => Some(PathBuf::from(DEFAULT_STATE)).filter(|p| p.is_file()),
-    };
-    let store = match &state {
-        Some(path) => Some(SqliteStore::open_existing(path).map_err(Failure::invalid)?),
-        None => None,
-    };
+    let store = super::existing_store(args.state.as_deref())?;
     let anchors = TrailAnchors {
         expect_head: args.expect_head.clone(),
-        store: store
-            .as_ref()
-            .zip(state.as_ref())
-            .map(|(s, p)| (s as &dyn StateStore, p.display().to_string())),
+        store: store.as_ref().map(|(s, shown)| (s.as_ref(), shown.clone())),
     };
     let check = check_trail(&args.dir, &anchors).map_err(chain_failure)?;
     let report = &check.report;

@@ -25,6 +25,26 @@ pub struct Pipeline {
     pub audit: crate::settings::AuditSettings,
 }
 
+/// A state store opened, and where it is (the file, or the URL without its
+/// password), for messages.
+pub type NamedStore = (std::sync::Arc<dyn compliance_store::StateStore>, String);
+
+/// The state store that `--state` names for a command that only reads one
+/// (`audit verify`, `report`): without the flag, `genesys-compliance.db` if
+/// that file exists, else none.
+pub fn existing_store(state: Option<&std::path::Path>) -> Result<Option<NamedStore>, Failure> {
+    let default = std::path::Path::new(crate::settings::DEFAULT_STATE);
+    let Some(path) = state.or(Some(default).filter(|p| p.is_file())) else {
+        return Ok(None);
+    };
+    let location =
+        compliance_store::StateLocation::parse(path).map_err(crate::exit::store_failure)?;
+    let store = location
+        .open_existing()
+        .map_err(crate::exit::store_failure)?;
+    Ok(Some((store, location.to_string())))
+}
+
 impl Pipeline {
     /// Reads every layer of settings the two commands share; a bad one exits 2.
     pub fn from_settings(
@@ -37,8 +57,7 @@ impl Pipeline {
         let connection = layers.connection(connection).map_err(Failure::invalid)?;
         let selection = layers.selection(filters).map_err(Failure::invalid)?;
         let audit = layers.audit(audit).map_err(Failure::invalid)?;
-        let store = compliance_store::SqliteStore::open(&audit.state)
-            .map_err(|e| Failure::invalid(anyhow::Error::new(e).context("--state")))?;
+        let store = audit.state.open().map_err(crate::exit::store_failure)?;
         let matrix = crate::settings::rule_matrix(selection.rules);
         let mut config = compliance_client::ExtractorConfig::new(connection.transport);
         config.concurrency = connection.concurrency;
@@ -47,7 +66,7 @@ impl Pipeline {
         Ok(Pipeline {
             source,
             verifier,
-            store: std::sync::Arc::new(store),
+            store,
             filters: selection.filters,
             page_size: selection.page_size,
             audit,

@@ -3,9 +3,9 @@
 
 use super::Outcome;
 use crate::exit::{Exit, Failure};
-use crate::settings::{DEFAULT_AUDIT_DIR, DEFAULT_STATE};
+use crate::settings::DEFAULT_AUDIT_DIR;
 use compliance_report::{build, source, Pseudonyms, Report, ReportError, Request, Verdict, Window};
-use compliance_store::{SqliteStore, StateStore};
+use compliance_store::StateStore;
 use std::path::{Path, PathBuf};
 
 /// Where `--pseudonymize-agents` takes its key from.
@@ -43,8 +43,8 @@ pub struct Args {
     /// The audit directory that holds audit.jsonl
     #[arg(long, value_name = "DIR", default_value = DEFAULT_AUDIT_DIR)]
     pub audit_dir: PathBuf,
-    /// State store that anchors the trail and holds the webhook outbox [default: genesys-compliance.db, if it exists]
-    #[arg(long, value_name = "FILE")]
+    /// State store that anchors the trail and holds the webhook outbox: a file or a postgres:// URL [default: genesys-compliance.db, if it exists]
+    #[arg(long, value_name = "FILE|URL")]
     pub state: Option<PathBuf>,
     /// The HTML file to write; `-` writes to standard output
     #[arg(long, value_name = "FILE")]
@@ -79,24 +79,11 @@ fn report(args: &Args) -> Outcome {
         None
     };
     let inputs = source::resolve(&args.input).map_err(report_failure)?;
-    let state = match &args.state {
-        Some(path) => Some(path.clone()),
-        None => Some(PathBuf::from(DEFAULT_STATE)).filter(|p| p.is_file()),
-    };
-    let store = match &state {
-        Some(path) => Some(
-            SqliteStore::open_existing(path)
-                .map_err(|e| Failure::invalid(anyhow::Error::new(e).context("--state")))?,
-        ),
-        None => None,
-    };
+    let store = super::existing_store(args.state.as_deref())?;
     let request = Request {
         inputs,
         audit_dir: args.audit_dir.clone(),
-        store: store
-            .as_ref()
-            .zip(state.as_ref())
-            .map(|(s, p)| (s as &dyn StateStore, p.display().to_string())),
+        store: store.as_ref().map(|(s, shown)| (s.as_ref(), shown.clone())),
         window,
         title: args.title.clone(),
         pseudonyms,

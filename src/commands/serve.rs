@@ -106,7 +106,7 @@ pub async fn run(args: Args) -> Outcome {
         out_dir: schedule.out_dir.clone(),
         audit_dir: audit_dir.clone(),
         store: pipeline.store.clone(),
-        state_name: state_file.display().to_string(),
+        state_name: state_file.to_string(),
     });
     let endpoints = tokio::spawn(compliance_pipeline::serve_endpoints(
         listener,
@@ -144,7 +144,7 @@ pub async fn run(args: Args) -> Outcome {
         Err(ServeError::NoStart) => Err(Failure::invalid(anyhow::anyhow!(
             "--since: required for the first run (the state store {} holds no watermark yet); \
              give where extraction starts, such as --since 2023-10-01T00:00:00Z",
-            state_file.display()
+            state_file
         ))),
         Err(ServeError::FirstRun(e)) => Err(crate::exit::run_failure(e)),
     }

@@ -5,6 +5,7 @@ use super::error::SettingsError;
 use super::layers::{env, Layers};
 use compliance_audit::{WebhookEndpoint, WebhookSecret};
 use compliance_pipeline::Webhook;
+use compliance_store::StateLocation;
 use std::path::PathBuf;
 
 /// The state store `--state` names by default, in the working directory.
@@ -16,9 +17,11 @@ pub const DEFAULT_AUDIT_DIR: &str = "audit";
 /// Where the state, the audit trail and the webhook go (extract and serve).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AuditArgs {
-    /// State store (SQLite): checkpoints, webhook outbox, audit chain anchor
+    /// State store: checkpoints, webhook outbox, audit chain anchor; an
+    /// SQLite file, or a postgres://USER@HOST:PORT/DB URL (put its password
+    /// in the config file's `state`, not on the command line)
     /// [default: genesys-compliance.db in the working directory]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE|URL")]
     pub state: Option<PathBuf>,
     /// Audit directory: one extraction_<id>.json per extraction and the
     /// hash-chained audit.jsonl; check it with `audit verify DIR`
@@ -35,7 +38,7 @@ pub struct AuditArgs {
 /// The state store, audit directory and webhook, valid by construction.
 #[derive(Debug)]
 pub struct AuditSettings {
-    pub state: PathBuf,
+    pub state: StateLocation,
     pub audit_dir: Option<PathBuf>,
     pub webhook: Option<Webhook>,
 }
@@ -44,11 +47,12 @@ impl Layers<'_> {
     /// The state store, audit directory and webhook.
     pub fn audit(&self, args: &AuditArgs) -> Result<AuditSettings, SettingsError> {
         let f = &self.file;
-        let state = args
-            .state
-            .clone()
-            .or_else(|| f.state.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE));
+        let (input, state) = match (&args.state, &f.state) {
+            (Some(flag), _) => ("--state", flag.clone()),
+            (None, Some(key)) => ("state (config file)", key.clone()),
+            (None, None) => ("--state", PathBuf::from(DEFAULT_STATE)),
+        };
+        let state = StateLocation::parse(state).map_err(|e| SettingsError::new(input, e))?;
         let audit_dir = args.audit_dir.clone().or_else(|| f.audit_dir.clone());
         Ok(AuditSettings {
             state,

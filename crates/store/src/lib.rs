@@ -8,15 +8,23 @@
 //! `serve`'s watermark, and the ids already output (so a re-read drops them).
 //!
 //! [`StateStore`] is the interface; [`SqliteStore`] the embedded
-//! implementation (one file, WAL, `synchronous=FULL`), so that a PostgreSQL
-//! store can follow for several workers.
+//! implementation (one file, WAL, `synchronous=FULL`) and [`PostgresStore`]
+//! the one that several processes share. [`StateLocation`] tells them apart
+//! by what `--state` names (a `postgres://` URL or a file) and opens either.
 //!
 //! The store is synchronous. Every call is one short transaction; async
 //! callers may call it directly for these brief calls or wrap it in
-//! `tokio::task::spawn_blocking` when they batch many.
+//! `tokio::task::spawn_blocking` when they batch many. (The PostgreSQL
+//! store waits for the network inside `block_in_place` when called from a
+//! multi-threaded runtime: see `postgres/connection.rs`.)
 
+mod location;
+mod postgres;
 mod sqlite;
+pub mod testing;
 
+pub use location::{PostgresUrl, StateLocation};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use std::collections::HashSet;
@@ -172,13 +180,27 @@ pub enum StoreError {
     Locked { path: PathBuf },
     #[error("state store {path} does not exist")]
     Missing { path: PathBuf },
+    /// `store` names the file or the URL (never with its password).
     #[error(
-        "state store {path} has schema version {found}, newer than this program knows ({known})"
+        "state store {store} has schema version {found}, newer than this program knows ({known})"
     )]
     TooNew {
-        path: PathBuf,
+        store: String,
         found: i64,
         known: i64,
+    },
+    /// What `--state` names cannot be a state store (`shown` is without its password).
+    #[error("state store `{shown}`: {problem}")]
+    BadLocation { shown: String, problem: String },
+    /// The PostgreSQL server did not answer, after retries.
+    #[error("state store {store}: the server stayed unreachable: {cause}; check that PostgreSQL is running there and that the URL's host and port are right")]
+    Unreachable { store: String, cause: String },
+    /// The PostgreSQL server answered with an error, or the connection broke mid-call.
+    #[error("state store {store}: {action} failed: {cause}; check that the URL names a genesys-compliance state database that its user may read and write")]
+    Postgres {
+        store: String,
+        action: &'static str,
+        cause: String,
     },
     #[error("state store {path}: {action} failed: {cause}; check that the file is a genesys-compliance state database, readable and writable, on a disk with free space")]
     Sqlite {
@@ -210,6 +232,35 @@ impl StoreError {
             },
         }
     }
+}
+
+impl StoreError {
+    pub(crate) fn postgres(
+        store: String,
+        action: &'static str,
+        cause: &tokio_postgres::Error,
+    ) -> Self {
+        StoreError::Postgres {
+            store,
+            action,
+            cause: describe(cause),
+        }
+    }
+}
+
+/// `error` and its causes, joined by `: ` (tokio-postgres says only "db
+/// error" at the top; the server's message is its cause). No part of it
+/// carries the connection's password: tokio-postgres names options, not
+/// their values.
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 /// A violation already output, remembered so that a re-read drops it.

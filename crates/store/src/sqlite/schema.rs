@@ -74,7 +74,7 @@ pub(super) fn migrate(path: &Path, conn: &mut Connection) -> Result<(), StoreErr
     let found = version(&tx)?;
     if found > known {
         return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
+            store: path.display().to_string(),
             found,
             known,
         });
