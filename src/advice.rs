@@ -3,6 +3,7 @@
 //! knows both. Each message is the library's, with what to do after it.
 
 use compliance_audit::{AuditError, DeliveryError, EndpointError};
+use compliance_client::{Error as ClientError, RetryCause};
 use compliance_pipeline::RunError;
 use compliance_store::StoreError;
 use compliance_verify::RulesError;
@@ -39,6 +40,9 @@ fn advised(error: &(dyn Error + 'static)) -> Option<String> {
     if let Some(e) = error.downcast_ref::<RulesError>() {
         return rules(e);
     }
+    if let Some(e) = error.downcast_ref::<ClientError>() {
+        return client(e);
+    }
     error.downcast_ref::<EndpointError>().map(webhook_url)
 }
 
@@ -50,8 +54,32 @@ fn run(e: &RunError) -> Option<String> {
         RunError::Checkpoint(_) => Some(format!(
             "{e}; remove the state file or give another --state"
         )),
-        RunError::Client(_) | RunError::Output(_) | RunError::Interrupted => None,
+        RunError::Client(e) => client(e),
+        RunError::Output(_) | RunError::Interrupted => None,
     }
+}
+
+/// The network's failures that a setting of this program can fix.
+fn client(e: &ClientError) -> Option<String> {
+    let advice = match e {
+        ClientError::Untrusted { .. } => {
+            "if the host is reached through a private CA or a TLS-inspecting proxy, give that \
+             CA's certificate (PEM) with --ca-cert FILE (or ca_cert in the config file)"
+        }
+        ClientError::TooLarge { .. } => {
+            "the bound is --max-response-size (or max_response_size in the config file): \
+             raise it if answers that large are expected, or lower --page-size"
+        }
+        ClientError::Unavailable {
+            cause: RetryCause::Timeout,
+            ..
+        } => {
+            "each request, its whole answer included, must end within --request-timeout: \
+             raise it if the server is only slow"
+        }
+        _ => return None,
+    };
+    Some(format!("{e}; {advice}"))
 }
 
 fn audit(e: &AuditError) -> Option<String> {

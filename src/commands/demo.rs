@@ -173,6 +173,7 @@ pub async fn run(args: Args) -> Outcome {
                 .map_err(|e| Failure::new(Exit::Internal, e))?,
             secret: Some(secret),
             retry: None,
+            ca: None,
             enable_command: Some(crate::advice::enable_webhook_command),
         }),
     };

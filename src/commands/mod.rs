@@ -56,7 +56,11 @@ impl Pipeline {
     ) -> Result<Pipeline, Failure> {
         let connection = layers.connection(connection).map_err(Failure::invalid)?;
         let selection = layers.selection(filters).map_err(Failure::invalid)?;
-        let audit = layers.audit(audit).map_err(Failure::invalid)?;
+        let mut audit = layers.audit(audit).map_err(Failure::invalid)?;
+        // One trust store for every host: the webhook's as the API's.
+        if let Some(webhook) = audit.webhook.as_mut() {
+            webhook.ca = connection.transport.ca.clone();
+        }
         let store = audit.state.open().map_err(crate::exit::store_failure)?;
         let matrix = crate::settings::rule_matrix(selection.rules);
         let mut config = compliance_client::ExtractorConfig::new(connection.transport);

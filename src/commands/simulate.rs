@@ -139,6 +139,14 @@ struct Flags {
         allow_hyphen_values = true
     )]
     slow_delay: HumanDuration,
+    /// Probability that a violations page is padded with 256 MiB of
+    /// whitespace, sent without a Content-Length (a client must refuse it).
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    fault_oversized: f64,
+    /// Probability that a violations page is sent one byte every 500 ms (a
+    /// client's request timeout must cut it).
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
+    fault_trickle: f64,
     /// Probability that a page begins with the last violation of the previous page.
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     fault_duplicates: f64,
@@ -248,6 +256,9 @@ impl Flags {
                 job_failures: self.fault_job_failed,
                 job_expiries: self.fault_job_expired,
                 transcript_url_expiries: self.fault_transcript_url_expired,
+                oversized: self.fault_oversized,
+                trickle: self.fault_trickle,
+                ..Faults::default()
             },
             legacy_pages: self.legacy_pages,
             max_results_per_query: compliance_api::MAX_RESULTS_PER_QUERY,

@@ -90,6 +90,7 @@ impl Layers<'_> {
             endpoint,
             secret,
             retry: None,
+            ca: None,
             enable_command: Some(crate::advice::enable_webhook_command),
         }))
     }

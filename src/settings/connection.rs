@@ -4,9 +4,16 @@
 use super::error::SettingsError;
 use super::layers::{env, Layers};
 use compliance_api::Region;
-use compliance_client::{BaseUrl, Credentials, Endpoints, RetryPolicy, TransportConfig};
+use compliance_client::{
+    BaseUrl, ByteSize, CaBundle, Credentials, Endpoints, RetryPolicy, TransportConfig,
+};
 use secrecy::SecretString;
 use std::path::PathBuf;
+
+/// Bounds of `--max-response-size`: below 64 KiB not even a token fits
+/// comfortably; above 4 GiB is no bound.
+const MIN_RESPONSE_SIZE: ByteSize = ByteSize::bytes(64 << 10);
+const MAX_RESPONSE_SIZE: ByteSize = ByteSize::bytes(4 << 30);
 
 /// The flags shared by every command that talks to the API.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -14,7 +21,7 @@ pub struct ConnectionArgs {
     /// Settings file (TOML); flags and environment variables override it.
     /// Keys: region, api_base_url, login_base_url, client_id, client_secret,
     /// rate_limit_per_minute, page_size, severity, policy_ids, agent_ids, rules,
-    /// concurrency, request_timeout, retry_max_attempts, retry_base_delay,
+    /// concurrency, request_timeout, ca_cert, max_response_size, retry_max_attempts, retry_base_delay,
     /// retry_max_delay, retry_max_elapsed, state, audit_dir, webhook_url,
     /// keep_pii; for serve also since, every, lookback, lag, out_dir, listen, rotate.
     /// See deploy/config.example.toml.
@@ -40,9 +47,21 @@ pub struct ConnectionArgs {
     /// Windows fetched at the same time [default: 8]
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub concurrency: Option<String>,
-    /// Time allowed for one HTTP request, such as 30s [default: 30s]
+    /// Time allowed for one HTTP request, its whole answer read included (a
+    /// server that trickles is cut there and the request retried), such as
+    /// 30s [default: 30s]
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub request_timeout: Option<String>,
+    /// Also trust the CA certificate(s) in FILE (PEM) for the API, login and
+    /// webhook hosts: a private CA, or a TLS-inspecting proxy's. The system's
+    /// trust store stays in use. HTTPS_PROXY and NO_PROXY are honoured.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Largest answer accepted from the API (or login host); a larger one is
+    /// refused while it is read (exit 4), such as 64MiB, 512KiB or 1GiB
+    /// [default: 64MiB]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub max_response_size: Option<String>,
     /// Attempts per request before giving up (exit 4), the first included [default: 8]
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub retry_max_attempts: Option<String>,
@@ -88,6 +107,27 @@ impl Layers<'_> {
             transport.request_timeout = d;
         }
         transport.retry = self.retry(args)?;
+        transport.ca = self.ca_cert(args)?;
+        if let Some(size) = self.parse::<ByteSize>(
+            ("--max-response-size", args.max_response_size.as_ref()),
+            None,
+            ("max_response_size", f.max_response_size.clone()),
+        )? {
+            if !(MIN_RESPONSE_SIZE..=MAX_RESPONSE_SIZE).contains(&size) {
+                let input = match &args.max_response_size {
+                    Some(_) => "--max-response-size".to_string(),
+                    None => self.file_key("max_response_size"),
+                };
+                return Err(SettingsError::new(
+                    input,
+                    format!(
+                        "{size} is not allowed; give a size from {MIN_RESPONSE_SIZE} to \
+                         {MAX_RESPONSE_SIZE}, such as 64MiB"
+                    ),
+                ));
+            }
+            transport.max_response_size = size;
+        }
         let concurrency = self
             .number(
                 ("--concurrency", args.concurrency.as_ref()),
@@ -99,6 +139,20 @@ impl Layers<'_> {
             transport,
             concurrency,
         })
+    }
+
+    /// The private CA to trust (flag, else config file), read and checked
+    /// now: a file that is missing, not PEM or holds no certificate is
+    /// refused by name before anything is sent.
+    fn ca_cert(&self, args: &ConnectionArgs) -> Result<Option<CaBundle>, SettingsError> {
+        let (input, path) = match (&args.ca_cert, &self.file.ca_cert) {
+            (Some(path), _) => ("--ca-cert".to_string(), path),
+            (None, Some(path)) => (self.file_key("ca_cert"), path),
+            (None, None) => return Ok(None),
+        };
+        CaBundle::load(path)
+            .map(Some)
+            .map_err(|e| SettingsError::new(input, e))
     }
 
     /// The API and login hosts: explicit base URLs where given, else the

@@ -23,6 +23,8 @@ pub(super) struct FileSettings {
     pub(super) rules: Option<PathBuf>,
     pub(super) concurrency: Option<u64>,
     pub(super) request_timeout: Option<String>,
+    pub(super) ca_cert: Option<PathBuf>,
+    pub(super) max_response_size: Option<String>,
     pub(super) retry_max_attempts: Option<u64>,
     pub(super) retry_base_delay: Option<String>,
     pub(super) retry_max_delay: Option<String>,

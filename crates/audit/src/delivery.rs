@@ -11,6 +11,7 @@
 //! next run.
 
 use crate::signing::WebhookSecret;
+use compliance_http::{CaBundle, ClientSettings};
 use compliance_retry::RetryPolicy;
 use compliance_store::{Anchor, DisabledEndpoint, OutboxEntry, StateStore, StoreError};
 use serde_json::Value;
@@ -164,6 +165,9 @@ pub struct Deliverer {
     secret: Option<WebhookSecret>,
     policy: RetryPolicy,
     client: reqwest::Client,
+    /// What the client was built with (rebuilt when either changes).
+    timeout: Duration,
+    ca: Option<CaBundle>,
     enable_command: Option<EnableCommand>,
 }
 
@@ -197,7 +201,9 @@ impl Deliverer {
             endpoint,
             secret,
             policy: DEFAULT_RETRY,
-            client: client(DEFAULT_TIMEOUT)?,
+            client: client(DEFAULT_TIMEOUT, None)?,
+            timeout: DEFAULT_TIMEOUT,
+            ca: None,
             enable_command: None,
         })
     }
@@ -223,7 +229,16 @@ impl Deliverer {
 
     /// Uses `timeout` for each attempt (keep it within 15 to 30 s outside tests).
     pub fn with_timeout(mut self, timeout: Duration) -> Result<Self, DeliveryError> {
-        self.client = client(timeout)?;
+        self.client = client(timeout, self.ca.clone())?;
+        self.timeout = timeout;
+        Ok(self)
+    }
+
+    /// Trusts `ca` for the endpoint's certificate too (a private CA, or a
+    /// TLS-inspecting proxy's), beside the system's and the bundled roots.
+    pub fn with_ca(mut self, ca: Option<CaBundle>) -> Result<Self, DeliveryError> {
+        self.client = client(self.timeout, ca.clone())?;
+        self.ca = ca;
         Ok(self)
     }
 
@@ -341,19 +356,31 @@ impl Deliverer {
     }
 }
 
-fn client(timeout: Duration) -> Result<reqwest::Client, DeliveryError> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
+/// The client of the API's (same trust and proxies), without redirects.
+fn client(timeout: Duration, ca: Option<CaBundle>) -> Result<reqwest::Client, DeliveryError> {
+    compliance_http::client(&ClientSettings {
+        ca,
         // A redirect is not a delivery: followed, the POST would become a
         // GET whose 200 marks a record delivered that nobody received.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| DeliveryError::Client(describe(e)))
+        follow_redirects: false,
+        ..ClientSettings::new(timeout)
+    })
+    .map_err(|e| DeliveryError::Client(e.to_string()))
 }
 
-/// A network error with its causes, without the URL (which may carry a token).
+/// A network error with its causes, without the URL (which may carry a
+/// token); an untrusted certificate says so, naming the host.
 fn describe(e: reqwest::Error) -> String {
+    if let Some(detail) = compliance_http::untrusted_certificate(&e) {
+        let host = e
+            .url()
+            .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+            .unwrap_or_else(|| "the webhook host".into());
+        return format!(
+            "the TLS certificate of {host} is {detail}: no CA in the system's trust store, \
+             the bundled roots or the added CA file vouches for it"
+        );
+    }
     let e = e.without_url();
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);

@@ -57,6 +57,8 @@ pub enum Error {
         elapsed.as_secs_f64(), cid(correlation_id)
     )]
     Unavailable {
+        /// Why the last attempt was to be retried (a timeout, a 5xx, ...).
+        cause: crate::RetryCause,
         /// The last failure, such as `HTTP 503 (code service.unavailable)` or `connection reset`.
         last: String,
         /// Attempts made, the first included.
@@ -64,6 +66,33 @@ pub enum Error {
         /// Time from the first attempt to giving up.
         elapsed: Duration,
         /// The last answer's `ININ-Correlation-Id` (or the one this client sent).
+        correlation_id: Option<String>,
+    },
+    /// The server's TLS certificate is not trusted: an unknown CA (a
+    /// private one, or a TLS-inspecting proxy's), another host's name, or
+    /// expired. Nothing was sent to it; retrying cannot help.
+    #[error(
+        "the TLS certificate of {host} is {detail}: no CA in the system's trust store, the \
+         bundled roots or the added CA file vouches for it; nothing was sent to it"
+    )]
+    Untrusted {
+        /// `host:port` that presented the certificate.
+        host: String,
+        /// What is wrong with it, such as `signed by a CA that is not trusted`.
+        detail: String,
+    },
+    /// An answer larger than the bound, refused while it was read.
+    #[error(
+        "the answer from {url} is larger than {limit}; it was refused while being read \
+         (correlation id {})",
+        cid(correlation_id)
+    )]
+    TooLarge {
+        /// `host:port/path` that answered.
+        url: String,
+        /// The bound.
+        limit: compliance_http::ByteSize,
+        /// The server's `ININ-Correlation-Id`.
         correlation_id: Option<String>,
     },
     /// 400 or 413: the server refused the request itself; retrying cannot help.
@@ -126,7 +155,10 @@ impl Error {
             Error::CredentialsRefused { .. }
             | Error::TokenRefused { .. }
             | Error::PermissionDenied { .. } => ErrorKind::Refused,
-            Error::Unavailable { .. } | Error::JobFailed { .. } => ErrorKind::Unavailable,
+            Error::Unavailable { .. }
+            | Error::JobFailed { .. }
+            | Error::Untrusted { .. }
+            | Error::TooLarge { .. } => ErrorKind::Unavailable,
             Error::Rejected { .. }
             | Error::Unsplittable { .. }
             | Error::Internal(_)
@@ -140,7 +172,8 @@ impl Error {
             | Error::TokenRefused { correlation_id, .. }
             | Error::PermissionDenied { correlation_id, .. }
             | Error::Unavailable { correlation_id, .. }
-            | Error::Rejected { correlation_id, .. } => correlation_id.as_deref(),
+            | Error::Rejected { correlation_id, .. }
+            | Error::TooLarge { correlation_id, .. } => correlation_id.as_deref(),
             _ => None,
         }
     }
@@ -151,7 +184,8 @@ impl Error {
 pub enum ErrorKind {
     /// Credentials or permission refused (exit 3).
     Refused,
-    /// Unavailable after every retry (exit 4).
+    /// Unavailable after every retry, or an answer that cannot be used: an
+    /// untrusted certificate, an oversized body (exit 4).
     Unavailable,
     /// A request the server will never accept, or a fault of this program (exit 1).
     Internal,

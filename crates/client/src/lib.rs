@@ -18,6 +18,7 @@ mod transport;
 mod window;
 
 pub use api_client::{Access, ApiClient, Presigned};
+pub use compliance_http::{ByteSize, CaBundle, CaError};
 pub use endpoint::{BaseUrl, BaseUrlError, Endpoints};
 pub use error::{Error, ErrorKind};
 pub use extractor::{Batch, Batches, ExtractorConfig, Plan, Query, Resume, ViolationExtractor};
@@ -25,7 +26,7 @@ pub use pacer::Pacer;
 pub use page::Rejected;
 pub use retry::{RetryCause, RetryPolicy};
 pub use stats::{Stats, StatsSnapshot, PAGE_LATENCY_METRIC};
-pub use transport::{Credentials, TransportConfig};
+pub use transport::{Credentials, TransportConfig, DEFAULT_MAX_RESPONSE_SIZE};
 pub use window::Window;
 
 /// For crash tests only: with `GENESYS_COMPLIANCE_CRASH_AT` set to `point`,

@@ -11,6 +11,7 @@ use compliance_api::{
     codes, ApiError, OAuthError, TokenResponse, ViolationQuery, CORRELATION_HEADER, QUERY_PATH,
     TOKEN_PATH,
 };
+use compliance_http::{BodyError, ByteSize, CaBundle, ClientSettings};
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,12 +40,24 @@ pub struct TransportConfig {
     pub rate_limit_per_minute: u32,
     /// Backoff and bounds of retries.
     pub retry: RetryPolicy,
-    /// One request (connect, send, read the whole body) must finish within this.
+    /// One request (connect, send, read the whole body) must finish within
+    /// this: a server that trickles its answer is cut here.
     pub request_timeout: Duration,
+    /// A private CA trusted for the API and login hosts (and pre-signed
+    /// URLs), beside the system's and the bundled roots.
+    pub ca: Option<CaBundle>,
+    /// An answer larger than this is refused while it is read.
+    pub max_response_size: ByteSize,
 }
 
+/// The default bound on one answer: a page of 1,000 violations of realistic
+/// size is a few megabytes, so this leaves room for far larger evidence
+/// while a runaway answer stops long before memory does.
+pub const DEFAULT_MAX_RESPONSE_SIZE: ByteSize = ByteSize::mib(64);
+
 impl TransportConfig {
-    /// Defaults: 300 requests per minute, [`RetryPolicy::default`], 30 s per request.
+    /// Defaults: 300 requests per minute, [`RetryPolicy::default`], 30 s per
+    /// request, no added CA, answers up to [`DEFAULT_MAX_RESPONSE_SIZE`].
     pub fn new(endpoints: Endpoints, credentials: Credentials) -> Self {
         TransportConfig {
             endpoints,
@@ -52,6 +65,8 @@ impl TransportConfig {
             rate_limit_per_minute: 300,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(30),
+            ca: None,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
         }
     }
 }
@@ -113,6 +128,7 @@ pub(crate) struct Transport {
     pacer: Pacer,
     pub(crate) stats: Arc<Stats>,
     token: tokio::sync::Mutex<Option<CachedToken>>,
+    max_response_size: ByteSize,
 }
 
 struct CachedToken {
@@ -123,11 +139,11 @@ struct CachedToken {
 
 impl Transport {
     pub(crate) fn new(config: TransportConfig, stats: Arc<Stats>) -> Result<Transport, Error> {
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .user_agent(concat!("genesys-compliance/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Setup(e.to_string()))?;
+        let http = compliance_http::client(&ClientSettings {
+            ca: config.ca.clone(),
+            ..ClientSettings::new(config.request_timeout)
+        })
+        .map_err(|e| Error::Setup(e.to_string()))?;
         Ok(Transport {
             http,
             token_url: config.endpoints.login.join(TOKEN_PATH),
@@ -138,6 +154,7 @@ impl Transport {
             pacer: Pacer::per_minute(config.rate_limit_per_minute),
             stats,
             token: tokio::sync::Mutex::new(None),
+            max_response_size: config.max_response_size,
         })
     }
 
@@ -423,8 +440,10 @@ impl Transport {
         .await
     }
 
-    /// Sends one request (the caller has paced it) and reads its whole body. A network failure
-    /// comes back as the retry it calls for.
+    /// Sends one request (the caller has paced it) and reads its whole body,
+    /// up to the bound. A network failure comes back as the retry it calls
+    /// for; an untrusted certificate or an oversized body as a failure
+    /// (trying again cannot change either).
     async fn send<T>(&self, request: reqwest::RequestBuilder) -> Result<Answer, Attempt<T>> {
         Stats::add(&self.stats.requests, 1);
         self.send_uncounted(request).await
@@ -440,6 +459,12 @@ impl Transport {
         let sent_at = Instant::now();
         let ours = uuid::Uuid::new_v4().to_string();
         let network = |e: reqwest::Error, cid: &str| {
+            if let Some(detail) = compliance_http::untrusted_certificate(&e) {
+                return Attempt::Fail(Error::Untrusted {
+                    host: e.url().map_or_else(|| "the server".into(), host_of),
+                    detail,
+                });
+            }
             let cause = if e.is_timeout() {
                 RetryCause::Timeout
             } else {
@@ -474,7 +499,18 @@ impl Transport {
             let wait = retry_after.unwrap_or(Duration::from_secs(1));
             self.pacer.pause_until(Instant::now() + wait);
         }
-        let bytes = response.bytes().await.map_err(|e| network(e, &cid))?;
+        let url = response.url().clone();
+        let bytes = match compliance_http::read_bounded(response, self.max_response_size).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::Network(e)) => return Err(network(e, &cid)),
+            Err(BodyError::TooLarge { limit, .. }) => {
+                return Err(Attempt::Fail(Error::TooLarge {
+                    url: format!("{}{}", host_of(&url), url.path()),
+                    limit,
+                    correlation_id: Some(cid),
+                }))
+            }
+        };
         Ok(Answer {
             status,
             cid,
@@ -505,6 +541,7 @@ impl Transport {
                 } => {
                     let Some(wait) = self.retry.next_wait(n, started.elapsed(), retry_after) else {
                         return Err(Error::Unavailable {
+                            cause,
                             last,
                             attempts: n,
                             elapsed: started.elapsed(),
@@ -538,6 +575,15 @@ fn renew_at(asked_at: Instant, expires_in: u64) -> Instant {
     let lifetime = Duration::from_secs(expires_in).min(MAX_TOKEN_LIFETIME);
     let margin = (lifetime / 5).min(Duration::from_secs(60));
     asked_at + (lifetime - margin)
+}
+
+/// `host:port` of `url`, for messages (never its path or query).
+fn host_of(url: &Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        _ => "the server".into(),
+    }
 }
 
 /// One HTTP answer, body read.

@@ -31,6 +31,8 @@ pub struct Webhook {
     pub endpoint: WebhookEndpoint,
     pub secret: Option<WebhookSecret>,
     pub retry: Option<compliance_audit::RetryPolicy>,
+    /// A private CA trusted for the endpoint's certificate (`--ca-cert`).
+    pub ca: Option<compliance_client::CaBundle>,
     /// How the program enables the endpoint again after `410 Gone`: quoted in
     /// the messages about a disabled endpoint.
     pub enable_command: Option<EnableCommand>,
@@ -158,7 +160,8 @@ pub async fn deliver(
     store: Arc<dyn StateStore>,
     webhook: &Webhook,
 ) -> Result<DeliveryReport, RunError> {
-    let mut deliverer = Deliverer::new(store, webhook.endpoint.clone(), webhook.secret.clone())?;
+    let mut deliverer = Deliverer::new(store, webhook.endpoint.clone(), webhook.secret.clone())?
+        .with_ca(webhook.ca.clone())?;
     if let Some(policy) = webhook.retry {
         deliverer = deliverer.with_retry(policy);
     }

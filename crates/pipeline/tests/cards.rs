@@ -99,6 +99,7 @@ async fn no_card_of_any_form_leaves_through_output_rejects_or_webhook() {
                 endpoint: WebhookEndpoint::parse(&receiver.url()).unwrap(),
                 secret: Some(secret),
                 retry: None,
+                ca: None,
                 enable_command: None,
             }),
         }),

@@ -47,6 +47,7 @@ async fn every_violation_is_output_once_verified_redacted_and_audited() {
             endpoint: WebhookEndpoint::parse(&receiver.url()).unwrap(),
             secret: Some(secret),
             retry: None,
+            ca: None,
             enable_command: None,
         }),
     };

@@ -12,6 +12,10 @@ use compliance_audit::{WebhookSecret, DEFAULT_TOLERANCE};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
+
+pub use compliance_http::ServerTls;
 
 /// One request the receiver got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +46,8 @@ struct Inner {
 #[derive(Debug)]
 pub struct WebhookReceiver {
     addr: SocketAddr,
+    /// Serving HTTPS (else plain HTTP).
+    tls: bool,
     inner: Arc<Mutex<Inner>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -58,15 +64,29 @@ impl WebhookReceiver {
         Self::bind(SocketAddr::from(([127, 0, 0, 1], 0)), secret).await
     }
 
+    /// Starts a receiver on a free port of 127.0.0.1 serving HTTPS with `tls`
+    /// (a certificate from a private CA). Call it inside a tokio runtime.
+    pub async fn start_tls(secret: Option<WebhookSecret>, tls: ServerTls) -> std::io::Result<Self> {
+        Self::bind_with(SocketAddr::from(([127, 0, 0, 1], 0)), secret, Some(tls)).await
+    }
+
     /// Starts a receiver on `addr`, which must be a loopback address.
     pub async fn bind(addr: SocketAddr, secret: Option<WebhookSecret>) -> std::io::Result<Self> {
+        Self::bind_with(addr, secret, None).await
+    }
+
+    async fn bind_with(
+        addr: SocketAddr,
+        secret: Option<WebhookSecret>,
+        tls: Option<ServerTls>,
+    ) -> std::io::Result<Self> {
         if !addr.ip().is_loopback() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 format!("the webhook receiver listens on loopback addresses only, not {addr}"),
             ));
         }
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let inner = Arc::new(Mutex::new(Inner {
             secret,
@@ -76,17 +96,38 @@ impl WebhookReceiver {
         let app = Router::new()
             .fallback(post(receive))
             .with_state(inner.clone());
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("webhook receiver stopped: {e}");
+        let https = tls.is_some();
+        let task = match tls {
+            None => tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!("webhook receiver stopped: {e}");
+                }
+            }),
+            Some(tls) => {
+                let listener = TlsListener::new(listener, tls)?;
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!("webhook receiver stopped: {e}");
+                    }
+                })
             }
-        });
-        Ok(WebhookReceiver { addr, inner, task })
+        };
+        Ok(WebhookReceiver {
+            addr,
+            tls: https,
+            inner,
+            task,
+        })
     }
 
-    /// The URL to post to.
+    /// The URL to post to (`https://localhost:PORT/webhook` when serving
+    /// TLS: the name its certificate is issued for).
     pub fn url(&self) -> String {
-        format!("http://{}/webhook", self.addr)
+        if self.tls {
+            format!("https://localhost:{}/webhook", self.addr.port())
+        } else {
+            format!("http://{}/webhook", self.addr)
+        }
     }
 
     /// The address it listens on.
@@ -132,6 +173,67 @@ impl WebhookReceiver {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A TCP listener whose connections are handed on once their TLS handshake
+/// is done; handshakes run apart, so that one stalled client holds up no
+/// other. Dropping it stops accepting.
+struct TlsListener {
+    handshaken: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    fn new(listener: TcpListener, tls: ServerTls) -> std::io::Result<Self> {
+        let local = listener.local_addr()?;
+        let (done, handshaken) = tokio::sync::mpsc::channel(16);
+        let accepting = tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
+                let (tls, done) = (tls.clone(), done.clone());
+                tokio::spawn(async move {
+                    match tls.accept(stream).await {
+                        Ok(stream) => {
+                            let _ = done.send((stream, peer)).await;
+                        }
+                        Err(e) => tracing::debug!("webhook receiver: TLS handshake failed: {e}"),
+                    }
+                });
+            }
+        });
+        Ok(TlsListener {
+            handshaken,
+            local,
+            accepting,
+        })
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.handshaken.recv().await {
+            Some(accepted) => accepted,
+            // The accepting task ended: no connection will come again.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.local)
     }
 }
 

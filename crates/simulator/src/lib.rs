@@ -39,6 +39,8 @@ pub use server::{FaultStats, RequestRecord, Simulator, Stats};
 use compliance_api::Timestamp;
 use std::time::Duration;
 
+pub use compliance_http::ServerTls;
+
 /// Fields newer than the contract that a few served violations carry
 /// (clients must keep them): every other key of a served violation is one of
 /// the contract's.
@@ -190,6 +192,15 @@ pub struct Faults {
     /// Share of pre-signed transcript URLs issued already expired (the store
     /// answers 403; a client must ask `transcripturl` again).
     pub transcript_url_expiries: f64,
+    /// Share of violations pages sent with `oversized_bytes` of whitespace
+    /// before the JSON (still a valid page), without a Content-Length: a
+    /// client must refuse it while reading, not after.
+    pub oversized: f64,
+    pub oversized_bytes: u64,
+    /// Share of violations pages whose body is sent one byte every
+    /// `trickle_interval`: a client's total timeout must cut it.
+    pub trickle: f64,
+    pub trickle_interval: Duration,
 }
 
 impl Default for Faults {
@@ -208,6 +219,10 @@ impl Default for Faults {
             job_failures: 0.0,
             job_expiries: 0.0,
             transcript_url_expiries: 0.0,
+            oversized: 0.0,
+            oversized_bytes: 256 << 20,
+            trickle: 0.0,
+            trickle_interval: Duration::from_millis(500),
         }
     }
 }

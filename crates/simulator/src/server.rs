@@ -35,6 +35,8 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub struct Simulator {
     addr: SocketAddr,
+    /// Serving HTTPS (else plain HTTP).
+    tls: bool,
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
 }
@@ -71,6 +73,10 @@ pub struct FaultStats {
     pub jobs_expired: u64,
     /// Transcript URLs issued already expired.
     pub transcript_urls_expired: u64,
+    /// Pages sent padded beyond any sane size.
+    pub oversized: u64,
+    /// Pages sent one byte at a time.
+    pub trickled: u64,
 }
 
 /// One request as the simulator received and answered it, for tests that
@@ -136,6 +142,16 @@ pub(crate) struct Issued {
 impl Simulator {
     /// Generates the dataset and starts serving on `listen` (use port 0 for a free port).
     pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Simulator> {
+        Simulator::start_with_tls(config, listen, None).await
+    }
+
+    /// [`Simulator::start`], serving HTTPS with `tls` when given (a
+    /// certificate from a private CA, as a gateway inside a company has).
+    pub async fn start_with_tls(
+        config: SimConfig,
+        listen: SocketAddr,
+        tls: Option<compliance_http::ServerTls>,
+    ) -> std::io::Result<Simulator> {
         // Bind first, so that a busy port is reported before a long generation.
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -178,9 +194,11 @@ impl Simulator {
             transcript_url_lifetime: config.transcript_url_lifetime,
             rate_limit_per_minute: config.rate_limit_per_minute,
         });
-        let task = tokio::spawn(accept_loop(listener, router(shared.clone())));
+        let https = tls.is_some();
+        let task = tokio::spawn(accept_loop(listener, router(shared.clone()), tls));
         Ok(Simulator {
             addr,
+            tls: https,
             shared,
             task: Some(task),
         })
@@ -191,9 +209,15 @@ impl Simulator {
         self.addr
     }
 
-    /// `http://IP:PORT`: both `/oauth/token` and `/api/v2/...` live there.
+    /// `http://IP:PORT` (`https://localhost:PORT` when serving TLS: the
+    /// name its certificate is issued for): both `/oauth/token` and
+    /// `/api/v2/...` live there.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.tls {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// The dataset as it stands (violations added later are in later snapshots).
@@ -332,6 +356,9 @@ async fn around_every_request(
     if shared.roll(faults.slow) {
         shared.count_fault(|s| s.slow += 1);
         tokio::time::sleep(faults.slow_delay).await;
+    }
+    if record.path == QUERY_PATH && response.status().is_success() {
+        response = crate::net::misshapen(&shared, &faults, response).await;
     }
     if response.extensions().get::<Reset>().is_none() {
         let mut stats = shared.stats.lock().expect("stats lock");
