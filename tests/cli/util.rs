@@ -36,6 +36,21 @@ const SETTINGS_ENV: [&str; 8] = [
     "GENESYS_COMPLIANCE_LOG_FORMAT",
 ];
 
+/// The environment variables that route or trust connections (proxies, the
+/// system's CA file): a test sets the ones it means and inherits none.
+const NETWORK_ENV: [&str; 10] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
 /// The simulator's demo client, which it accepts by default.
 pub const DEMO_CLIENT: [(&str, &str); 2] = [
     ("GENESYSCLOUD_OAUTHCLIENT_ID", "demo-client"),
@@ -45,7 +60,7 @@ pub const DEMO_CLIENT: [(&str, &str); 2] = [
 /// The binary, with none of the settings of the surrounding environment.
 pub fn bin() -> Command {
     let mut cmd = Command::new(BIN);
-    for name in SETTINGS_ENV {
+    for name in SETTINGS_ENV.iter().chain(&NETWORK_ENV) {
         cmd.env_remove(name);
     }
     cmd
