@@ -174,6 +174,12 @@ pub async fn run(args: Args) -> Outcome {
                     ": the endpoint {}; the run after that delivers them first",
                     x.reason
                 ),
+                None if d.certificate_refused => format!(
+                    "; a later run delivers them first. Last attempt: {}; if the endpoint's \
+                     certificate comes from a private CA or a TLS-inspecting proxy, give that \
+                     CA's certificate with --ca-cert FILE",
+                    d.last_error.as_deref().unwrap_or("refused")
+                ),
                 None => "; a later run delivers them first".into(),
             };
             note(&format!(

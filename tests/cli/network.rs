@@ -428,3 +428,86 @@ async fn a_trickling_page_is_cut_by_the_request_timeout_retried_then_refused() {
     assert!(sim.stats().faults.trickled >= 3, "{:?}", sim.stats());
     rerun_completes(&sim, dir.path()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_webhook_certificate_leaves_the_record_queued_until_its_ca_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, ca_file) = private_ca(dir.path());
+    let sim = faulty_simulator(50, Faults::default()).await;
+    let receiver = WebhookReceiver::start_tls(
+        Some(WebhookSecret::parse(WEBHOOK_SECRET).unwrap()),
+        ca.loopback_server(),
+    )
+    .await
+    .unwrap();
+    let run = |ca_cert: Option<&Path>| {
+        let mut cmd = extract_into(&sim.base_url(), dir.path());
+        cmd.args(["--webhook-url", &receiver.url()])
+            .env("COMPLIANCE_WEBHOOK_SECRET", WEBHOOK_SECRET);
+        if let Some(path) = ca_cert {
+            cmd.arg("--ca-cert").arg(path);
+        }
+        cmd
+    };
+    let started = Instant::now();
+    let out = output(run(None)).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    let host = format!("localhost:{}", receiver.addr().port());
+    assert!(
+        stderr.contains(&format!(
+            "the TLS certificate of {host} is signed by a CA that is not trusted"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--ca-cert"), "{stderr}");
+    // Not retried for minutes: no retry makes the certificate trusted.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(receiver.requests().is_empty());
+
+    // With the CA, the next run delivers the queued record first, then its own.
+    let out = output(run(Some(&ca_file))).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(receiver.messages().len(), 2, "{:?}", receiver.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_response_bound_is_refused_by_name_before_anything_is_sent() {
+    let sim = faulty_simulator(10, Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("settings.toml");
+    std::fs::write(&config, "max_response_size = \"5GiB\"\n").unwrap();
+    let config = config.display().to_string();
+    for (flags, input, allowed) in [
+        (
+            vec!["--max-response-size", "lots"],
+            "--max-response-size",
+            "64MiB",
+        ),
+        (
+            vec!["--max-response-size", "64MB"],
+            "--max-response-size",
+            "64MiB",
+        ),
+        (
+            vec!["--max-response-size", "1KiB"],
+            "--max-response-size",
+            "from 64 KiB to 4 GiB",
+        ),
+        (
+            vec!["--config", &config],
+            "key max_response_size",
+            "from 64 KiB to 4 GiB",
+        ),
+    ] {
+        let mut cmd = extract_into(&sim.base_url(), dir.path());
+        cmd.args(&flags);
+        let out = output(cmd).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(input), "{flags:?}: {stderr}");
+        assert!(stderr.contains(allowed), "{flags:?}: {stderr}");
+    }
+    let stats = sim.stats();
+    assert_eq!(stats.token_requests + stats.query_requests, 0, "{stats:?}");
+}

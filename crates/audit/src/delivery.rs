@@ -139,6 +139,9 @@ pub struct DeliveryReport {
     pub disabled: Option<DisabledEndpoint>,
     /// What the last failed attempt met.
     pub last_error: Option<String>,
+    /// The last failed attempt met a certificate that is not trusted (a
+    /// private CA's, or a TLS-inspecting proxy's): the fix is a CA to trust.
+    pub certificate_refused: bool,
 }
 
 impl DeliveryReport {
@@ -303,7 +306,12 @@ impl Deliverer {
                         return Ok(report);
                     }
                     Attempt::Failed(status, error) => {
-                        let wait = self.policy.next_wait(attempt, started.elapsed(), None);
+                        // No retry makes a certificate trusted: left queued at once.
+                        report.certificate_refused = error.starts_with(UNTRUSTED);
+                        let wait = match report.certificate_refused {
+                            true => None,
+                            false => self.policy.next_wait(attempt, started.elapsed(), None),
+                        };
                         let next = wait.map(|wait| unix_millis() + wait.as_millis() as i64);
                         self.store
                             .record_failure(&entry.webhook_id, status, &error, next)?;
@@ -368,6 +376,9 @@ fn client(timeout: Duration, ca: Option<CaBundle>) -> Result<reqwest::Client, De
     .map_err(|e| DeliveryError::Client(e.to_string()))
 }
 
+/// How a failure for an untrusted certificate begins.
+const UNTRUSTED: &str = "the TLS certificate of";
+
 /// A network error with its causes, without the URL (which may carry a
 /// token); an untrusted certificate says so, naming the host.
 fn describe(e: reqwest::Error) -> String {
@@ -377,8 +388,8 @@ fn describe(e: reqwest::Error) -> String {
             .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
             .unwrap_or_else(|| "the webhook host".into());
         return format!(
-            "the TLS certificate of {host} is {detail}: no CA in the system's trust store, \
-             the bundled roots or the added CA file vouches for it"
+            "{UNTRUSTED} {host} is {detail}: no CA in the system's trust store, the bundled \
+             roots or the added CA file vouches for it"
         );
     }
     let e = e.without_url();

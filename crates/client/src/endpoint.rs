@@ -3,7 +3,6 @@
 use compliance_api::Region;
 use reqwest::Url;
 use std::fmt;
-use std::net::IpAddr;
 
 /// Why a base URL was refused; the message says what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +42,7 @@ impl BaseUrl {
         }
         match url.scheme() {
             "https" => {}
-            "http" if is_loopback(&url) => {}
+            "http" if compliance_http::is_loopback(&url) => {}
             "http" => return Err(BaseUrlError::InsecureRemote(s.to_string())),
             other => return Err(BaseUrlError::Scheme(s.to_string(), other.to_string())),
         }
@@ -67,16 +66,7 @@ impl fmt::Display for BaseUrl {
 
 /// Whether `url` is plain `http://` to a loopback host.
 pub(crate) fn is_loopback_http(url: &Url) -> bool {
-    url.scheme() == "http" && is_loopback(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
+    url.scheme() == "http" && compliance_http::is_loopback(url)
 }
 
 /// The API host and the OAuth (login) host.
