@@ -20,6 +20,8 @@ enum Answer {
     Declared(u64),
     /// `200` without a length, whitespace without end.
     Endless,
+    /// `302` to this location.
+    Redirect(&'static str),
 }
 
 /// A server on a free loopback port, over TLS when `tls` is given; it
@@ -73,6 +75,11 @@ async fn respond<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answer: Answe
             let _ = stream
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
                 .await;
+            return;
+        }
+        Answer::Redirect(to) => {
+            let head = format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n");
+            let _ = stream.write_all(head.as_bytes()).await;
             return;
         }
         Answer::Declared(n) => (format!("content-length: {n}\r\n"), Some(n)),
@@ -205,4 +212,43 @@ async fn a_declared_length_over_the_bound_is_refused_before_reading() {
         .unwrap();
     let body = read_bounded(response, ByteSize::mib(1)).await.unwrap();
     assert_eq!(body.len(), 1 << 20);
+}
+
+#[tokio::test]
+async fn a_redirect_to_plain_http_off_loopback_is_refused() {
+    let ca = TestCa::new("Example Corp Root CA");
+    let server = serve(
+        Some(ca.loopback_server()),
+        Answer::Redirect("http://audit.example.com/collect"),
+    )
+    .await;
+    let http = client(&ClientSettings {
+        ca: Some(ca_bundle(&ca)),
+        ..ClientSettings::new(Duration::from_secs(10))
+    })
+    .unwrap();
+    let err = http
+        .get(format!("https://localhost:{}/", server.port))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_redirect(), "{err:?}");
+    assert!(
+        format!("{err:?}").contains("plain http:// off loopback"),
+        "{err:?}"
+    );
+
+    // To loopback it is followed (simulators, local gateways).
+    let target = serve(None, Answer::Hello).await;
+    let to: &'static str = format!("http://127.0.0.1:{}/", target.port).leak();
+    let server = serve(Some(ca.loopback_server()), Answer::Redirect(to)).await;
+    let body = http
+        .get(format!("https://localhost:{}/", server.port))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "hello");
 }
