@@ -1,7 +1,7 @@
 //! Reading an answer's body with a bound, chunk by chunk.
 
 use crate::size::ByteSize;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// Why a body was not read.
 #[derive(Debug, thiserror::Error)]
@@ -31,13 +31,20 @@ pub async fn read_bounded(
     if declared.is_some_and(|n| n > limit.get()) {
         return Err(BodyError::TooLarge { limit, declared });
     }
-    // Reserve what was declared (within the bound), else a modest start.
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(8 * 1024) as usize);
+    // Reserve what was declared (within the bound), else a modest start;
+    // grow by doubling, but never past the bound, so that memory stays
+    // within it however the answer arrives.
+    let mut body = Vec::with_capacity(declared.unwrap_or(8 * 1024) as usize);
     while let Some(chunk) = response.chunk().await? {
-        if (body.len() + chunk.len()) as u64 > limit.get() {
+        let needed = body.len() + chunk.len();
+        if needed as u64 > limit.get() {
             return Err(BodyError::TooLarge { limit, declared });
+        }
+        if needed > body.capacity() {
+            let grown = (body.capacity() * 2).max(needed).min(limit.get() as usize);
+            body.reserve_exact(grown - body.len());
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    Ok(Bytes::from(body))
 }
