@@ -511,3 +511,28 @@ async fn a_bad_response_bound_is_refused_by_name_before_anything_is_sent() {
     let stats = sim.stats();
     assert_eq!(stats.token_requests + stats.query_requests, 0, "{stats:?}");
 }
+
+#[test]
+fn help_names_the_ca_flag_the_proxy_variables_and_the_bound() {
+    for command in ["extract", "serve"] {
+        let out = bin().args([command, "--help"]).output().unwrap();
+        // Wrapped to the terminal's width: compare words, not lines.
+        let help = text(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(out.status.success(), "{command}");
+        for words in [
+            "--ca-cert <FILE>",
+            "HTTPS_PROXY and NO_PROXY are honoured",
+            "--max-response-size <SIZE>",
+            "[default: 64MiB]",
+            "--request-timeout <DURATION>",
+        ] {
+            assert!(
+                help.contains(words),
+                "{command} --help lacks {words:?}:\n{help}"
+            );
+        }
+    }
+}
