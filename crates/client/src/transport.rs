@@ -50,9 +50,9 @@ pub struct TransportConfig {
     pub max_response_size: ByteSize,
 }
 
-/// The default bound on one answer: a page of 1,000 violations of realistic
-/// size is a few megabytes, so this leaves room for far larger evidence
-/// while a runaway answer stops long before memory does.
+/// The default bound on one answer: a page of 1,000 of the simulator's
+/// violations is about 0.8 MB, so this leaves room for evidence 80 times
+/// larger while a runaway answer stops long before memory does.
 pub const DEFAULT_MAX_RESPONSE_SIZE: ByteSize = ByteSize::mib(64);
 
 impl TransportConfig {
