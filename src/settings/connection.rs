@@ -285,6 +285,31 @@ mod tests {
     }
 
     #[test]
+    fn the_ca_flag_beats_the_config_key_and_each_file_is_read_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("ca.pem");
+        let ca = compliance_http::TestCa::new("Example Corp Root CA");
+        std::fs::write(&good, ca.cert_pem() + &ca.cert_pem()).unwrap();
+        let config = dir.path().join("c.toml");
+        std::fs::write(&config, "ca_cert = \"/nonexistent/corp.pem\"\n").unwrap();
+        let env = env_of(&CREDS);
+        let layers = Layers::load(Some(&config), &env).unwrap();
+        // The file's key alone: refused, naming the key and the file.
+        let err = layers.connection(&ConnectionArgs::default()).unwrap_err();
+        assert!(err.input.ends_with("key ca_cert"), "{err}");
+        assert!(err.message.contains("/nonexistent/corp.pem"), "{err}");
+        // The flag wins over the key, and all its certificates are kept.
+        let args = ConnectionArgs {
+            ca_cert: Some(good.clone()),
+            ..Default::default()
+        };
+        let c = layers.connection(&args).unwrap();
+        let bundle = c.transport.ca.expect("the flag's CA");
+        assert_eq!((bundle.source(), bundle.len()), (good.as_path(), 2));
+        assert_eq!(c.transport.max_response_size, ByteSize::mib(64));
+    }
+
+    #[test]
     fn zero_durations_are_refused_by_name() {
         let env = env_of(&CREDS);
         let layers = Layers::load(None, &env).unwrap();
