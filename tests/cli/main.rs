@@ -8,6 +8,7 @@ mod audit;
 mod demo;
 mod docs;
 mod extract;
+mod nats;
 mod postgres;
 mod report;
 mod report_browser;

@@ -129,6 +129,26 @@ impl TestStream {
     pub fn read_all(&self) -> Vec<Read> {
         read_stream(&self.server, &self.stream_name())
     }
+
+    /// How many messages the stream holds (0 before it exists).
+    pub fn count(&self) -> u64 {
+        message_count(&self.server, &self.stream_name())
+    }
+}
+
+/// How many messages stream `name` on `server` holds; 0 when there is no
+/// such stream (or no server).
+pub fn message_count(server: &str, name: &str) -> u64 {
+    let (server, name) = (server.to_owned(), name.to_owned());
+    on_own_runtime(async move {
+        let Ok(client) = async_nats::connect(server).await else {
+            return 0;
+        };
+        match jetstream::new(client).get_stream(&name).await {
+            Ok(mut stream) => stream.info().await.map_or(0, |i| i.state.messages),
+            Err(_) => 0,
+        }
+    })
 }
 
 impl Drop for TestStream {
@@ -169,7 +189,7 @@ pub fn read_stream(server: &str, name: &str) -> Vec<Read> {
             let msg_id = message
                 .headers
                 .as_ref()
-                .and_then(|h| h.get("Nats-Msg-Id"))
+                .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
                 .map(|v| v.as_str().to_owned());
             read.push(Read {
                 msg_id,
@@ -266,6 +286,14 @@ impl NatsServer {
     /// Every message of stream `name`, read back with a consumer.
     pub fn read_stream(&self, name: &str) -> Vec<Read> {
         read_stream(&self.url(), name)
+    }
+
+    /// How many messages stream `name` holds (0 while the server is down).
+    pub fn count(&self, name: &str) -> u64 {
+        if self.child.is_none() {
+            return 0;
+        }
+        message_count(&self.url(), name)
     }
 
     fn spawn(&mut self) {
