@@ -408,3 +408,25 @@ async fn serve_publishes_each_violation_once_across_a_crash_and_a_restart() {
     );
     assert_each_once(&stream.read_all(), &dataset_ids(&sim));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_exit_2_without_showing_the_password() {
+    let Some(server) = NatsServer::start_with(
+        "refused_credentials",
+        &["--user", "app", "--pass", "right-one"],
+    ) else {
+        return;
+    };
+    let sim = simulator(50, |c| c.rate_limit_per_minute = 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = with_credentials(&server.sink("compliance.auth"));
+    let out = extract(&sim.base_url(), dir.path(), &sink)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("refused the credentials"), "{stderr}");
+    assert!(stderr.contains("--sink"), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "the password is in: {stderr}");
+    assert!(sim.requests().is_empty(), "nothing was sent to the API");
+}

@@ -35,6 +35,14 @@ struct Id<'a> {
     id: std::borrow::Cow<'a, str>,
 }
 
+/// The `Nats-Msg-Id` of an output line: its violation's id.
+fn message_id(line: &[u8]) -> Result<String, NatsError> {
+    match serde_json::from_slice::<Named>(line) {
+        Ok(named) if !named.violation.id.is_empty() => Ok(named.violation.id.into_owned()),
+        _ => Err(NatsError::NoId),
+    }
+}
+
 impl NatsSink {
     /// A sink over `stream`; `resumed` is the position a checkpoint recorded
     /// (nothing is cut back: the stream drops what it already holds).
@@ -62,11 +70,7 @@ impl RecordSink for NatsSink {
                 target: self.stream.to_string(),
                 detail: format!("a line does not serialise: {e}"),
             })?;
-        let id = serde_json::from_slice::<Named>(&self.line)
-            .map_err(|_| NatsError::NoId)?
-            .violation
-            .id
-            .into_owned();
+        let id = message_id(&self.line)?;
         self.batch.push(Outgoing {
             id,
             payload: Bytes::copy_from_slice(&self.line),
@@ -98,5 +102,25 @@ impl RecordSink for NatsSink {
             file: None,
             offset: self.acked,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_id_is_the_violation_id_and_a_line_without_one_is_refused() {
+        let line = br#"{"violation":{"ruleId":"r","id":"v-1","evidence":[{"value":"x"}]},"verdict":{"status":"validated"}}"#;
+        assert_eq!(message_id(line).unwrap(), "v-1");
+        let escaped = br#"{"violation":{"id":"a\u0062c"}}"#;
+        assert_eq!(message_id(escaped).unwrap(), "abc");
+        for bad in [
+            &br#"{"violation":{"ruleId":"r"}}"#[..],
+            br#"{"violation":{"id":""}}"#,
+            b"{}",
+        ] {
+            assert!(matches!(message_id(bad), Err(NatsError::NoId)));
+        }
     }
 }

@@ -223,6 +223,7 @@ pub struct NatsServer {
     binary: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
+    flags: Vec<String>,
     child: Option<Child>,
 }
 
@@ -230,6 +231,11 @@ impl NatsServer {
     /// Starts a server on a free loopback port, or `None` (the test
     /// returns) when `nats-server` is not installed, outside CI.
     pub fn start(test: &str) -> Option<NatsServer> {
+        NatsServer::start_with(test, &[])
+    }
+
+    /// As [`NatsServer::start`], with more server flags (`--user`, `--pass`).
+    pub fn start_with(test: &str, flags: &[&str]) -> Option<NatsServer> {
         let binary = [
             "nats-server",
             "/usr/sbin/nats-server",
@@ -253,6 +259,7 @@ impl NatsServer {
             binary,
             dir,
             port: 0,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
             child: None,
         };
         server.spawn();
@@ -311,6 +318,7 @@ impl NatsServer {
             .arg(&ports)
             .arg("-l")
             .arg(self.dir.path().join("server.log"))
+            .args(&self.flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
