@@ -343,7 +343,7 @@ async fn nats_going_down_mid_run_stops_the_run_and_the_rerun_publishes_each_once
 fn serve(api: &str, dir: &Path, sink: &str, log: &Path) -> Command {
     let mut cmd = bin();
     cmd.args(["serve", "--api-base-url", api, "--page-size", "50"])
-        .args(["--since", "2023-10-01T00:00:00Z", "--every", "1h"])
+        .args(["--since", "2023-10-01T00:00:00Z"])
         .args(["--listen", "127.0.0.1:0", "--sink", sink, "--create-stream"])
         .arg("--state")
         .arg(dir.join("state.db"))
@@ -429,4 +429,45 @@ async fn refused_credentials_exit_2_without_showing_the_password() {
     assert!(stderr.contains("--sink"), "{stderr}");
     assert!(!stderr.contains(PASSWORD), "the password is in: {stderr}");
     assert!(sim.requests().is_empty(), "nothing was sent to the API");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_survives_nats_going_down_and_the_next_run_publishes_the_rest_once() {
+    let Some(mut server) = NatsServer::start("serve_survives_nats_going_down") else {
+        return;
+    };
+    let sim = simulator(2_000, |c| {
+        c.latency = Duration::from_millis(40);
+        c.rate_limit_per_minute = 0;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let name = "COMPLIANCE_SERVE_MIDRUN";
+    let log = dir.path().join("serve.log");
+    let mut cmd = serve(
+        &sim.base_url(),
+        dir.path(),
+        &server.sink("compliance.serve_midrun"),
+        &log,
+    );
+    cmd.args(["--every", "2s"]);
+    let mut running = Running::start(&mut cmd, Some(&log));
+    crate::util::wait_for(
+        "the first pages in the stream",
+        Duration::from_secs(30),
+        || server.count(name) >= 100,
+    );
+    server.kill();
+    crate::util::wait_for("the run to fail", Duration::from_secs(60), || {
+        crate::util::read(&log).contains("run failed")
+    });
+    server.restart();
+    crate::util::wait_for("a run to complete", Duration::from_secs(60), || {
+        crate::util::read(&log).contains("run complete")
+    });
+    running.signal("-TERM");
+    assert!(running.exit_within(Duration::from_secs(12)).success());
+    let logs = crate::util::read(&log);
+    assert!(logs.contains("were acknowledged by the stream"), "{logs}");
+    assert_each_once(&server.read_stream(name), &dataset_ids(&sim));
 }
