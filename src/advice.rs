@@ -4,7 +4,8 @@
 
 use compliance_audit::{AuditError, DeliveryError, EndpointError};
 use compliance_client::{Error as ClientError, RetryCause};
-use compliance_pipeline::RunError;
+use compliance_pipeline::nats::NatsError;
+use compliance_pipeline::{OutputError, RunError};
 use compliance_store::StoreError;
 use compliance_verify::RulesError;
 use std::error::Error;
@@ -43,7 +44,24 @@ fn advised(error: &(dyn Error + 'static)) -> Option<String> {
     if let Some(e) = error.downcast_ref::<ClientError>() {
         return client(e);
     }
+    if let Some(e) = error.downcast_ref::<NatsError>() {
+        return stream(e);
+    }
     error.downcast_ref::<EndpointError>().map(webhook_url)
+}
+
+fn stream(e: &NatsError) -> Option<String> {
+    let advice = match e {
+        NatsError::NoStream { .. } => {
+            "or give --create-stream (settings key create_stream = true) to have this program \
+             create it with a 24h duplicate window"
+        }
+        NatsError::Refused { .. } => {
+            "check the USER:PASSWORD@ or TOKEN@ of --sink (or of the config file's sink)"
+        }
+        _ => return None,
+    };
+    Some(format!("{e}; {advice}"))
 }
 
 fn run(e: &RunError) -> Option<String> {
@@ -55,6 +73,7 @@ fn run(e: &RunError) -> Option<String> {
             "{e}; remove the state file or give another --state"
         )),
         RunError::Client(e) => client(e),
+        RunError::Output(OutputError::Stream(e)) => stream(e),
         RunError::Output(_) | RunError::Interrupted => None,
     }
 }

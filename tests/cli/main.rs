@@ -8,6 +8,7 @@ mod audit;
 mod demo;
 mod docs;
 mod extract;
+mod nats;
 mod network;
 mod postgres;
 mod report;

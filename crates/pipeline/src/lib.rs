@@ -5,8 +5,8 @@
 //! Rooms: `run` (one extraction: verify, write, checkpoint), `audit` (the
 //! record, its append and the webhook delivery), `job` (`extract` as a job
 //! that survives a kill), `serve` (scheduled runs), `output` (files and their
-//! durability), `health` and `metrics` (`serve`'s operator endpoints),
-//! `crash` (the crash tests' abort points).
+//! durability), `nats` (the JetStream stream sink), `health` and `metrics`
+//! (`serve`'s operator endpoints), `crash` (the crash tests' abort points).
 
 mod audit;
 mod crash;
@@ -14,6 +14,7 @@ mod health;
 mod job;
 mod late;
 mod metrics;
+pub mod nats;
 mod output;
 mod run;
 mod serve;
