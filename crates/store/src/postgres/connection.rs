@@ -109,6 +109,12 @@ async fn connect(config: Config) -> Result<Client, tokio_postgres::Error> {
     tokio::spawn(async move {
         let _ = connection.await;
     });
+    // A worker stopped (SIGSTOP) inside a transaction would hold its locks,
+    // the lease row's included, until it resumed: the server ends such a
+    // session instead, and the transaction rolls back.
+    client
+        .batch_execute("SET idle_in_transaction_session_timeout = '10s'")
+        .await?;
     Ok(client)
 }
 
