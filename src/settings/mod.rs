@@ -13,6 +13,7 @@ mod connection;
 mod error;
 mod file;
 mod layers;
+mod orgs;
 mod rules;
 mod schedule;
 mod selection;
@@ -20,8 +21,9 @@ mod selection;
 pub use audit::{AuditArgs, AuditSettings, DEFAULT_AUDIT_DIR, DEFAULT_STATE};
 pub use connection::ConnectionArgs;
 pub use layers::Layers;
+pub use orgs::OrgSettings;
 pub use rules::rule_matrix;
-pub use schedule::ScheduleArgs;
+pub use schedule::{Schedule, ScheduleArgs};
 pub use selection::FilterArgs;
 
 #[cfg(test)]

@@ -16,3 +16,4 @@ mod serve;
 mod simulate;
 mod sources;
 mod verify;
+mod workers;

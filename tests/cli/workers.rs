@@ -1,0 +1,303 @@
+//! Several `serve` workers over several orgs (`[[org]]` tables) sharing a
+//! PostgreSQL state store: a worker killed with SIGKILL mid-run, or paused
+//! past its lease, loses nothing and doubles nothing; each org's audit
+//! chain stays intact. Two `simulate` processes are the two orgs.
+
+use crate::util::{bin, read, text, violation_ids, wait_for, Running};
+use compliance_store::testing::TestDatabase;
+use compliance_store::{PostgresStore, PostgresUrl, StateStore};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Violations each simulated org holds.
+const PER_ORG: usize = 240;
+
+fn utc(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// A `simulate` process holding `PER_ORG` violations of the last minute,
+/// answering each page after `latency`: the process and its API's base URL.
+fn simulate(dir: &Path, seed: &str, latency: &str) -> (Running, String) {
+    let sim = Running::start(
+        bin().args([
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            seed,
+            "--violations",
+            &PER_ORG.to_string(),
+            "--start",
+            &utc(-60),
+            "--end",
+            &utc(-5),
+            "--latency",
+            latency,
+        ]),
+        Some(&dir.join(format!("sim-{seed}.err"))),
+    );
+    let api = format!("http://{}", sim.addr);
+    (sim, api)
+}
+
+/// One org's config table: credentials from variables it names (`acme`)
+/// or from a secret file (the others).
+fn org_table(dir: &Path, name: &str, api: &str) -> String {
+    let credentials = if name == "acme" {
+        "client_id_env = \"ACME_CLIENT_ID\"\nclient_secret_env = \"ACME_CLIENT_SECRET\"\n"
+            .to_string()
+    } else {
+        let file = dir.join(format!("{name}.secret"));
+        std::fs::write(&file, "demo-secret\n").unwrap();
+        format!(
+            "client_id = \"demo-client\"\nclient_secret_file = \"{}\"\n",
+            file.display()
+        )
+    };
+    format!(
+        "[[org]]\nname = \"{name}\"\napi_base_url = \"{api}\"\n{credentials}out_dir = \"{}\"\n",
+        dir.join(name).display()
+    )
+}
+
+/// A worker: `serve` over the orgs of `config`, logging into `log`.
+fn worker(config: &Path, state: &str, lease: &str, log: &Path) -> Running {
+    Running::start(
+        bin()
+            .args(["serve", "--config"])
+            .arg(config)
+            .args([
+                "--state",
+                state,
+                "--lease",
+                lease,
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--since", &utc(-70), "--every", "2s", "--lookback", "5s"])
+            .env("ACME_CLIENT_ID", "demo-client")
+            .env("ACME_CLIENT_SECRET", "demo-secret"),
+        Some(log),
+    )
+}
+
+/// How often each violation id is in the output files of `dir`.
+fn output_counts(dir: &Path) -> HashMap<String, u32> {
+    let mut counts = HashMap::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("violations-") {
+            for id in violation_ids(&read(&path)) {
+                *counts.entry(id).or_default() += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// The process id in a lease's holder name (`HOST-PID`).
+fn holder_pid(store: &PostgresStore, unit: &str) -> Option<u32> {
+    let row = store.lease_row(unit).unwrap()?;
+    if row.expires_in_ms <= 0 {
+        return None;
+    }
+    row.holder?.rsplit_once('-')?.1.parse().ok()
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {name} {pid}");
+}
+
+/// Each org's output holds its `PER_ORG` violations exactly once, the
+/// state store holds each as seen under the org, and `audit verify --org`
+/// finds the org's chain intact against the store's anchor.
+fn assert_exactly_once(dir: &Path, orgs: &[&str], db: &TestDatabase, store: &PostgresStore) {
+    for org in orgs {
+        let out = dir.join(org);
+        let counts = output_counts(&out);
+        let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(
+            doubled.is_empty(),
+            "{org}: output more than once: {doubled:?}"
+        );
+        assert_eq!(
+            counts.len(),
+            PER_ORG,
+            "{org}: every violation of its simulator"
+        );
+        let ids: Vec<&str> = counts.keys().map(String::as_str).collect();
+        let seen = store.seen_among(&format!("serve:org:{org}"), &ids).unwrap();
+        assert_eq!(
+            seen.len(),
+            PER_ORG,
+            "{org}: every output violation is in the state"
+        );
+
+        let verify = bin()
+            .args(["audit", "verify"])
+            .arg(out.join("audit"))
+            .args(["--state", db.url(), "--org", org])
+            .output()
+            .unwrap();
+        let said = text(&verify.stdout);
+        assert!(
+            verify.status.success(),
+            "{org}: {said}{}",
+            text(&verify.stderr)
+        );
+        assert!(
+            said.contains("anchor: seq"),
+            "{org}: anchored in the store: {said}"
+        );
+    }
+}
+
+fn wait_until_complete(dir: &Path, orgs: &[&str]) {
+    wait_for(
+        "every violation of every org",
+        Duration::from_secs(90),
+        || {
+            orgs.iter()
+                .all(|org| output_counts(&dir.join(org)).len() >= PER_ORG)
+        },
+    );
+}
+
+#[test]
+fn three_workers_two_orgs_one_killed_mid_run_output_each_violation_once() {
+    let Some(db) = TestDatabase::create("three_workers_two_orgs_one_killed") else {
+        return;
+    };
+    let password = db
+        .url()
+        .split_once("://")
+        .unwrap()
+        .1
+        .split('@')
+        .next()
+        .unwrap();
+    let password = password.split_once(':').map(|(_, p)| p.to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (_acme, acme_api) = simulate(dir, "1", "150ms");
+    let (_globex, globex_api) = simulate(dir, "2", "150ms");
+    let config = dir.join("orgs.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "page_size = 10\n{}{}",
+            org_table(dir, "acme", &acme_api),
+            org_table(dir, "globex", &globex_api)
+        ),
+    )
+    .unwrap();
+    let logs: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("worker{i}.err"))).collect();
+    let mut workers: Vec<Option<Running>> = logs
+        .iter()
+        .map(|log| Some(worker(&config, db.url(), "2s", log)))
+        .collect();
+    let store = PostgresStore::open(&PostgresUrl::parse(db.url()).unwrap()).unwrap();
+
+    // Kill the worker that runs acme once part of acme's output is written.
+    wait_for("acme's run under way", Duration::from_secs(30), || {
+        output_counts(&dir.join("acme")).len() >= 40
+    });
+    let pid = holder_pid(&store, "org:acme").expect("acme's run holds its lease");
+    let killed = workers
+        .iter()
+        .position(|w| w.as_ref().is_some_and(|w| w.id() == pid))
+        .expect("a worker of this test holds the lease");
+    signal(pid, "-KILL");
+    workers[killed]
+        .take()
+        .unwrap()
+        .exit_within(Duration::from_secs(5));
+    let before = output_counts(&dir.join("acme")).len();
+    assert!(before < PER_ORG, "killed mid-run ({before} written)");
+
+    wait_until_complete(dir, &["acme", "globex"]);
+    // A run more, so that what was re-read through the look-back is dropped.
+    std::thread::sleep(Duration::from_secs(3));
+    for mut w in workers.into_iter().flatten() {
+        w.signal("-TERM");
+        assert!(w.exit_within(Duration::from_secs(12)).success());
+    }
+    assert_exactly_once(dir, &["acme", "globex"], &db, &store);
+    let took_over = logs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != killed)
+        .any(|(_, log)| read(log).contains("acquired the lease") && read(log).contains("acme"));
+    assert!(took_over, "another worker took acme over");
+    if let Some(password) = password {
+        for log in &logs {
+            assert!(!read(log).contains(&password), "the password is in a log");
+        }
+    }
+}
+
+#[test]
+fn a_worker_paused_past_its_lease_cannot_commit_after_the_takeover() {
+    let Some(db) = TestDatabase::create("a_worker_paused_past_its_lease") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (_sim, api) = simulate(dir, "3", "200ms");
+    let config = dir.join("orgs.toml");
+    std::fs::write(
+        &config,
+        format!("page_size = 10\n{}", org_table(dir, "initech", &api)),
+    )
+    .unwrap();
+    let logs: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("worker{i}.err"))).collect();
+    let workers: Vec<Running> = logs
+        .iter()
+        .map(|log| worker(&config, db.url(), "2s", log))
+        .collect();
+    let store = PostgresStore::open(&PostgresUrl::parse(db.url()).unwrap()).unwrap();
+
+    wait_for("the run under way", Duration::from_secs(30), || {
+        output_counts(&dir.join("initech")).len() >= 30
+    });
+    let paused = holder_pid(&store, "org:initech").expect("the run holds the lease");
+    let token = store.lease_row("org:initech").unwrap().unwrap().token;
+    let index = workers.iter().position(|w| w.id() == paused).unwrap();
+    signal(paused, "-STOP");
+    let progress_then = store.load_progress("serve:org:initech").unwrap();
+
+    // The other worker takes the lease over once it expires, and goes on.
+    wait_for("the takeover", Duration::from_secs(20), || {
+        store
+            .lease_row("org:initech")
+            .unwrap()
+            .is_some_and(|row| row.token > token)
+    });
+    wait_for("the new holder's progress", Duration::from_secs(20), || {
+        store.load_progress("serve:org:initech").unwrap() != progress_then
+    });
+    signal(paused, "-CONT");
+
+    wait_until_complete(dir, &["initech"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let log = read(&logs[index]);
+    assert!(
+        log.contains("lost the lease of org initech") && log.contains("nothing was committed"),
+        "the paused worker says it stopped without committing:\n{log}"
+    );
+    for mut w in workers {
+        w.signal("-TERM");
+        assert!(w.exit_within(Duration::from_secs(12)).success());
+    }
+    assert_exactly_once(dir, &["initech"], &db, &store);
+}
