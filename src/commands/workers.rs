@@ -15,6 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(args: Args, layers: Layers<'_>, schedule: Schedule) -> Outcome {
+    if args.schedule.out_dir.as_deref() == Some(std::path::Path::new("-")) {
+        return Err(Failure::invalid(anyhow::anyhow!(
+            "--out-dir -: the orgs' violations cannot share standard output; give a directory, \
+             under which each org gets one of its name"
+        )));
+    }
     let orgs = layers
         .orgs(args.schedule.out_dir.as_deref())
         .map_err(Failure::invalid)?;
@@ -33,12 +39,6 @@ pub async fn run(args: Args, layers: Layers<'_>, schedule: Schedule) -> Outcome 
             )))
         }
     };
-    if schedule.out_dir.is_none() && args.schedule.out_dir.is_some() {
-        return Err(Failure::invalid(anyhow::anyhow!(
-            "--out-dir -: the orgs' violations cannot share standard output; give a directory, \
-             under which each org gets one of its name"
-        )));
-    }
     // Every org's settings are checked before any is used: a bad one exits
     // 2 naming the org, with nothing sent and no store opened.
     for org in &orgs {

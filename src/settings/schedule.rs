@@ -81,17 +81,18 @@ impl Layers<'_> {
             None,
             ("since", f.since.clone()),
         )?;
-        let out_dir = args
-            .out_dir
-            .clone()
-            .or_else(|| f.out_dir.clone())
-            .ok_or_else(|| {
+        let out_dir = args.out_dir.clone().or_else(|| f.out_dir.clone());
+        // [[org]] tables name each org's directory: none is needed here then.
+        let out_dir = match out_dir {
+            None if self.has_orgs() => None,
+            out_dir => Some(out_dir.ok_or_else(|| {
                 SettingsError::new(
                     "--out-dir",
                     "required: the directory for the hourly violations-YYYYMMDDTHH.jsonl files, or - for standard output",
                 )
-            })?;
-        let out_dir = (out_dir.as_os_str() != "-").then_some(out_dir);
+            })?),
+        };
+        let out_dir = out_dir.filter(|dir| dir.as_os_str() != "-");
         let listen = self
             .parse_with(
                 ("--listen", args.listen.as_ref()),

@@ -301,3 +301,84 @@ fn a_worker_paused_past_its_lease_cannot_commit_after_the_takeover() {
     }
     assert_exactly_once(dir, &["initech"], &db, &store);
 }
+
+/// A bad `[[org]]` table exits 2 naming the org and the key, before any
+/// request is sent (the simulator sees none) or any store is opened.
+#[test]
+fn a_bad_org_table_exits_2_naming_the_org_and_the_key_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // Its log names every request it gets.
+    let sim_log = dir.join("sim.err");
+    let sim = Running::start(
+        bin()
+            .args(["simulate", "--listen", "127.0.0.1:0", "--violations", "10"])
+            .env("GENESYS_COMPLIANCE_LOG", "debug"),
+        Some(&sim_log),
+    );
+    let api = format!("http://{}", sim.addr);
+    let config = dir.join("orgs.toml");
+    let good = org_table(dir, "acme", &api);
+    let cases = [
+        (
+            format!("{good}[[org]]\nname = \"globex\"\napi_base_url = \"http://example.com\"\nclient_id = \"x\"\nclient_secret_env = \"ACME_CLIENT_SECRET\"\n"),
+            "org `globex`, key api_base_url",
+        ),
+        (
+            format!("{good}[[org]]\nname = \"Globex\"\n"),
+            "org #2, key name",
+        ),
+        (
+            format!("{good}[[org]]\nname = \"globex\"\nclient_id = \"x\"\nclient_secret_env = \"GLOBEX_SECRET\"\n"),
+            "org `globex`, key client_secret_env",
+        ),
+    ];
+    for (table, expected) in cases {
+        std::fs::write(&config, table).unwrap();
+        let out = bin()
+            .args(["serve", "--config"])
+            .arg(&config)
+            .args(["--state", "postgres://gc:pw-not-shown@127.0.0.1:9/none"])
+            .args(["--since", &utc(-70), "--listen", "127.0.0.1:0", "--out-dir"])
+            .arg(dir.join("out"))
+            .env("ACME_CLIENT_ID", "demo-client")
+            .env("ACME_CLIENT_SECRET", "demo-secret")
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(expected), "{expected}: {err}");
+        assert!(
+            !err.contains("demo-secret") && !err.contains("pw-not-shown"),
+            "{err}"
+        );
+    }
+    // Orgs on an SQLite file: refused, saying what to give instead.
+    std::fs::write(&config, &good).unwrap();
+    let out = bin()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--state")
+        .arg(dir.join("state.db"))
+        .args(["--since", &utc(-70), "--listen", "127.0.0.1:0"])
+        .env("ACME_CLIENT_ID", "demo-client")
+        .env("ACME_CLIENT_SECRET", "demo-secret")
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("PostgreSQL") && err.contains("postgres://"),
+        "{err}"
+    );
+    assert!(
+        !read(&sim_log).contains("simulator request"),
+        "nothing was sent: {}",
+        read(&sim_log)
+    );
+    // The log does show a request when one comes.
+    crate::util::http_get(&sim.addr, "/api/v2/oauth/token");
+    wait_for("the request in the log", Duration::from_secs(5), || {
+        read(&sim_log).contains("simulator request")
+    });
+}

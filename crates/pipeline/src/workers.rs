@@ -161,6 +161,13 @@ async fn run_leased(
             tracing::warn!(org = %org.name, "lost the lease of org {}: {e}", org.name);
             return Leased::Lost;
         }
+        // A run that failed otherwise (the server ended a session stalled
+        // mid-transaction, say) may have lost its lease meanwhile too.
+        Err(e) if guard.check().is_err() => {
+            let fenced = guard.check().expect_err("checked just now");
+            tracing::warn!(org = %org.name, "lost the lease of org {}: {fenced} (the run had stopped on: {e})", org.name);
+            return Leased::Lost;
+        }
         Err(e) => {
             health.record(false);
             tracing::error!(org = %org.name, error = %e, "run failed; the next run retries from the same watermark");
