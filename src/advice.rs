@@ -3,7 +3,8 @@
 //! knows both. Each message is the library's, with what to do after it.
 
 use compliance_audit::{AuditError, DeliveryError, EndpointError};
-use compliance_pipeline::RunError;
+use compliance_pipeline::nats::NatsError;
+use compliance_pipeline::{OutputError, RunError};
 use compliance_store::StoreError;
 use compliance_verify::RulesError;
 use std::error::Error;
@@ -39,7 +40,24 @@ fn advised(error: &(dyn Error + 'static)) -> Option<String> {
     if let Some(e) = error.downcast_ref::<RulesError>() {
         return rules(e);
     }
+    if let Some(e) = error.downcast_ref::<NatsError>() {
+        return stream(e);
+    }
     error.downcast_ref::<EndpointError>().map(webhook_url)
+}
+
+fn stream(e: &NatsError) -> Option<String> {
+    let advice = match e {
+        NatsError::NoStream { .. } => {
+            "or give --create-stream (settings key create_stream = true) to have this program \
+             create it with a 24h duplicate window"
+        }
+        NatsError::Refused { .. } => {
+            "check the USER:PASSWORD@ or TOKEN@ of --sink (or of the config file's sink)"
+        }
+        _ => return None,
+    };
+    Some(format!("{e}; {advice}"))
 }
 
 fn run(e: &RunError) -> Option<String> {
@@ -50,6 +68,7 @@ fn run(e: &RunError) -> Option<String> {
         RunError::Checkpoint(_) => Some(format!(
             "{e}; remove the state file or give another --state"
         )),
+        RunError::Output(OutputError::Stream(e)) => stream(e),
         RunError::Client(_) | RunError::Output(_) | RunError::Interrupted => None,
     }
 }

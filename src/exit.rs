@@ -82,11 +82,24 @@ pub fn store_failure(e: compliance_store::StoreError) -> Failure {
     Failure::new(exit, anyhow::Error::new(e).context("--state"))
 }
 
+/// The one mapping from a stream sink's failures to exit codes: a server
+/// that stayed unreachable or stopped acknowledging is 4, anything else (a
+/// missing stream, no JetStream, refused credentials) is 2.
+pub fn stream_failure(e: compliance_pipeline::nats::NatsError) -> Failure {
+    let exit = if e.is_unavailable() {
+        Exit::Unavailable
+    } else {
+        Exit::Invalid
+    };
+    Failure::new(exit, anyhow::Error::new(e).context("--sink"))
+}
+
 /// The one mapping from a pipeline run's failures to exit codes.
 pub fn run_failure(e: compliance_pipeline::RunError) -> Failure {
-    use compliance_pipeline::RunError;
+    use compliance_pipeline::{OutputError, RunError};
     match e {
         RunError::Client(e) => client_failure(e),
+        RunError::Output(OutputError::Stream(e)) if e.is_unavailable() => stream_failure(e),
         RunError::Interrupted => Failure::new(Exit::Done, e),
         e @ (RunError::Output(_)
         | RunError::Audit(_)

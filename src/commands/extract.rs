@@ -3,7 +3,9 @@
 use super::{Outcome, Pipeline};
 use crate::exit::{Exit, Failure};
 use crate::report::{note, print_summary, Progress};
-use crate::settings::{AuditArgs, ConnectionArgs, FilterArgs, Layers, DEFAULT_AUDIT_DIR};
+use crate::settings::{
+    AuditArgs, ConnectionArgs, FilterArgs, Layers, SinkArgs, SinkSettings, DEFAULT_AUDIT_DIR,
+};
 use compliance_api::Timestamp;
 use compliance_client::{Query, Window};
 use compliance_pipeline::{AuditTarget, ExtractJob, OutputTarget};
@@ -18,6 +20,14 @@ Output: one JSON object per line, {\"violation\": {...}, \"verdict\": {...}}, on
 unique violation, PII in evidence redacted unless --keep-pii, written to OUT.partial and
 renamed to OUT when the extraction is complete. Records that are not usable violations go,
 with the reason, to the rejects file beside the output (OUT.rejects.jsonl).
+
+Stream output: --sink nats://HOST[:PORT]/SUBJECT (settings key sink) publishes each line to
+NATS JetStream instead, with the violation's id as its Nats-Msg-Id header; a page is
+checkpointed only once the stream has acknowledged all of it, and a line sent again after a
+crash is dropped by the stream within its duplicate window, so consumers see each violation
+once. The stream must exist (the error says how to create one), or --create-stream creates
+it (24h duplicate window). Rejects then go to genesys-compliance-rejects.jsonl in the working
+directory. A server that stays unreachable, or stops acknowledging, exits 4.
 
 Progress is checkpointed in the state store after every page: if a run is killed or fails,
 run the same command again and it continues where it stopped, so that the output ends with
@@ -58,6 +68,10 @@ Examples:
       --rules rules.speech-analytics.toml \\
       --start 2023-10-01T00:00:00Z --end 2023-10-02T00:00:00Z --out violations.jsonl
 
+  # To a JetStream stream, created if missing (credentials, if any, in the config file's sink):
+  genesys-compliance extract --region eu-west-1 --start 2023-10-01T00:00:00Z \\
+      --end 2023-10-02T00:00:00Z --sink nats://127.0.0.1:4222/compliance.violations --create-stream
+
   # With an audit trail and a signed webhook to the GRC system:
   export COMPLIANCE_WEBHOOK_SECRET=whsec_...
   genesys-compliance extract --region usw2 --start 2023-10-01T00:00:00Z \\
@@ -74,9 +88,12 @@ pub struct Args {
     /// API pages through is fine: the program splits it.
     #[arg(long, value_name = "TIMESTAMP")]
     pub end: Timestamp,
-    /// Output file (JSONL); `-` writes to standard output
+    /// Output file (JSONL); `-` writes to standard output. Required unless
+    /// --sink (or the config file's sink) names a stream
     #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub sink: SinkArgs,
     /// Leave PII in evidence values as received (findings are still reported)
     #[arg(long)]
     pub keep_pii: bool,
@@ -92,6 +109,7 @@ pub async fn run(args: Args) -> Outcome {
     let env = |name: &str| std::env::var(name).ok();
     let layers = Layers::load(args.connection.config.as_deref(), &env).map_err(Failure::invalid)?;
     let keep_pii = layers.keep_pii(args.keep_pii);
+    let sink = output_choice(&args, &layers)?;
     let pipeline = Pipeline::from_settings(
         &layers,
         &args.connection,
@@ -106,7 +124,10 @@ pub async fn run(args: Args) -> Outcome {
             args.start
         ))
     })?;
-    let output = OutputTarget::parse(&args.out.to_string_lossy());
+    let output = match &sink {
+        Choice::Out(out) => OutputTarget::parse(&out.to_string_lossy()),
+        Choice::Sink(sink) => OutputTarget::Stream(super::connect_sink(sink)?),
+    };
     if let Some(parent) = output.partial_path().as_deref().and_then(|p| p.parent()) {
         if !parent.as_os_str().is_empty() && !parent.is_dir() {
             return Err(Failure::invalid(anyhow::anyhow!(
@@ -152,6 +173,13 @@ pub async fn run(args: Args) -> Outcome {
                     partial.display()
                 ));
             }
+            if let OutputTarget::Stream(stream) = &output {
+                note(&format!(
+                    "note: what the stream {} acknowledged is checkpointed; run the same \
+                     command again to continue (lines sent twice are dropped by the stream)",
+                    stream.stream_name()
+                ));
+            }
             return Err(crate::exit::run_failure(e));
         }
     };
@@ -188,5 +216,28 @@ pub async fn run(args: Args) -> Outcome {
             Ok(Exit::Done)
         }
         None => Ok(Exit::Done),
+    }
+}
+
+/// Where `extract` writes: `--out`, or the stream `--sink` names.
+enum Choice {
+    Out(PathBuf),
+    Sink(SinkSettings),
+}
+
+/// `--out` or `--sink` (flags over the config file's `sink`); both flags,
+/// or neither with no `sink` in the config file, exit 2.
+fn output_choice(args: &Args, layers: &Layers<'_>) -> Result<Choice, Failure> {
+    let sink = layers.sink(&args.sink).map_err(Failure::invalid)?;
+    match (&args.out, sink) {
+        (Some(_), Some(sink)) if sink.from_flag => Err(Failure::invalid(anyhow::anyhow!(
+            "--out and --sink both say where the output goes; give one of them"
+        ))),
+        (Some(out), _) => Ok(Choice::Out(out.clone())),
+        (None, Some(sink)) => Ok(Choice::Sink(sink)),
+        (None, None) => Err(Failure::invalid(anyhow::anyhow!(
+            "--out: required: an output file (JSONL), `-` for standard output, or --sink \
+             nats://HOST[:PORT]/SUBJECT for a JetStream stream"
+        ))),
     }
 }

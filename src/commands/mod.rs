@@ -104,3 +104,13 @@ pub fn open_source(
         compliance_sources::OpenError::Client(e) => crate::exit::client_failure(e),
     })
 }
+
+/// Connects the stream sink (`--sink`) once every setting is valid: a
+/// server that stays unreachable exits 4, a missing stream or refused
+/// credentials 2, before anything is sent to the API.
+pub fn connect_sink(
+    sink: &crate::settings::SinkSettings,
+) -> Result<compliance_pipeline::nats::NatsStream, Failure> {
+    compliance_pipeline::nats::NatsStream::connect(&sink.target, sink.options)
+        .map_err(crate::exit::stream_failure)
+}

@@ -4,7 +4,7 @@
 use super::{Outcome, Pipeline};
 use crate::exit::{Exit, Failure};
 use crate::settings::{
-    AuditArgs, ConnectionArgs, FilterArgs, Layers, ScheduleArgs, DEFAULT_AUDIT_DIR,
+    AuditArgs, ConnectionArgs, FilterArgs, Layers, ScheduleArgs, SinkArgs, DEFAULT_AUDIT_DIR,
 };
 use compliance_pipeline::{AuditTarget, Health, ServeConfig, ServeError, Service};
 use futures::FutureExt;
@@ -21,7 +21,12 @@ recognised from the state store and dropped, so every violation is output exactl
 restarts too. Each run appends one audit record; a run that is stopped, killed or fails before \
 its record leaves what it output to the next run's record, so every violation output is counted in \
 exactly one record. SIGTERM or Ctrl-C: the current page is finished or abandoned, state is committed, \
-and the process exits 0 within 10 s; a second signal exits at once. Besides /healthz and /metrics, \
+and the process exits 0 within 10 s; a second signal exits at once. With --sink \
+nats://HOST[:PORT]/SUBJECT the violations are published to NATS JetStream instead of files \
+(each with its id as Nats-Msg-Id; a page's ids are committed only once the stream has \
+acknowledged it, and the stream drops a page sent again), --out-dir is optional and holds only \
+the rejects file and the default audit directory (the working directory without it); a stream \
+that stops acknowledging fails the run, which the next run retries. Besides /healthz and /metrics, \
 GET /report on --listen serves the HTML report of --out-dir and its audit trail, made on each \
 request (`?from=T&to=T` narrows it; a bad bound is a 400 naming it).
 
@@ -43,6 +48,8 @@ pub struct Args {
     pub keep_pii: bool,
     #[command(flatten)]
     pub filters: FilterArgs,
+    #[command(flatten)]
+    pub sink: SinkArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// With [[org]] tables in the config file (several workers over a
@@ -72,9 +79,12 @@ const STOP_GRACE: Duration = Duration::from_secs(9);
 pub async fn run(args: Args) -> Outcome {
     let env = |name: &str| std::env::var(name).ok();
     let layers = Layers::load(args.connection.config.as_deref(), &env).map_err(Failure::invalid)?;
-    let schedule = layers.schedule(&args.schedule).map_err(Failure::invalid)?;
+    let sink = layers.sink(&args.sink).map_err(Failure::invalid)?;
+    let schedule = layers
+        .schedule(&args.schedule, sink.is_some())
+        .map_err(Failure::invalid)?;
     if layers.has_orgs() {
-        return super::workers::run(args, layers, schedule).await;
+        return super::workers::run(args, layers, schedule, sink).await;
     }
     let pipeline = Pipeline::from_settings(
         &layers,
@@ -92,6 +102,9 @@ pub async fn run(args: Args) -> Outcome {
             Some(dir) => dir.join(DEFAULT_AUDIT_DIR),
             None => std::path::PathBuf::from(DEFAULT_AUDIT_DIR),
         });
+    // Connected before anything is served or sent: a stream that cannot be
+    // used stops the service at once (exit 4 unreachable, 2 misconfigured).
+    let stream = sink.as_ref().map(super::connect_sink).transpose()?;
     let metrics = compliance_pipeline::install_metrics()
         .map_err(|e| Failure::new(Exit::Internal, anyhow::anyhow!(e)))?;
     let listener = tokio::net::TcpListener::bind(schedule.listen)
@@ -113,7 +126,7 @@ pub async fn run(args: Args) -> Outcome {
     })?;
     // Scripts read the port from the first line, as with `simulate`; on
     // standard error when standard output carries the violations.
-    if schedule.out_dir.is_some() {
+    if schedule.out_dir.is_some() || stream.is_some() {
         println!("listening on http://{bound}");
     } else {
         // A JSON event with --log-format json, like every line there.
@@ -148,6 +161,7 @@ pub async fn run(args: Args) -> Outcome {
             lag: schedule.lag,
             out_dir: schedule.out_dir,
             rotation: schedule.rotate,
+            stream,
             store: pipeline.store.clone(),
             audit: AuditTarget {
                 dir: audit_dir,

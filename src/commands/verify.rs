@@ -152,12 +152,11 @@ struct Rejects {
 impl Output {
     fn create(out: &Path, rejects: Option<&Path>) -> Result<Output, Failure> {
         let target = OutputTarget::parse(&out.to_string_lossy());
-        let sink = FileSink::create(&target).map_err(|e| {
-            Failure::invalid(anyhow::anyhow!(
-                "cannot create the output `{}`: {}; --out needs a writable path, or `-` for standard output",
-                e.path,
-                e.source
-            ))
+        let sink = FileSink::create(&target).map_err(|e| match e {
+            OutputError::File { path, source } => Failure::invalid(anyhow::anyhow!(
+                "cannot create the output `{path}`: {source}; --out needs a writable path, or `-` for standard output",
+            )),
+            other => Failure::from(anyhow::Error::new(other)),
         })?;
         let path = rejects
             .map(Path::to_path_buf)
@@ -201,7 +200,10 @@ impl Output {
                     anyhow::anyhow!(
                         "cannot create the rejects file `{}`: {}",
                         r.path.display(),
-                        e.source
+                        match &e {
+                            OutputError::File { source, .. } => source.to_string(),
+                            other => other.to_string(),
+                        }
                     ),
                 )
             })?;

@@ -5,7 +5,8 @@
 use super::serve::{stop_signal, Args, Signals};
 use super::{Outcome, Pipeline};
 use crate::exit::{store_failure, Exit, Failure};
-use crate::settings::{Layers, OrgSettings, Schedule};
+use crate::settings::{Layers, OrgSettings, Schedule, SinkSettings};
+use compliance_pipeline::nats::NatsStream;
 use compliance_pipeline::{
     run_workers, AuditTarget, Health, OrgService, ServeConfig, Service, WorkerConfig,
 };
@@ -14,7 +15,12 @@ use futures::FutureExt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub async fn run(args: Args, layers: Layers<'_>, schedule: Schedule) -> Outcome {
+pub async fn run(
+    args: Args,
+    layers: Layers<'_>,
+    schedule: Schedule,
+    sink: Option<SinkSettings>,
+) -> Outcome {
     if args.schedule.out_dir.as_deref() == Some(std::path::Path::new("-")) {
         return Err(Failure::invalid(anyhow::anyhow!(
             "--out-dir -: the orgs' violations cannot share standard output; give a directory, \
@@ -50,6 +56,9 @@ pub async fn run(args: Args, layers: Layers<'_>, schedule: Schedule) -> Outcome 
             .map_err(Failure::invalid)?;
     }
 
+    // One stream for every org: the violation id is the message id, and
+    // ids differ between orgs.
+    let stream = sink.as_ref().map(super::connect_sink).transpose()?;
     let metrics = compliance_pipeline::install_metrics()
         .map_err(|e| Failure::new(Exit::Internal, anyhow::anyhow!(e)))?;
     let listener = tokio::net::TcpListener::bind(schedule.listen)
@@ -70,7 +79,7 @@ pub async fn run(args: Args, layers: Layers<'_>, schedule: Schedule) -> Outcome 
 
     let mut services = Vec::new();
     for org in orgs {
-        services.push(org_service(&args, org, &url, &schedule)?);
+        services.push(org_service(&args, org, &url, &schedule, stream.clone())?);
     }
     let holder = holder_name();
     println!("listening on http://{bound}");
@@ -103,6 +112,7 @@ fn org_service(
     org: OrgSettings<'_>,
     url: &compliance_store::PostgresUrl,
     schedule: &Schedule,
+    stream: Option<NatsStream>,
 ) -> Result<OrgService, Failure> {
     let mut opened = None;
     let pipeline = Pipeline::with_store(
@@ -130,6 +140,7 @@ fn org_service(
             lag: schedule.lag,
             out_dir: Some(org.out_dir),
             rotation: schedule.rotate,
+            stream,
             store: pipeline.store.clone(),
             audit: AuditTarget {
                 dir: org.audit_dir,

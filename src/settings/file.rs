@@ -32,6 +32,9 @@ pub(super) struct FileSettings {
     pub(super) audit_dir: Option<PathBuf>,
     pub(super) webhook_url: Option<String>,
     pub(super) keep_pii: Option<bool>,
+    // The stream sink (extract and serve).
+    pub(super) sink: Option<String>,
+    pub(super) create_stream: Option<bool>,
     // serve's schedule.
     pub(super) since: Option<String>,
     pub(super) every: Option<String>,
@@ -51,7 +54,7 @@ pub(super) fn parse(name: &str, text: &str) -> Result<FileSettings, SettingsErro
 }
 
 /// Config-file keys whose value is never shown, even when it is malformed.
-const SECRET_KEYS: [&str; 1] = ["client_secret"];
+const SECRET_KEYS: [&str; 2] = ["client_secret", "sink"];
 
 /// A config file that does not parse into [`FileSettings`]: names the file,
 /// the line and the key when toml locates the error, and what is allowed.

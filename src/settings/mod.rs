@@ -6,7 +6,8 @@
 //!
 //! One module per concern, each adding its part to [`Layers`]: `layers` (the
 //! layering itself), `file` (the config file), `connection`, `selection` and
-//! `rules` (what to extract and how to judge it), `audit`, `schedule` (`serve`).
+//! `rules` (what to extract and how to judge it), `audit`, `schedule` (`serve`),
+//! `sink` (a JetStream stream instead of files).
 
 mod audit;
 mod connection;
@@ -17,6 +18,7 @@ mod orgs;
 mod rules;
 mod schedule;
 mod selection;
+mod sink;
 
 pub use audit::{AuditArgs, AuditSettings, DEFAULT_AUDIT_DIR, DEFAULT_STATE};
 pub use connection::ConnectionArgs;
@@ -25,6 +27,7 @@ pub use orgs::OrgSettings;
 pub use rules::rule_matrix;
 pub use schedule::{Schedule, ScheduleArgs};
 pub use selection::FilterArgs;
+pub use sink::{SinkArgs, SinkSettings};
 
 #[cfg(test)]
 mod tests {
@@ -124,7 +127,7 @@ mod tests {
         ));
         let env = |_: &str| None;
         let layers = Layers::load(Some(path), &env).unwrap();
-        let schedule = layers.schedule(&ScheduleArgs::default()).unwrap();
+        let schedule = layers.schedule(&ScheduleArgs::default(), false).unwrap();
         assert_eq!(schedule.every, Duration::from_secs(300));
         assert_eq!(schedule.lookback, Duration::from_secs(900));
         assert_eq!(schedule.lag, Duration::ZERO);
@@ -145,7 +148,7 @@ mod tests {
             out_dir: Some("out".into()),
             ..ScheduleArgs::default()
         };
-        let schedule = layers.schedule(&args).unwrap();
+        let schedule = layers.schedule(&args, false).unwrap();
         assert_eq!(schedule.lag, Duration::ZERO, "runs end at now");
         assert_eq!(schedule.listen.to_string(), "127.0.0.1:9464");
         assert_eq!(schedule.out_dir, Some(PathBuf::from("out")));

@@ -56,8 +56,9 @@ pub struct Schedule {
 }
 
 impl Layers<'_> {
-    /// `serve`'s schedule.
-    pub fn schedule(&self, args: &ScheduleArgs) -> Result<Schedule, SettingsError> {
+    /// `serve`'s schedule. With a stream sink (`sink`), the output
+    /// directory is optional: it then holds only the rejects file.
+    pub fn schedule(&self, args: &ScheduleArgs, sink: bool) -> Result<Schedule, SettingsError> {
         let f = &self.file;
         // Zero is allowed for these two: no look-back, or runs up to now.
         let duration = |flag: &str, given: Option<&String>, key: &str, file: &Option<String>| {
@@ -81,18 +82,16 @@ impl Layers<'_> {
             None,
             ("since", f.since.clone()),
         )?;
-        let out_dir = args.out_dir.clone().or_else(|| f.out_dir.clone());
         // [[org]] tables name each org's directory: none is needed here then.
-        let out_dir = match out_dir {
-            None if self.has_orgs() => None,
-            out_dir => Some(out_dir.ok_or_else(|| {
-                SettingsError::new(
-                    "--out-dir",
-                    "required: the directory for the hourly violations-YYYYMMDDTHH.jsonl files, or - for standard output",
-                )
-            })?),
+        let optional = sink || self.has_orgs();
+        let out_dir = match (args.out_dir.clone().or_else(|| f.out_dir.clone()), optional) {
+            (Some(dir), _) => (dir.as_os_str() != "-").then_some(dir),
+            (None, true) => None,
+            (None, false) => return Err(SettingsError::new(
+                "--out-dir",
+                "required: the directory for the hourly violations-YYYYMMDDTHH.jsonl files, - for standard output, or --sink for a JetStream stream",
+            )),
         };
-        let out_dir = out_dir.filter(|dir| dir.as_os_str() != "-");
         let listen = self
             .parse_with(
                 ("--listen", args.listen.as_ref()),

@@ -4,6 +4,7 @@
 //! chain stays intact. Two `simulate` processes are the two orgs.
 
 use crate::util::{bin, read, text, violation_ids, wait_for, Running};
+use compliance_pipeline::nats::testing::TestStream;
 use compliance_store::testing::TestDatabase;
 use compliance_store::{PostgresStore, PostgresUrl, StateStore};
 use std::collections::HashMap;
@@ -118,59 +119,95 @@ fn signal(pid: u32, name: &str) {
     assert!(status.success(), "kill {name} {pid}");
 }
 
-/// Each org's output holds its `PER_ORG` violations exactly once, the
-/// state store holds each as seen under the org, and `audit verify --org`
-/// finds the org's chain intact against the store's anchor.
-fn assert_exactly_once(dir: &Path, orgs: &[&str], db: &TestDatabase, store: &PostgresStore) {
-    for org in orgs {
-        let out = dir.join(org);
-        let counts = output_counts(&out);
-        let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-        assert!(
-            doubled.is_empty(),
-            "{org}: output more than once: {doubled:?}"
-        );
-        assert_eq!(
-            counts.len(),
-            PER_ORG,
-            "{org}: every violation of its simulator"
-        );
-        let ids: Vec<&str> = counts.keys().map(String::as_str).collect();
-        let seen = store.seen_among(&format!("serve:org:{org}"), &ids).unwrap();
-        assert_eq!(
-            seen.len(),
-            PER_ORG,
-            "{org}: every output violation is in the state"
-        );
-
-        let verify = bin()
-            .args(["audit", "verify"])
-            .arg(out.join("audit"))
-            .args(["--state", db.url(), "--org", org])
-            .output()
-            .unwrap();
-        let said = text(&verify.stdout);
-        assert!(
-            verify.status.success(),
-            "{org}: {said}{}",
-            text(&verify.stderr)
-        );
-        assert!(
-            said.contains("anchor: seq"),
-            "{org}: anchored in the store: {said}"
-        );
-    }
+/// Where the orgs' violations go: files under `dir/<org>`, or `stream`.
+struct Output<'a> {
+    dir: &'a Path,
+    stream: Option<&'a TestStream>,
+    store: &'a PostgresStore,
 }
 
-fn wait_until_complete(dir: &Path, orgs: &[&str]) {
-    wait_for(
-        "every violation of every org",
-        Duration::from_secs(90),
-        || {
-            orgs.iter()
-                .all(|org| output_counts(&dir.join(org)).len() >= PER_ORG)
-        },
-    );
+impl Output<'_> {
+    /// How often each violation id of `org` is in its output.
+    fn counts(&self, org: &str) -> HashMap<String, u32> {
+        let Some(stream) = self.stream else {
+            return output_counts(&self.dir.join(org));
+        };
+        // The stream holds every org's: this org's are those its state
+        // holds as seen (committed once the stream acknowledged them).
+        let all: Vec<String> = stream.read_all().iter().map(|m| m.violation_id()).collect();
+        let ids: Vec<&str> = all.iter().map(String::as_str).collect();
+        let mine = self
+            .store
+            .seen_among(&format!("serve:org:{org}"), &ids)
+            .unwrap();
+        let mut counts = HashMap::new();
+        for id in all.into_iter().filter(|id| mine.contains(id)) {
+            *counts.entry(id).or_default() += 1;
+        }
+        counts
+    }
+
+    fn wait_until_complete(&self, orgs: &[&str]) {
+        wait_for(
+            "every violation of every org",
+            Duration::from_secs(90),
+            || orgs.iter().all(|org| self.counts(org).len() >= PER_ORG),
+        );
+    }
+
+    /// Each org's output holds its `PER_ORG` violations exactly once, the
+    /// state store holds each as seen under the org, and `audit verify
+    /// --org` finds the org's chain intact against the store's anchor.
+    fn assert_exactly_once(&self, orgs: &[&str], db: &TestDatabase) {
+        let store = self.store;
+        if let Some(stream) = self.stream {
+            let all: Vec<String> = stream.read_all().iter().map(|m| m.violation_id()).collect();
+            let unique: std::collections::HashSet<&String> = all.iter().collect();
+            assert_eq!(
+                all.len(),
+                unique.len(),
+                "a violation is in the stream twice"
+            );
+            assert_eq!(all.len(), PER_ORG * orgs.len(), "every org's violations");
+        }
+        for org in orgs {
+            let counts = self.counts(org);
+            let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+            assert!(
+                doubled.is_empty(),
+                "{org}: output more than once: {doubled:?}"
+            );
+            assert_eq!(
+                counts.len(),
+                PER_ORG,
+                "{org}: every violation of its simulator"
+            );
+            let ids: Vec<&str> = counts.keys().map(String::as_str).collect();
+            let seen = store.seen_among(&format!("serve:org:{org}"), &ids).unwrap();
+            assert_eq!(
+                seen.len(),
+                PER_ORG,
+                "{org}: every output violation is in the state"
+            );
+
+            let verify = bin()
+                .args(["audit", "verify"])
+                .arg(self.dir.join(org).join("audit"))
+                .args(["--state", db.url(), "--org", org])
+                .output()
+                .unwrap();
+            let said = text(&verify.stdout);
+            assert!(
+                verify.status.success(),
+                "{org}: {said}{}",
+                text(&verify.stderr)
+            );
+            assert!(
+                said.contains("anchor: seq"),
+                "{org}: anchored in the store: {said}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -178,6 +215,24 @@ fn three_workers_two_orgs_one_killed_mid_run_output_each_violation_once() {
     let Some(db) = TestDatabase::create("three_workers_two_orgs_one_killed") else {
         return;
     };
+    three_workers_one_killed(&db, None);
+}
+
+/// As above, into a JetStream stream: every violation once in the stream.
+#[test]
+fn three_workers_two_orgs_one_killed_mid_run_publish_each_violation_once() {
+    let Some(db) = TestDatabase::create("three_workers_publish_one_killed") else {
+        return;
+    };
+    let Some(stream) = TestStream::new("three_workers_publish_one_killed") else {
+        return;
+    };
+    three_workers_one_killed(&db, Some(&stream));
+}
+
+/// 3 workers over acme and globex; the worker running acme is SIGKILLed
+/// once part of acme's output is out. With `stream`, the orgs publish there.
+fn three_workers_one_killed(db: &TestDatabase, stream: Option<&TestStream>) {
     let password = db
         .url()
         .split_once("://")
@@ -192,10 +247,14 @@ fn three_workers_two_orgs_one_killed_mid_run_output_each_violation_once() {
     let (_acme, acme_api) = simulate(dir, "1", "150ms");
     let (_globex, globex_api) = simulate(dir, "2", "150ms");
     let config = dir.join("orgs.toml");
+    let sink = match stream {
+        Some(stream) => format!("sink = \"{}\"\ncreate_stream = true\n", stream.url()),
+        None => String::new(),
+    };
     std::fs::write(
         &config,
         format!(
-            "page_size = 10\n{}{}",
+            "page_size = 10\n{sink}{}{}",
             org_table(dir, "acme", &acme_api),
             org_table(dir, "globex", &globex_api)
         ),
@@ -207,10 +266,15 @@ fn three_workers_two_orgs_one_killed_mid_run_output_each_violation_once() {
         .map(|log| Some(worker(&config, db.url(), "2s", log)))
         .collect();
     let store = PostgresStore::open(&PostgresUrl::parse(db.url()).unwrap()).unwrap();
+    let out = Output {
+        dir,
+        stream,
+        store: &store,
+    };
 
-    // Kill the worker that runs acme once part of acme's output is written.
+    // Kill the worker that runs acme once part of acme's output is out.
     wait_for("acme's run under way", Duration::from_secs(30), || {
-        output_counts(&dir.join("acme")).len() >= 40
+        out.counts("acme").len() >= 40
     });
     let pid = holder_pid(&store, "org:acme").expect("acme's run holds its lease");
     let killed = workers
@@ -222,17 +286,17 @@ fn three_workers_two_orgs_one_killed_mid_run_output_each_violation_once() {
         .take()
         .unwrap()
         .exit_within(Duration::from_secs(5));
-    let before = output_counts(&dir.join("acme")).len();
+    let before = out.counts("acme").len();
     assert!(before < PER_ORG, "killed mid-run ({before} written)");
 
-    wait_until_complete(dir, &["acme", "globex"]);
+    out.wait_until_complete(&["acme", "globex"]);
     // A run more, so that what was re-read through the look-back is dropped.
     std::thread::sleep(Duration::from_secs(3));
     for mut w in workers.into_iter().flatten() {
         w.signal("-TERM");
         assert!(w.exit_within(Duration::from_secs(12)).success());
     }
-    assert_exactly_once(dir, &["acme", "globex"], &db, &store);
+    out.assert_exactly_once(&["acme", "globex"], db);
     let took_over = logs
         .iter()
         .enumerate()
@@ -267,8 +331,13 @@ fn a_worker_paused_past_its_lease_cannot_commit_after_the_takeover() {
         .collect();
     let store = PostgresStore::open(&PostgresUrl::parse(db.url()).unwrap()).unwrap();
 
+    let out = Output {
+        dir,
+        stream: None,
+        store: &store,
+    };
     wait_for("the run under way", Duration::from_secs(30), || {
-        output_counts(&dir.join("initech")).len() >= 30
+        out.counts("initech").len() >= 30
     });
     let paused = holder_pid(&store, "org:initech").expect("the run holds the lease");
     let token = store.lease_row("org:initech").unwrap().unwrap().token;
@@ -288,7 +357,7 @@ fn a_worker_paused_past_its_lease_cannot_commit_after_the_takeover() {
     });
     signal(paused, "-CONT");
 
-    wait_until_complete(dir, &["initech"]);
+    out.wait_until_complete(&["initech"]);
     std::thread::sleep(Duration::from_secs(3));
     let log = read(&logs[index]);
     assert!(
@@ -299,7 +368,7 @@ fn a_worker_paused_past_its_lease_cannot_commit_after_the_takeover() {
         w.signal("-TERM");
         assert!(w.exit_within(Duration::from_secs(12)).success());
     }
-    assert_exactly_once(dir, &["initech"], &db, &store);
+    out.assert_exactly_once(&["initech"], &db);
 }
 
 /// A bad `[[org]]` table exits 2 naming the org and the key, before any

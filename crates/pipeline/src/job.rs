@@ -19,7 +19,8 @@
 
 use crate::audit::{append_and_deliver, audit_record, deliver_queued, AuditTarget};
 use crate::crash::crash_point;
-use crate::output::{FileSink, OutputTarget, Position, RecordSink};
+use crate::nats::NatsSink;
+use crate::output::{erased, FileSink, OutputError, OutputTarget, Position, RecordSink};
 use crate::run::{
     drop_ids, extract, load_state, save_state, Checkpoint, Progress, Rejects, RunError,
 };
@@ -87,9 +88,17 @@ impl ExtractJob {
         if self.source != SourceKind::Agentassist {
             hash.update(self.source.name().as_bytes());
         }
-        if let OutputTarget::File(path) = &self.output {
-            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            hash.update(absolute.as_os_str().as_encoded_bytes());
+        match &self.output {
+            OutputTarget::File(path) => {
+                let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                hash.update(absolute.as_os_str().as_encoded_bytes());
+            }
+            // The URL without credentials, and the stream: the same output
+            // whoever logs in.
+            OutputTarget::Stream(stream) => {
+                hash.update(format!("{stream} {}", stream.stream_name()).as_bytes());
+            }
+            OutputTarget::Stdout => {}
         }
         format!("extract:{}", hex::encode(hash.finalize()))
     }
@@ -171,7 +180,7 @@ impl ExtractJob {
         source: &dyn Source,
         verifier: &Verifier,
         stop: impl std::future::Future<Output = ()>,
-    ) -> Result<(Saved, Option<FileSink>, Option<PathBuf>, bool), RunError> {
+    ) -> Result<(Saved, Option<Output>, Option<PathBuf>, bool), RunError> {
         let store = self.checkpoint_store();
         let key = self.key();
         let loaded: Option<Saved> = match store {
@@ -215,7 +224,7 @@ impl ExtractJob {
             return Ok((saved, None, rejects.path().map(PathBuf::from), resumed));
         }
 
-        let mut out = FileSink::open(&self.output, saved.output)?;
+        let mut out = Output::open(&self.output, saved.output)?;
         let mut rejects = rejects;
         if !saved.complete {
             let mut checkpoint = ExtractCheckpoint {
@@ -247,6 +256,48 @@ impl ExtractJob {
             crash_point("after-complete");
         }
         Ok((saved, Some(out), rejects.path().map(PathBuf::from), resumed))
+    }
+}
+
+/// Where a job writes: a file (or standard output), or a stream.
+enum Output {
+    File(FileSink),
+    Stream(NatsSink),
+}
+
+impl Output {
+    /// Opens the output, resuming at `resume_at` (a file's committed bytes;
+    /// a stream's acknowledged lines, where nothing needs cutting back).
+    fn open(target: &OutputTarget, resume_at: u64) -> Result<Output, OutputError> {
+        Ok(match target {
+            OutputTarget::Stream(stream) => {
+                Output::Stream(NatsSink::new(stream.clone(), resume_at))
+            }
+            _ => Output::File(FileSink::open(target, resume_at)?),
+        })
+    }
+
+    /// Puts the complete output in place (a stream has it already).
+    fn finish(self) -> Result<(), OutputError> {
+        match self {
+            Output::File(file) => file.finish(),
+            Output::Stream(mut stream) => stream.commit().map(drop),
+        }
+    }
+}
+
+impl RecordSink for Output {
+    fn write(&mut self, line: &dyn erased::Line) -> Result<(), OutputError> {
+        match self {
+            Output::File(file) => file.write(line),
+            Output::Stream(stream) => stream.write(line),
+        }
+    }
+    fn commit(&mut self) -> Result<Position, OutputError> {
+        match self {
+            Output::File(file) => file.commit(),
+            Output::Stream(stream) => stream.commit(),
+        }
     }
 }
 

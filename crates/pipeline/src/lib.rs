@@ -5,9 +5,10 @@
 //! Rooms: `run` (one extraction: verify, write, checkpoint), `audit` (the
 //! record, its append and the webhook delivery), `job` (`extract` as a job
 //! that survives a kill), `serve` (scheduled runs), `output` (files and their
-//! durability), `health` and `metrics` (`serve`'s operator endpoints),
-//! `crash` (the crash tests' abort points), `workers` and `lease` (several
-//! `serve` workers over several orgs, under leases in PostgreSQL).
+//! durability), `nats` (the JetStream stream sink), `health` and `metrics`
+//! (`serve`'s operator endpoints), `crash` (the crash tests' abort points),
+//! `workers` and `lease` (several `serve` workers over several orgs, under
+//! leases in PostgreSQL).
 
 mod audit;
 mod crash;
@@ -16,6 +17,7 @@ mod job;
 mod late;
 mod lease;
 mod metrics;
+pub mod nats;
 mod output;
 mod run;
 mod serve;

@@ -14,11 +14,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-/// Where `--out` points.
+/// Where the output goes: `--out` (a file or standard output), or a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputTarget {
     Stdout,
     File(PathBuf),
+    /// A JetStream stream, connected (`--sink nats://...`).
+    Stream(crate::nats::NatsStream),
 }
 
 impl OutputTarget {
@@ -33,7 +35,7 @@ impl OutputTarget {
 
     /// The file beside the output that takes what could not be output:
     /// `OUT.rejects.jsonl`; `genesys-compliance-rejects.jsonl` in the working
-    /// directory when the output is standard output or a device.
+    /// directory when the output is standard output, a device or a stream.
     pub fn rejects_path(&self) -> PathBuf {
         match self {
             OutputTarget::File(p) if !is_special(p) => {
@@ -61,19 +63,22 @@ impl OutputTarget {
     }
 
     /// Whether the complete output, `len` bytes, is already in place: renamed
-    /// from `FILE.partial` to `FILE` by a run that stopped right after.
+    /// from `FILE.partial` to `FILE` by a run that stopped right after. A
+    /// stream holds a complete output as soon as its last batch is acknowledged.
     pub fn is_in_place(&self, len: u64) -> bool {
         match (self, self.partial_path()) {
             (OutputTarget::File(path), Some(partial)) => {
                 !partial.exists() && std::fs::metadata(path).is_ok_and(|m| m.len() == len)
             }
+            (OutputTarget::Stream(_), _) => true,
             _ => false,
         }
     }
 
-    /// Whether a rerun can continue this output where it stopped.
+    /// Whether a rerun can continue this output where it stopped: a file
+    /// is cut back to its checkpoint, a stream drops what it already holds.
     pub fn is_resumable(&self) -> bool {
-        self.partial_path().is_some()
+        self.partial_path().is_some() || matches!(self, OutputTarget::Stream(_))
     }
 }
 
@@ -82,22 +87,27 @@ impl std::fmt::Display for OutputTarget {
         match self {
             OutputTarget::Stdout => f.write_str("standard output"),
             OutputTarget::File(p) => write!(f, "{}", p.display()),
+            OutputTarget::Stream(s) => s.fmt(f),
         }
     }
 }
 
-/// An output failure, naming the file.
+/// An output failure: a file, naming it, or the stream.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {path}: {source}; check that its directory exists and is writable")]
-pub struct OutputError {
-    pub path: String,
-    #[source]
-    pub source: io::Error,
+pub enum OutputError {
+    #[error("cannot write {path}: {source}; check that its directory exists and is writable")]
+    File {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Stream(#[from] crate::nats::NatsError),
 }
 
 impl OutputError {
     fn at(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
-        move |source| OutputError {
+        move |source| OutputError::File {
             path: path.display().to_string(),
             source,
         }
@@ -292,6 +302,12 @@ impl FileSink {
             (_, Some(partial)) => open(&partial)?,
             (OutputTarget::File(path), None) => JsonlFile::stream(path)?,
             (OutputTarget::Stdout, None) => JsonlFile::stdout(),
+            (OutputTarget::Stream(stream), None) => {
+                return Err(OutputError::File {
+                    path: stream.to_string(),
+                    source: io::Error::other("a stream is written by its own sink, not as a file"),
+                })
+            }
         };
         Ok(FileSink {
             target: target.clone(),

@@ -19,6 +19,7 @@ use crate::audit::{append_and_deliver, audit_record, AuditTarget};
 use crate::health::Health;
 use crate::lease::LeaseGuard;
 use crate::metrics as m;
+use crate::nats::{NatsSink, NatsStream};
 use crate::output::{FileSink, HourlySink, OutputTarget, Position, RecordSink};
 use crate::run::{
     drop_ids, extract, load_state, save_state, Checkpoint, Progress, Rejects, RunError,
@@ -54,6 +55,10 @@ pub struct ServeConfig {
     pub out_dir: Option<PathBuf>,
     /// How often the output files rotate.
     pub rotation: crate::output::Rotation,
+    /// A JetStream stream to publish to instead of files (`out_dir` then
+    /// holds only the rejects file). Each page is acknowledged by the stream
+    /// before its ids are committed; the stream drops a page sent again.
+    pub stream: Option<NatsStream>,
     pub store: Arc<dyn StateStore>,
     pub audit: AuditTarget,
     /// How long ids are remembered beyond the look-back.
@@ -82,8 +87,11 @@ struct ServeState {
     record_id: Option<uuid::Uuid>,
 }
 
-/// The state key: one `serve` state per output directory.
-fn state_key(out_dir: Option<&std::path::Path>) -> String {
+/// The state key: one `serve` state per output directory, or per stream.
+fn state_key(out_dir: Option<&std::path::Path>, stream: Option<&NatsStream>) -> String {
+    if let Some(stream) = stream {
+        return format!("serve:{stream} {}", stream.stream_name());
+    }
     match out_dir {
         None => "serve:-".to_string(),
         Some(dir) => {
@@ -126,7 +134,7 @@ impl Service {
     /// finished or abandoned and what was output is committed. A first run
     /// refused by the server (credentials, permission) ends the service.
     pub async fn run(&self, stop: impl Future<Output = ()> + Clone) -> Result<(), ServeError> {
-        let key = state_key(self.config.out_dir.as_deref());
+        let key = state_key(self.config.out_dir.as_deref(), self.config.stream.as_ref());
         let state = self.load(&key).map_err(ServeError::FirstRun)?;
         if state.watermark.is_none() && self.config.since.is_none() {
             return Err(ServeError::NoStart);
@@ -256,8 +264,9 @@ impl Service {
         let record_id = *state.record_id.get_or_insert_with(uuid::Uuid::new_v4);
         let mut progress = state.unaudited.clone();
         if let Some(plan) = &plan {
-            let mut sink: Box<dyn RecordSink> = match &c.out_dir {
-                Some(dir) => {
+            let mut sink: Box<dyn RecordSink> = match (&c.stream, &c.out_dir) {
+                (Some(stream), _) => Box::new(NatsSink::new(stream.clone(), 0)),
+                (None, Some(dir)) => {
                     let sink = HourlySink::open(dir, c.rotation, Some(&state.output))?;
                     if state.output.file.is_none() {
                         state.output = sink.position()?;
@@ -265,7 +274,7 @@ impl Service {
                     }
                     Box::new(sink)
                 }
-                None => Box::new(FileSink::open(&OutputTarget::Stdout, 0)?),
+                (None, None) => Box::new(FileSink::open(&OutputTarget::Stdout, 0)?),
             };
             let rejects_path = match &c.out_dir {
                 Some(dir) => dir.join("rejects.jsonl"),

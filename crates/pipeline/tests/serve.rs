@@ -42,6 +42,7 @@ fn service(
             lag: Duration::ZERO,
             out_dir: Some(dir.join("out")),
             rotation: Default::default(),
+            stream: None,
             store: store.clone(),
             audit: AuditTarget {
                 dir: dir.join("audit"),
