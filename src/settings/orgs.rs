@@ -360,4 +360,34 @@ rate_limit_per_minute = 120
         );
         assert!(!err.contains("t0p-s3cret-value"), "{err}");
     }
+
+    #[test]
+    fn the_documented_orgs_example_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("acme-us.secret");
+        std::fs::write(&secret, "s3cret\n").unwrap();
+        let example = include_str!("../../deploy/orgs.example.toml").replace(
+            "/etc/genesys-compliance/acme-us.secret",
+            &secret.display().to_string(),
+        );
+        let env = env_of(&[
+            ("ACME_EU_CLIENT_ID", "eu-id"),
+            ("ACME_EU_CLIENT_SECRET", "eu-s"),
+        ]);
+        let layers = layers_of(dir.path(), &example, &env).unwrap();
+        assert_eq!(
+            layers.lease(None).unwrap(),
+            std::time::Duration::from_secs(30)
+        );
+        let orgs = layers.orgs(None).unwrap();
+        let names: Vec<&str> = orgs.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["acme-eu", "acme-us"]);
+        assert_eq!(
+            orgs[0].out_dir,
+            PathBuf::from("/var/lib/genesys-compliance/out/acme-eu")
+        );
+        for org in &orgs {
+            org.layers.connection(&ConnectionArgs::default()).unwrap();
+        }
+    }
 }
