@@ -451,3 +451,114 @@ fn a_bad_org_table_exits_2_naming_the_org_and_the_key_before_anything_is_sent() 
         read(&sim_log).contains("simulator request")
     });
 }
+
+/// A TCP proxy to `target` on a loopback port that the test can cut: while
+/// cut, open connections are shut down and new ones closed at once.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(target: std::net::SocketAddr) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let proxy = Proxy {
+            addr,
+            cut: Default::default(),
+            open: Default::default(),
+        };
+        let (cut, open) = (proxy.cut.clone(), proxy.open.clone());
+        // Ends with the test process (its threads block on sockets only).
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if cut.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                let mut list = open.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        proxy
+    }
+
+    fn cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::SeqCst);
+        if cut {
+            for socket in self.open.lock().unwrap().drain(..) {
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// PostgreSQL going away mid-run: the run fails after the store's retries
+/// with nothing committed half-way, and once it is back the worker goes on
+/// from what was committed: every violation once, the chain intact.
+#[test]
+fn postgres_cut_mid_run_loses_nothing_and_the_next_run_continues() {
+    let Some(db) = TestDatabase::create("postgres_cut_mid_run") else {
+        return;
+    };
+    // postgres://USER:PASSWORD@HOST:PORT/DB, as .ci/postgres makes it.
+    let (scheme_user, rest) = db.url().rsplit_once('@').unwrap();
+    let (server, db_path) = rest.split_once('/').unwrap();
+    let proxy = Proxy::start(server.parse().expect("HOST:PORT of the test server"));
+    let through_proxy = format!("{scheme_user}@{}/{db_path}", proxy.addr);
+
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (_sim, api) = simulate(dir, "5", "150ms");
+    let config = dir.join("orgs.toml");
+    std::fs::write(
+        &config,
+        format!("page_size = 10\n{}", org_table(dir, "hooli", &api)),
+    )
+    .unwrap();
+    let log = dir.join("worker.err");
+    let mut worker = worker(&config, &through_proxy, "2s", &log);
+    let store = PostgresStore::open(&PostgresUrl::parse(db.url()).unwrap()).unwrap();
+    let out = Output {
+        dir,
+        stream: None,
+        store: &store,
+    };
+    wait_for("the run under way", Duration::from_secs(30), || {
+        out.counts("hooli").len() >= 30
+    });
+    proxy.cut(true);
+    wait_for(
+        "the run to fail on the store",
+        Duration::from_secs(30),
+        || read(&log).contains("run failed"),
+    );
+    let written = out.counts("hooli").len();
+    assert!(written < PER_ORG, "cut mid-run ({written} written)");
+    proxy.cut(false);
+    out.wait_until_complete(&["hooli"]);
+    std::thread::sleep(Duration::from_secs(3));
+    worker.signal("-TERM");
+    assert!(worker.exit_within(Duration::from_secs(12)).success());
+    let said = read(&log);
+    assert!(
+        said.contains("state store"),
+        "the failure names the store: {said}"
+    );
+    out.assert_exactly_once(&["hooli"], &db);
+}

@@ -61,14 +61,27 @@ impl LeaseGuard {
     }
 
     /// `Ok` while the lease is certainly this worker's: within the local
-    /// deadline, or renewed now. Otherwise [`StoreError::Fenced`].
+    /// deadline, or renewed now. [`StoreError::Fenced`] once another worker
+    /// holds it; the store's error when it cannot be asked past the deadline.
     pub fn check(&self) -> Result<(), StoreError> {
         let s = &self.state;
-        let expired = Instant::now() >= *s.deadline.lock().unwrap_or_else(|p| p.into_inner());
-        if s.lost.load(Ordering::SeqCst) || (expired && !s.renew()) {
+        if s.lost.load(Ordering::SeqCst) {
             return Err(s.fenced());
         }
-        Ok(())
+        if Instant::now() < *s.deadline.lock().unwrap_or_else(|p| p.into_inner()) {
+            return Ok(());
+        }
+        match s.try_renew()? {
+            true => Ok(()),
+            false => Err(s.fenced()),
+        }
+    }
+
+    /// Whether another worker took the lease over (as opposed to the store
+    /// being out of reach).
+    pub fn is_lost(&self) -> bool {
+        let _ = self.check();
+        self.state.lost.load(Ordering::SeqCst)
     }
 }
 
@@ -82,19 +95,8 @@ impl GuardState {
     /// Renews the lease; `false` once it is lost (taken over, or expired
     /// while the store could not be reached).
     fn renew(&self) -> bool {
-        if self.lost.load(Ordering::SeqCst) {
-            return false;
-        }
-        let sent = Instant::now();
-        match self.store.renew(&self.lease, self.ttl) {
-            Ok(true) => {
-                *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = sent + self.ttl;
-                true
-            }
-            Ok(false) => {
-                self.lost.store(true, Ordering::SeqCst);
-                false
-            }
+        match self.try_renew() {
+            Ok(renewed) => renewed,
             Err(e) => {
                 // Not lost yet: the next beat tries again, and the local
                 // deadline stops writes if none succeeds in time.
@@ -103,6 +105,21 @@ impl GuardState {
                 Instant::now() < deadline
             }
         }
+    }
+
+    /// Renews the lease: `Ok(false)` when another worker holds it now.
+    fn try_renew(&self) -> Result<bool, StoreError> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let sent = Instant::now();
+        let renewed = self.store.renew(&self.lease, self.ttl)?;
+        if renewed {
+            *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = sent + self.ttl;
+        } else {
+            self.lost.store(true, Ordering::SeqCst);
+        }
+        Ok(renewed)
     }
 
     fn fenced(&self) -> StoreError {

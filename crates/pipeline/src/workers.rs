@@ -163,8 +163,8 @@ async fn run_leased(
         }
         // A run that failed otherwise (the server ended a session stalled
         // mid-transaction, say) may have lost its lease meanwhile too.
-        Err(e) if guard.check().is_err() => {
-            let fenced = guard.check().expect_err("checked just now");
+        Err(e) if guard.is_lost() => {
+            let fenced = guard.check().expect_err("lost");
             tracing::warn!(org = %org.name, "lost the lease of org {}: {fenced} (the run had stopped on: {e})", org.name);
             return Leased::Lost;
         }
