@@ -3,7 +3,7 @@
 //! past its lease, loses nothing and doubles nothing; each org's audit
 //! chain stays intact. Two `simulate` processes are the two orgs.
 
-use crate::util::{bin, read, text, violation_ids, wait_for, Running};
+use crate::util::{bin, http_get, read, text, violation_ids, wait_for, Running};
 use compliance_pipeline::nats::testing::TestStream;
 use compliance_store::testing::TestDatabase;
 use compliance_store::{PostgresStore, PostgresUrl, StateStore};
@@ -292,6 +292,18 @@ fn three_workers_one_killed(db: &TestDatabase, stream: Option<&TestStream>) {
     out.wait_until_complete(&["acme", "globex"]);
     // A run more, so that what was re-read through the look-back is dropped.
     std::thread::sleep(Duration::from_secs(3));
+    // The survivors serve /healthz and count their runs in /metrics.
+    let mut runs = 0.0;
+    for w in workers.iter().flatten() {
+        assert_eq!(http_get(&w.addr, "/healthz").0, 200);
+        let (status, metrics) = http_get(&w.addr, "/metrics");
+        assert_eq!(status, 200);
+        runs += metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("genesys_compliance_runs_total{outcome=\"succeeded\"} "))
+            .map_or(0.0, |n| n.parse::<f64>().unwrap());
+    }
+    assert!(runs >= 2.0, "each org's completed runs are counted: {runs}");
     for mut w in workers.into_iter().flatten() {
         w.signal("-TERM");
         assert!(w.exit_within(Duration::from_secs(12)).success());

@@ -404,7 +404,7 @@ impl Checkpoint for ServeCheckpoint<'_> {
 }
 
 /// Adds what the transport did since `before` to the counters.
-fn record_transport(before: &StatsSnapshot, after: &StatsSnapshot) {
+pub(crate) fn record_transport(before: &StatsSnapshot, after: &StatsSnapshot) {
     for cause in compliance_client::RetryCause::ALL {
         let n = after.retries_of(cause) - before.retries_of(cause);
         if n > 0 {

@@ -13,9 +13,11 @@
 use crate::audit::AuditTarget;
 use crate::health::Health;
 use crate::lease::LeaseGuard;
+use crate::metrics as m;
 use crate::run::RunError;
-use crate::serve::{Held, Service};
+use crate::serve::{record_transport, Held, Service};
 use compliance_api::OrgName;
+use compliance_api::Timestamp;
 use compliance_audit::AuditLog;
 use compliance_store::{PostgresStore, StateStore, StoreError};
 use std::future::Future;
@@ -122,6 +124,7 @@ async fn run_leased(
         webhook: service.config.audit.webhook.clone(),
     };
     let key = format!("serve:{unit}");
+    let stats_before = service.source.stats().snapshot();
     if !service.can_start(fenced.as_ref(), &key).unwrap_or(true) {
         tracing::error!(org = %org.name, "no watermark in the state store yet for this org, and no --since for its first run; give --since");
         let _ = org.store.release(guard.lease(), service.config.every);
@@ -139,10 +142,16 @@ async fn run_leased(
         service.run_once_in(held, &key, &mut log, stop).await
     }
     .await;
+    // The same metrics as a single org's runs, summed over the orgs.
+    record_transport(&stats_before, &service.source.stats().snapshot());
+    metrics::histogram!(m::EXTRACTION_DURATION).record(started.elapsed().as_secs_f64());
+    m::set_outbox_depth(org.store.as_ref());
     let next_in = service.config.every.saturating_sub(started.elapsed());
     let (next_in, leased) = match outcome {
         Ok(run) => {
             health.record(true);
+            metrics::counter!(m::RUNS, "outcome" => m::RUN_SUCCEEDED).increment(1);
+            metrics::gauge!(m::LAST_SUCCESS).set(Timestamp::now().unix_millis() as f64 / 1000.0);
             tracing::info!(
                 org = %org.name,
                 new = run.progress.tally.violations,
@@ -170,6 +179,7 @@ async fn run_leased(
         }
         Err(e) => {
             health.record(false);
+            metrics::counter!(m::RUNS, "outcome" => m::RUN_FAILED).increment(1);
             tracing::error!(org = %org.name, error = %e, "run failed; the next run retries from the same watermark");
             (next_in, Leased::Released)
         }
