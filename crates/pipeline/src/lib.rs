@@ -21,6 +21,7 @@ pub mod nats;
 mod output;
 mod run;
 mod serve;
+mod takeover;
 mod workers;
 
 pub use audit::{AuditTarget, Webhook};

@@ -267,6 +267,10 @@ impl Service {
             let mut sink: Box<dyn RecordSink> = match (&c.stream, &c.out_dir) {
                 (Some(stream), _) => Box::new(NatsSink::new(stream.clone(), 0)),
                 (None, Some(dir)) => {
+                    // Under a lease, a worker that lost it may hold the files open.
+                    if held.lease.is_some() {
+                        crate::takeover::detach_output(dir, &state.output)?;
+                    }
                     let sink = HourlySink::open(dir, c.rotation, Some(&state.output))?;
                     if state.output.file.is_none() {
                         state.output = sink.position()?;
