@@ -9,6 +9,7 @@
 use super::Outcome;
 use crate::exit::{store_failure, Exit, Failure};
 use crate::settings::DEFAULT_STATE;
+use compliance_api::OrgName;
 use compliance_audit::{
     check_trail, parse_anchor, Anchor, ChainError, TrailAnchors, WebhookEndpoint,
 };
@@ -73,6 +74,11 @@ struct VerifyArgs {
     /// Expected head, as the newest webhook's `chain` carries it: SEQ:HASH.
     #[arg(long, value_name = "SEQ:HASH", value_parser = parse_anchor)]
     expect_head: Option<Anchor>,
+    /// The org whose audit directory DIR is, when `serve` runs the orgs of
+    /// [[org]] tables: the state store anchors each org's chain under its
+    /// name rather than under the directory's path.
+    #[arg(long, value_name = "NAME")]
+    org: Option<String>,
 }
 
 pub async fn run(args: Args) -> Outcome {
@@ -112,10 +118,18 @@ fn enable_webhook(args: EnableWebhookArgs) -> Outcome {
 }
 
 fn verify(args: VerifyArgs) -> Outcome {
+    let org = match &args.org {
+        Some(name) => Some(
+            name.parse::<OrgName>()
+                .map_err(|e| Failure::invalid(anyhow::anyhow!("--org: {e}")))?,
+        ),
+        None => None,
+    };
     let store = super::existing_store(args.state.as_deref())?;
     let anchors = TrailAnchors {
         expect_head: args.expect_head.clone(),
         store: store.as_ref().map(|(s, shown)| (s.as_ref(), shown.clone())),
+        key: org.as_ref().map(OrgName::unit),
     };
     let check = check_trail(&args.dir, &anchors).map_err(chain_failure)?;
     let report = &check.report;

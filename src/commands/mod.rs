@@ -8,6 +8,7 @@ pub mod report;
 pub mod serve;
 pub mod simulate;
 pub mod verify;
+pub mod workers;
 
 use crate::exit::{Exit, Failure};
 
@@ -54,6 +55,23 @@ impl Pipeline {
         audit: &crate::settings::AuditArgs,
         keep_pii: bool,
     ) -> Result<Pipeline, Failure> {
+        Self::with_store(layers, connection, filters, audit, keep_pii, |audit| {
+            audit.state.open().map_err(crate::exit::store_failure)
+        })
+    }
+
+    /// As [`Pipeline::from_settings`], with the store opened by `open` once
+    /// every setting is valid.
+    pub fn with_store(
+        layers: &crate::settings::Layers<'_>,
+        connection: &crate::settings::ConnectionArgs,
+        filters: &crate::settings::FilterArgs,
+        audit: &crate::settings::AuditArgs,
+        keep_pii: bool,
+        open: impl FnOnce(
+            &crate::settings::AuditSettings,
+        ) -> Result<std::sync::Arc<dyn compliance_store::StateStore>, Failure>,
+    ) -> Result<Pipeline, Failure> {
         let connection = layers.connection(connection).map_err(Failure::invalid)?;
         let selection = layers.selection(filters).map_err(Failure::invalid)?;
         let mut audit = layers.audit(audit).map_err(Failure::invalid)?;
@@ -61,7 +79,7 @@ impl Pipeline {
         if let Some(webhook) = audit.webhook.as_mut() {
             webhook.ca = connection.transport.ca.clone();
         }
-        let store = audit.state.open().map_err(crate::exit::store_failure)?;
+        let store = open(&audit)?;
         let matrix = crate::settings::rule_matrix(selection.rules);
         let mut config = compliance_client::ExtractorConfig::new(connection.transport);
         config.concurrency = connection.concurrency;

@@ -52,6 +52,24 @@ pub struct Args {
     pub sink: SinkArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// With [[org]] tables in the config file (several workers over a
+    /// PostgreSQL store): how long an org's lease lasts unrenewed, so how
+    /// soon another worker takes over the orgs of one that died, such as 30s
+    /// [default: 30s]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub lease: Option<String>,
+}
+
+impl Args {
+    /// The connection flags that apply to every org: the config file; the
+    /// hosts, pacing and retries are each org's own (its [[org]] table over
+    /// the file's top level).
+    pub fn connection_for_orgs(&self) -> ConnectionArgs {
+        ConnectionArgs {
+            config: self.connection.config.clone(),
+            ..ConnectionArgs::default()
+        }
+    }
 }
 
 /// How long a stop may take before the process exits anyway; everything
@@ -65,6 +83,9 @@ pub async fn run(args: Args) -> Outcome {
     let schedule = layers
         .schedule(&args.schedule, sink.is_some())
         .map_err(Failure::invalid)?;
+    if layers.has_orgs() {
+        return super::workers::run(args, layers, schedule, sink).await;
+    }
     let pipeline = Pipeline::from_settings(
         &layers,
         &args.connection,
@@ -167,7 +188,7 @@ pub async fn run(args: Args) -> Outcome {
 /// Completes on the first SIGTERM or SIGINT; a second one exits at once, and
 /// a stop that takes longer than [`STOP_GRACE`] exits as well. Listening
 /// starts at once, not when the future is first polled.
-fn stop_signal(mut signals: Signals) -> impl std::future::Future<Output = ()> {
+pub(super) fn stop_signal(mut signals: Signals) -> impl std::future::Future<Output = ()> {
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         signals.next().await;

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use std::path::PathBuf;
 
 /// The keys a config file may hold; any other key is refused by name.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileSettings {
     pub(super) region: Option<String>,
@@ -45,6 +45,9 @@ pub(super) struct FileSettings {
     pub(super) out_dir: Option<PathBuf>,
     pub(super) listen: Option<String>,
     pub(super) rotate: Option<String>,
+    // serve's workers: one `[[org]]` table per org (see `orgs.rs`).
+    pub(super) org: Option<Vec<toml::Table>>,
+    pub(super) lease: Option<String>,
 }
 
 /// Parses the text of config file `name`, refusing unknown keys by name.

@@ -34,8 +34,11 @@ pub(super) type Key<'k, T = String> = (&'k str, Option<T>);
 /// (injected so that tests need not touch the process environment).
 pub struct Layers<'a> {
     pub(super) file: FileSettings,
-    file_name: Option<String>,
-    env: &'a dyn Fn(&str) -> Option<String>,
+    pub(super) file_name: Option<String>,
+    pub(super) env: &'a dyn Fn(&str) -> Option<String>,
+    /// Environment variables not read: an org's connection comes from its
+    /// `[[org]]` table alone, not from the variables of a single org.
+    pub(super) ignored_env: &'static [&'static str],
 }
 
 impl<'a> Layers<'a> {
@@ -58,6 +61,7 @@ impl<'a> Layers<'a> {
             file,
             file_name,
             env,
+            ignored_env: &[],
         })
     }
 
@@ -71,6 +75,9 @@ impl<'a> Layers<'a> {
 
     /// An environment variable's value; an empty one counts as unset.
     pub(super) fn env_var(&self, name: &str) -> Option<String> {
+        if self.ignored_env.contains(&name) {
+            return None;
+        }
         (self.env)(name).filter(|v| !v.is_empty())
     }
 

@@ -14,6 +14,7 @@ mod connection;
 mod error;
 mod file;
 mod layers;
+mod orgs;
 mod rules;
 mod schedule;
 mod selection;
@@ -22,8 +23,9 @@ mod sink;
 pub use audit::{AuditArgs, AuditSettings, DEFAULT_AUDIT_DIR, DEFAULT_STATE};
 pub use connection::ConnectionArgs;
 pub use layers::Layers;
+pub use orgs::OrgSettings;
 pub use rules::rule_matrix;
-pub use schedule::ScheduleArgs;
+pub use schedule::{Schedule, ScheduleArgs};
 pub use selection::FilterArgs;
 pub use sink::{SinkArgs, SinkSettings};
 

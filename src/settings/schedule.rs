@@ -82,7 +82,9 @@ impl Layers<'_> {
             None,
             ("since", f.since.clone()),
         )?;
-        let out_dir = match (args.out_dir.clone().or_else(|| f.out_dir.clone()), sink) {
+        // [[org]] tables name each org's directory: none is needed here then.
+        let optional = sink || self.has_orgs();
+        let out_dir = match (args.out_dir.clone().or_else(|| f.out_dir.clone()), optional) {
             (Some(dir), _) => (dir.as_os_str() != "-").then_some(dir),
             (None, true) => None,
             (None, false) => return Err(SettingsError::new(

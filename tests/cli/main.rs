@@ -18,3 +18,4 @@ mod serve;
 mod simulate;
 mod sources;
 mod verify;
+mod workers;

@@ -185,6 +185,11 @@ impl Running {
         self.child.stdout.take().expect("standard output is piped")
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process has exited (without waiting).
     pub fn has_exited(&mut self) -> bool {
         self.child.try_wait().unwrap().is_some()

@@ -9,10 +9,12 @@
 
 #![deny(missing_docs)]
 
+mod org;
 mod region;
 mod values;
 mod violation;
 
+pub use org::OrgName;
 pub use region::{Region, RegionParseError, REGIONS};
 pub use values::{CanonicalUuid, HumanDuration, PageSize, Severity, Timestamp, ValueError};
 pub use violation::{Evidence, Violation};

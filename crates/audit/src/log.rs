@@ -133,9 +133,25 @@ impl AuditLog {
         store: Arc<dyn StateStore>,
         webhook: Option<WebhookEndpoint>,
     ) -> Result<Self, AuditError> {
+        Self::open_as(dir, None, store, webhook)
+    }
+
+    /// [`open`](Self::open), with the chain anchored under `key` when one is
+    /// given instead of under the directory's path: an org's chain
+    /// (`org:<name>`), the same for every worker whatever path it mounts
+    /// the directory at.
+    pub fn open_as(
+        dir: impl AsRef<Path>,
+        key: Option<&str>,
+        store: Arc<dyn StateStore>,
+        webhook: Option<WebhookEndpoint>,
+    ) -> Result<Self, AuditError> {
         let dir = dir.as_ref().to_path_buf();
         create_private_dir(&dir)?;
-        let key = anchor_key(&dir)?;
+        let key = match key {
+            Some(key) => key.to_owned(),
+            None => anchor_key(&dir)?,
+        };
         let log_path = dir.join(LOG_FILE);
         let io = |action| {
             let path = log_path.clone();

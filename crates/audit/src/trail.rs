@@ -17,6 +17,9 @@ pub struct TrailAnchors<'a> {
     pub expect_head: Option<Anchor>,
     /// The state store that wrote the log, with its name for messages.
     pub store: Option<(&'a dyn StateStore, String)>,
+    /// The key the store anchors the chain under, when it is not the
+    /// directory's path (an org's chain: `org:<name>`).
+    pub key: Option<String>,
 }
 
 /// What [`check_trail`] established about an intact trail.
@@ -58,7 +61,7 @@ pub fn check_trail(dir: &Path, anchors: &TrailAnchors<'_>) -> Result<TrailCheck,
         report = Some(r);
     }
     if let Some((store, name)) = &anchors.store {
-        match verify_against_store(*store, dir)? {
+        match verify_against_store(*store, dir, anchors.key.as_deref())? {
             Some((anchor, r)) => {
                 if let Some(seq) = r.in_flight {
                     notes.push(format!(
@@ -91,10 +94,15 @@ pub fn check_trail(dir: &Path, anchors: &TrailAnchors<'_>) -> Result<TrailCheck,
 fn verify_against_store(
     store: &dyn StateStore,
     dir: &Path,
+    key: Option<&str>,
 ) -> Result<Option<(Anchor, ChainReport)>, ChainError> {
     // A directory that does not resolve has no anchor; verify_dir names it.
-    let Ok(key) = anchor_key(dir) else {
-        return Ok(None);
+    let key = match key {
+        Some(key) => key.to_owned(),
+        None => match anchor_key(dir) {
+            Ok(key) => key,
+            Err(_) => return Ok(None),
+        },
     };
     let read = |store: &dyn StateStore| -> Result<_, ChainError> {
         let anchor = store.anchor(&key)?;

@@ -106,7 +106,7 @@ pub enum OutputError {
 }
 
 impl OutputError {
-    fn at(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
+    pub(crate) fn at(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
         move |source| OutputError::File {
             path: path.display().to_string(),
             source,

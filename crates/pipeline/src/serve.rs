@@ -17,6 +17,7 @@
 
 use crate::audit::{append_and_deliver, audit_record, AuditTarget};
 use crate::health::Health;
+use crate::lease::LeaseGuard;
 use crate::metrics as m;
 use crate::nats::{NatsSink, NatsStream};
 use crate::output::{FileSink, HourlySink, OutputTarget, Position, RecordSink};
@@ -192,6 +193,13 @@ impl Service {
         }
     }
 
+    /// Whether a run under `key` has somewhere to start: a watermark in
+    /// `store`, or the configured start.
+    pub(crate) fn can_start(&self, store: &dyn StateStore, key: &str) -> Result<bool, RunError> {
+        let state: ServeState = load_state(store, key)?.unwrap_or_default();
+        Ok(state.watermark.is_some() || self.config.since.is_some())
+    }
+
     fn load(&self, key: &str) -> Result<ServeState, RunError> {
         Ok(load_state(self.config.store.as_ref(), key)?.unwrap_or_default())
     }
@@ -203,9 +211,28 @@ impl Service {
         log: &mut AuditLog,
         stop: impl Future<Output = ()>,
     ) -> Result<ServeRun, RunError> {
+        let held = Held {
+            store: &self.config.store,
+            audit: &self.config.audit,
+            lease: None,
+        };
+        self.run_once_in(held, key, log, stop).await
+    }
+
+    /// One run, committing through `held`'s store and audit target, and,
+    /// under a lease, checking it before each page is written and before
+    /// the audit record is appended (a worker that lost it writes nothing).
+    pub(crate) async fn run_once_in(
+        &self,
+        held: Held<'_>,
+        key: &str,
+        log: &mut AuditLog,
+        stop: impl Future<Output = ()>,
+    ) -> Result<ServeRun, RunError> {
         let started = Instant::now();
         let c = &self.config;
-        let mut state = self.load(key)?;
+        let store = held.store;
+        let mut state: ServeState = load_state(store.as_ref(), key)?.unwrap_or_default();
         let from = state.watermark.or(c.since).expect("checked at start");
         let start = minus(from, c.lookback);
         let end = minus(Timestamp::now(), c.lag);
@@ -229,7 +256,7 @@ impl Service {
             None => None,
         };
         if let Some(id) = state.record_id {
-            if c.audit.holds(id) {
+            if held.audit.holds(id) {
                 state.unaudited = Progress::default();
                 state.record_id = None;
             }
@@ -240,10 +267,14 @@ impl Service {
             let mut sink: Box<dyn RecordSink> = match (&c.stream, &c.out_dir) {
                 (Some(stream), _) => Box::new(NatsSink::new(stream.clone(), 0)),
                 (None, Some(dir)) => {
+                    // Under a lease, a worker that lost it may hold the files open.
+                    if held.lease.is_some() {
+                        crate::takeover::detach_output(dir, &state.output)?;
+                    }
                     let sink = HourlySink::open(dir, c.rotation, Some(&state.output))?;
                     if state.output.file.is_none() {
                         state.output = sink.position()?;
-                        save_state(c.store.as_ref(), key, &state, &[])?;
+                        save_state(store.as_ref(), key, &state, &[])?;
                     }
                     Box::new(sink)
                 }
@@ -255,9 +286,10 @@ impl Service {
             };
             let mut rejects = Rejects::new(rejects_path, state.rejects);
             let mut checkpoint = ServeCheckpoint {
-                store: c.store.clone(),
+                store: store.clone(),
                 key: key.to_string(),
                 state: state.clone(),
+                lease: held.lease,
             };
             progress = extract(
                 self.source.as_ref(),
@@ -281,16 +313,19 @@ impl Service {
             started.elapsed(),
             self.source.kind(),
         );
-        let (appended, delivery) = append_and_deliver(&c.audit, log, &record).await?;
+        if let Some(lease) = held.lease {
+            lease.check()?;
+        }
+        let (appended, delivery) = append_and_deliver(held.audit, log, &record).await?;
         if let Some(w) = interval {
             state.watermark = Some(w.end);
         }
         state.unaudited = Progress::default();
         state.record_id = None;
-        save_state(c.store.as_ref(), key, &state, &[])?;
+        save_state(store.as_ref(), key, &state, &[])?;
         if let Some(watermark) = state.watermark {
             let forget_before = minus(minus(watermark, c.lookback), c.retention_margin);
-            c.store.prune_seen(key, forget_before.unix_millis())?;
+            store.prune_seen(key, forget_before.unix_millis())?;
         }
         Ok(ServeRun {
             interval,
@@ -319,15 +354,30 @@ fn minus(t: Timestamp, d: Duration) -> Timestamp {
     Timestamp::from_datetime(t.as_datetime() - d)
 }
 
+/// Where a run commits: the store and audit target, and the lease it runs
+/// under, if a worker holds one.
+#[derive(Clone, Copy)]
+pub(crate) struct Held<'a> {
+    pub(crate) store: &'a Arc<dyn StateStore>,
+    pub(crate) audit: &'a AuditTarget,
+    pub(crate) lease: Option<&'a LeaseGuard>,
+}
+
 /// Drops ids output before; commits each page's ids with the output position.
-struct ServeCheckpoint {
+struct ServeCheckpoint<'a> {
     store: Arc<dyn StateStore>,
     key: String,
     state: ServeState,
+    lease: Option<&'a LeaseGuard>,
 }
 
-impl Checkpoint for ServeCheckpoint {
+impl Checkpoint for ServeCheckpoint<'_> {
     fn filter_seen(&mut self, batch: &mut Batch) -> Result<u64, RunError> {
+        // Called before the batch is written: a worker that lost its lease
+        // must not write to the output another worker now owns.
+        if let Some(lease) = self.lease {
+            lease.check()?;
+        }
         let ids: Vec<&str> = batch.violations.iter().map(|v| v.id.as_str()).collect();
         let seen: HashSet<String> = self.store.seen_among(&self.key, &ids)?;
         Ok(drop_ids(batch, &seen))
@@ -358,7 +408,7 @@ impl Checkpoint for ServeCheckpoint {
 }
 
 /// Adds what the transport did since `before` to the counters.
-fn record_transport(before: &StatsSnapshot, after: &StatsSnapshot) {
+pub(crate) fn record_transport(before: &StatsSnapshot, after: &StatsSnapshot) {
     for cause in compliance_client::RetryCause::ALL {
         let n = after.retries_of(cause) - before.retries_of(cause);
         if n > 0 {

@@ -112,6 +112,7 @@ pub fn read_trail(
     let anchors = TrailAnchors {
         expect_head: None,
         store: store.as_ref().map(|(s, name)| (*s, name.clone())),
+        key: None,
     };
     let verdict = match check_trail(dir, &anchors) {
         Ok(check) => Verdict::Intact {

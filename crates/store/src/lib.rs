@@ -24,7 +24,7 @@ mod sqlite;
 pub mod testing;
 
 pub use location::{PostgresUrl, StateLocation};
-pub use postgres::PostgresStore;
+pub use postgres::{Lease, LeaseRow, PostgresStore};
 pub use sqlite::SqliteStore;
 
 use std::collections::HashSet;
@@ -207,6 +207,14 @@ pub enum StoreError {
         path: PathBuf,
         action: &'static str,
         cause: rusqlite::Error,
+    },
+    /// A worker's write after another worker took its lease over: rolled
+    /// back, nothing committed.
+    #[error("the lease of {unit} was taken over by another worker (this worker's fencing token {token}, the current one {}); nothing was committed, and this worker stops work on it", current.map_or("none".to_string(), |t| t.to_string()))]
+    Fenced {
+        unit: String,
+        token: i64,
+        current: Option<i64>,
     },
     #[error("state store {path}: cannot set the file's permissions: {cause}")]
     Permissions {

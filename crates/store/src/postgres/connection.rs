@@ -109,6 +109,14 @@ async fn connect(config: Config) -> Result<Client, tokio_postgres::Error> {
     tokio::spawn(async move {
         let _ = connection.await;
     });
+    // A worker stopped (SIGSTOP, a stall) inside a transaction would hold
+    // its locks, the lease row's included, until it resumed, and no other
+    // worker could take its lease over: the server ends such a session
+    // instead, and the transaction rolls back. Our transactions never wait
+    // on anything but the server, so 5 s idle means a stalled client.
+    client
+        .batch_execute("SET idle_in_transaction_session_timeout = '5s'")
+        .await?;
     Ok(client)
 }
 

@@ -12,6 +12,7 @@
 //! `schema` holds the migrations; this file the calls.
 
 mod connection;
+mod lease;
 mod schema;
 
 use crate::{
@@ -21,18 +22,22 @@ use crate::{
 use connection::Connection;
 use schema::{migrate, Migrated};
 use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard};
-use tokio_postgres::{Client, Config, Row};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio_postgres::{Client, Config, Row, Transaction};
 
 pub(crate) use connection::Connection as PgConnection;
+pub use lease::{Lease, LeaseRow};
 
 /// The PostgreSQL state store. Cheap to share: wrap it in an `Arc`. One
-/// connection, used by one call at a time (as the SQLite store's).
+/// connection, used by one call at a time (as the SQLite store's); the
+/// fenced handles of [`PostgresStore::fenced`] share it.
 pub struct PostgresStore {
     config: Config,
     /// The URL without its password: what messages name.
     shown: String,
-    connection: Mutex<Option<Connection>>,
+    connection: Arc<Mutex<Option<Connection>>>,
+    /// The lease every write is checked against, for a worker's handle.
+    fence: Option<Lease>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -52,7 +57,8 @@ impl PostgresStore {
         let store = PostgresStore {
             config: url.config().clone(),
             shown: url.shown().to_owned(),
-            connection: Mutex::new(None),
+            connection: Arc::new(Mutex::new(None)),
+            fence: None,
         };
         let migrated = store.run("migrating the schema", async |client| migrate(client).await)?;
         match migrated {
@@ -100,16 +106,6 @@ impl PostgresStore {
         self.connection.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs one statement that changes rows; the number changed.
-    fn execute(
-        &self,
-        action: &'static str,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<u64, StoreError> {
-        self.run(action, async |client| client.execute(sql, params).await)
-    }
-
     /// Runs one query that returns at most one row, mapped by `map`.
     fn query_opt<T>(
         &self,
@@ -121,6 +117,49 @@ impl PostgresStore {
         self.run(action, async |client| {
             Ok(client.query_opt(sql, params).await?.as_ref().map(map))
         })
+    }
+
+    /// Runs `work` as `action` in one transaction that commits only while
+    /// this handle's lease (if it has one) is current: the lease row is read
+    /// `FOR SHARE` first, so a takeover waits for this commit, and a token
+    /// that moved rolls everything back as [`StoreError::Fenced`].
+    fn write<T>(
+        &self,
+        action: &'static str,
+        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let fence = self.fence.as_ref();
+        let outcome = self.run(action, async |client| {
+            let tx = client.transaction().await?;
+            if let Some(lease) = fence {
+                let current = lease::current_token(&tx, &lease.unit).await?;
+                if current != Some(lease.token) {
+                    // Dropping the transaction rolls it back.
+                    return Ok(Err(current));
+                }
+            }
+            let value = work(&tx).await?;
+            tx.commit().await?;
+            Ok(Ok(value))
+        })?;
+        outcome.map_err(|current| {
+            let lease = fence.expect("only a fenced write is refused");
+            StoreError::Fenced {
+                unit: lease.unit.clone(),
+                token: lease.token,
+                current,
+            }
+        })
+    }
+
+    /// Runs one statement that changes rows, fenced like [`Self::write`].
+    fn execute_fenced(
+        &self,
+        action: &'static str,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.write(action, async |tx| tx.execute(sql, params).await)
     }
 }
 
@@ -155,7 +194,7 @@ impl StateStore for PostgresStore {
     }
 
     fn set_anchor(&self, audit_dir: &str, anchor: &Anchor) -> Result<(), StoreError> {
-        self.execute(
+        self.execute_fenced(
             "writing the audit anchor",
             "INSERT INTO audit_anchor (audit_dir, seq, hash, updated_at_ms)
              VALUES ($1, $2, $3, $4)
@@ -168,7 +207,7 @@ impl StateStore for PostgresStore {
 
     fn begin_append(&self, intent: &AppendIntent) -> Result<(), StoreError> {
         let webhook = intent.webhook.as_ref();
-        self.execute(
+        self.execute_fenced(
             "recording the append in flight",
             "INSERT INTO audit_intent
              (audit_dir, seq, hash, webhook_id, endpoint, body, created_at_ms)
@@ -218,8 +257,7 @@ impl StateStore for PostgresStore {
 
     fn finish_append(&self, audit_dir: &str, seq: u64) -> Result<bool, StoreError> {
         let seq = seq as i64;
-        self.run("completing the append", async |client| {
-            let tx = client.transaction().await?;
+        self.write("completing the append", async |tx| {
             // The lock makes a concurrent finish of the same append wait,
             // then find it gone: anchored and queued once.
             let intent = tx
@@ -252,13 +290,12 @@ impl StateStore for PostgresStore {
             .await?;
             tx.execute("DELETE FROM audit_intent WHERE audit_dir = $1", &[&audit_dir])
                 .await?;
-            tx.commit().await?;
             Ok(true)
         })
     }
 
     fn abandon_append(&self, audit_dir: &str) -> Result<(), StoreError> {
-        self.execute(
+        self.execute_fenced(
             "forgetting the append in flight",
             "DELETE FROM audit_intent WHERE audit_dir = $1",
             &[&audit_dir],
@@ -287,7 +324,7 @@ impl StateStore for PostgresStore {
     }
 
     fn mark_delivered(&self, webhook_id: &str, status: u16) -> Result<(), StoreError> {
-        self.execute(
+        self.execute_fenced(
             "marking a webhook delivered",
             "UPDATE webhook_outbox
              SET attempts = attempts + 1, last_status = $2, last_error = NULL,
@@ -305,7 +342,7 @@ impl StateStore for PostgresStore {
         error: &str,
         next_attempt_at_ms: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.execute(
+        self.execute_fenced(
             "recording a failed webhook attempt",
             "UPDATE webhook_outbox
              SET attempts = attempts + 1, last_status = $2, last_error = $3,
@@ -322,7 +359,7 @@ impl StateStore for PostgresStore {
     }
 
     fn disable_endpoint(&self, endpoint: &str, reason: &str) -> Result<(), StoreError> {
-        self.execute(
+        self.execute_fenced(
             "disabling a webhook endpoint",
             "INSERT INTO disabled_endpoint (endpoint, disabled_at_ms, reason)
              VALUES ($1, $2, $3)
@@ -334,7 +371,7 @@ impl StateStore for PostgresStore {
     }
 
     fn enable_endpoint(&self, endpoint: &str) -> Result<(), StoreError> {
-        self.execute(
+        self.execute_fenced(
             "enabling a webhook endpoint",
             "DELETE FROM disabled_endpoint WHERE endpoint = $1",
             &[&endpoint],
@@ -377,8 +414,7 @@ impl StateStore for PostgresStore {
     fn save_progress(&self, key: &str, state: &str, seen: &[SeenId]) -> Result<(), StoreError> {
         let ids: Vec<&str> = seen.iter().map(|s| s.id.as_str()).collect();
         let detected: Vec<i64> = seen.iter().map(|s| s.detected_at_ms).collect();
-        self.run("saving progress", async |client| {
-            let tx = client.transaction().await?;
+        self.write("saving progress", async |tx| {
             // One statement for the whole page, whatever its size.
             tx.execute(
                 "INSERT INTO seen (scope, id, detected_at_ms)
@@ -392,19 +428,18 @@ impl StateStore for PostgresStore {
                  ON CONFLICT (key) DO UPDATE SET state = $2, updated_at_ms = $3",
                 &[&key, &state, &now_ms()],
             )
-            .await?;
-            tx.commit().await
+            .await
+            .map(drop)
         })
     }
 
     fn clear_progress(&self, key: &str) -> Result<(), StoreError> {
-        self.run("clearing progress", async |client| {
-            let tx = client.transaction().await?;
+        self.write("clearing progress", async |tx| {
             tx.execute("DELETE FROM progress WHERE key = $1", &[&key])
                 .await?;
             tx.execute("DELETE FROM seen WHERE scope = $1", &[&key])
-                .await?;
-            tx.commit().await
+                .await
+                .map(drop)
         })
     }
 
@@ -421,7 +456,7 @@ impl StateStore for PostgresStore {
     }
 
     fn prune_seen(&self, scope: &str, detected_before_ms: i64) -> Result<u64, StoreError> {
-        self.execute(
+        self.execute_fenced(
             "pruning seen ids",
             "DELETE FROM seen WHERE scope = $1 AND detected_at_ms < $2",
             &[&scope, &detected_before_ms],

@@ -56,6 +56,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scope, id)
     );
     CREATE INDEX seen_by_age ON seen (scope, detected_at_ms);",
+    // 2: leases of work units (an org's run) for several workers; see
+    // `lease.rs`. The token grows on every acquisition and takeover.
+    "CREATE TABLE leases (
+        unit TEXT PRIMARY KEY,
+        holder TEXT,
+        expires_at_ms BIGINT NOT NULL,
+        token BIGINT NOT NULL,
+        next_run_at_ms BIGINT NOT NULL DEFAULT 0
+    );",
 ];
 
 /// Any number, the same in every process of this program: the advisory lock
