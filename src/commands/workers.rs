@@ -101,9 +101,18 @@ pub async fn run(
         lease,
         poll: (lease / 4).min(Duration::from_secs(1)),
     };
-    run_workers(services, config, health, stop).await;
+    let outcome = run_workers(services, config, health, stop).await;
     endpoints.abort();
-    Ok(Exit::Done)
+    match outcome {
+        Ok(()) => Ok(Exit::Done),
+        // As a single org's serve: refused on the first run exits 3, here
+        // naming the org whose settings to fix.
+        Err(refused) => {
+            let org = refused.org;
+            let Failure { exit, error } = crate::exit::run_failure(refused.error);
+            Err(Failure::new(exit, error.context(format!("org {org}"))))
+        }
+    }
 }
 
 /// One org's service, on a connection of its own to the store.

@@ -464,6 +464,49 @@ fn a_bad_org_table_exits_2_naming_the_org_and_the_key_before_anything_is_sent() 
     });
 }
 
+/// As a single org's `serve`: credentials refused on an org's first run
+/// exit 3, here naming the org, with its secret nowhere in the output.
+#[test]
+fn credentials_refused_on_an_org_s_first_run_exit_3_naming_the_org() {
+    let Some(db) = TestDatabase::create("credentials_refused_on_an_org_s_first_run") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (_acme, acme_api) = simulate(dir, "1", "0ms");
+    let (_globex, globex_api) = simulate(dir, "2", "0ms");
+    let config = dir.join("orgs.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}{}",
+            org_table(dir, "acme", &acme_api),
+            org_table(dir, "globex", &globex_api)
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("globex.secret"), "not-the-secret\n").unwrap();
+    let out = bin()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--state", db.url(), "--listen", "127.0.0.1:0"])
+        .args(["--since", &utc(-70), "--every", "2s", "--lookback", "5s"])
+        .env("ACME_CLIENT_ID", "demo-client")
+        .env("ACME_CLIENT_SECRET", "demo-secret")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("org globex"), "{stderr}");
+    let stdout = text(&out.stdout);
+    for secret in ["not-the-secret", "demo-secret"] {
+        assert!(
+            !stderr.contains(secret) && !stdout.contains(secret),
+            "{stderr}"
+        );
+    }
+}
+
 /// A TCP proxy to `target` on a loopback port that the test can cut: while
 /// cut, open connections are shut down and new ones closed at once.
 struct Proxy {

@@ -33,4 +33,4 @@ pub use metrics::install as install_metrics;
 pub use output::{FileSink, JsonlFile, OutputError, OutputTarget, Rotation};
 pub use run::{Progress, RunError};
 pub use serve::{ServeConfig, ServeError, ServeRun, Service};
-pub use workers::{run_workers, OrgService, WorkerConfig};
+pub use workers::{run_workers, OrgRefused, OrgService, WorkerConfig};

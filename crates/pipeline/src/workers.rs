@@ -20,6 +20,7 @@ use compliance_api::OrgName;
 use compliance_api::Timestamp;
 use compliance_audit::AuditLog;
 use compliance_store::{PostgresStore, StateStore, StoreError};
+use futures::FutureExt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,26 +45,56 @@ pub struct WorkerConfig {
     pub poll: Duration,
 }
 
+/// An org whose first run in this worker was refused by the server
+/// (credentials, permission): the worker stops, as a single org's `serve`
+/// does, because no later run can succeed until the org's settings change.
+#[derive(Debug, thiserror::Error)]
+#[error("org {org}: the first run was refused: {error}")]
+pub struct OrgRefused {
+    pub org: OrgName,
+    #[source]
+    pub error: RunError,
+}
+
 /// Serves every org until `stop` completes; a stop finishes or abandons the
-/// current page of each org, commits, and releases the leases.
+/// current page of each org, commits, and releases the leases. An org
+/// refused on its first run stops every org the same way, then is returned.
 pub async fn run_workers(
     orgs: Vec<OrgService>,
     config: WorkerConfig,
     health: Arc<Health>,
     stop: impl Future<Output = ()> + Clone + Send + 'static,
-) {
-    let tasks: Vec<_> = orgs
-        .into_iter()
-        .map(|org| {
-            let (config, health, stop) = (config.clone(), health.clone(), stop.clone());
-            tokio::spawn(async move { serve_org(org, config, health, stop).await })
-        })
-        .collect();
-    for task in tasks {
-        if let Err(e) = task.await {
-            tracing::error!(error = %e, "an org's task ended abnormally");
+) -> Result<(), OrgRefused> {
+    let (refused_tx, refused_rx) = tokio::sync::watch::channel(false);
+    let stop = {
+        let stop = stop.clone();
+        async move {
+            let mut refused = refused_rx;
+            tokio::select! {
+                _ = stop => {}
+                _ = refused.wait_for(|r| *r) => {}
+            }
+        }
+        .shared()
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for org in orgs {
+        let (config, health, stop) = (config.clone(), health.clone(), stop.clone());
+        tasks.spawn(async move { serve_org(org, config, health, stop).await });
+    }
+    // In the order they end: a refusal stops the orgs still running.
+    let mut first_refusal = None;
+    while let Some(ended) = tasks.join_next().await {
+        match ended {
+            Ok(Ok(())) => {}
+            Ok(Err(refused)) => {
+                let _ = refused_tx.send(true);
+                first_refusal.get_or_insert(refused);
+            }
+            Err(e) => tracing::error!(error = %e, "an org's task ended abnormally"),
         }
     }
+    first_refusal.map_or(Ok(()), Err)
 }
 
 /// What became of one leased run.
@@ -74,6 +105,8 @@ enum Leased {
     Lost,
     /// A stop was asked for.
     Stopped,
+    /// The org's first run here was refused by the server.
+    Refused(RunError),
 }
 
 async fn serve_org(
@@ -81,17 +114,22 @@ async fn serve_org(
     config: WorkerConfig,
     health: Arc<Health>,
     stop: impl Future<Output = ()> + Clone,
-) {
+) -> Result<(), OrgRefused> {
     let unit = org.name.unit();
+    let mut first = true;
     loop {
         let asked = Instant::now();
         match org.store.acquire(&unit, &config.holder, config.lease) {
             Ok(Some(lease)) => {
                 tracing::info!(org = %org.name, token = lease.token, "acquired the lease");
                 let guard = LeaseGuard::start(org.store.clone(), lease, config.lease, asked);
-                match run_leased(&org, &guard, &health, stop.clone()).await {
-                    Leased::Stopped => return,
-                    Leased::Released | Leased::Lost => {}
+                match run_leased(&org, &guard, &health, first, stop.clone()).await {
+                    Leased::Stopped => return Ok(()),
+                    Leased::Refused(error) => {
+                        let org = org.name.clone();
+                        return Err(OrgRefused { org, error });
+                    }
+                    Leased::Released | Leased::Lost => first = false,
                 }
             }
             Ok(None) => {}
@@ -101,7 +139,7 @@ async fn serve_org(
         }
         tokio::select! {
             _ = tokio::time::sleep(config.poll) => {}
-            _ = stop.clone() => return,
+            _ = stop.clone() => return Ok(()),
         }
     }
 }
@@ -112,6 +150,7 @@ async fn run_leased(
     org: &OrgService,
     guard: &LeaseGuard,
     health: &Health,
+    first: bool,
     stop: impl Future<Output = ()>,
 ) -> Leased {
     let started = Instant::now();
@@ -180,8 +219,14 @@ async fn run_leased(
         Err(e) => {
             health.record(false);
             metrics::counter!(m::RUNS, "outcome" => m::RUN_FAILED).increment(1);
-            tracing::error!(org = %org.name, error = %e, "run failed; the next run retries from the same watermark");
-            (next_in, Leased::Released)
+            let refused = matches!(&e, RunError::Client(c) if c.kind() == compliance_client::ErrorKind::Refused);
+            if first && refused {
+                // Free at once: the worker stops, and others stop on it too.
+                (Duration::ZERO, Leased::Refused(e))
+            } else {
+                tracing::error!(org = %org.name, error = %e, "run failed; the next run retries from the same watermark");
+                (next_in, Leased::Released)
+            }
         }
     };
     if let Err(e) = org.store.release(guard.lease(), next_in) {
