@@ -127,6 +127,7 @@ fn verify(args: &Args) -> Outcome {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let rejects = output.finish()?;
+    compliance_pipeline::warn_late_pii(tally.late_pii);
     summary(&tally, elapsed, &rejects);
     Ok(Exit::Done)
 }

@@ -358,3 +358,42 @@ fn output_is_byte_identical_to_the_stored_expected_output() {
     );
 }
 
+/// Issue 17: the last pass's finds are logged once per run, with their
+/// count, what they mean and where to read more, not once per record; the
+/// summary still counts them.
+#[test]
+fn late_pii_is_one_warning_per_run_with_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    // Luhn-valid, but no brand issues numbers starting with 7: the detectors
+    // leave them, the last pass redacts them.
+    let mut input = jsonl(&[
+        violation(
+            "v1",
+            "rule-uuid-001",
+            "HIGH",
+            &["ref 7000 0000 0000 0005 ok"],
+        ),
+        violation("v2", "rule-uuid-001", "HIGH", &["ref 7000-0000-0000-0013"]),
+        violation("v3", "rule-uuid-002", "LOW", &["a 7000000000000021 b"]),
+    ]);
+    input.push_str("{\"id\": \"bad\", \"note\": \"7000 0000 0000 0039\"}\n");
+    std::fs::write(dir.path().join("raw.jsonl"), input).unwrap();
+    let out = verify_ok(dir.path(), &["--in", "raw.jsonl", "--out", "out.jsonl"]);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("late_pii 4;"), "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    for words in [
+        "late_pii",
+        "4",
+        "Luhn-valid",
+        "hard negatives",
+        "docs/late-pii.md",
+    ] {
+        assert!(warnings[0].contains(words), "{words}: {stderr}");
+    }
+    assert!(!stderr.contains("7000"), "{stderr}");
+    let written = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap()
+        + &std::fs::read_to_string(dir.path().join("out.jsonl.rejects.jsonl")).unwrap();
+    assert!(!written.contains("7000"), "{written}");
+}

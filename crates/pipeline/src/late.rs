@@ -22,8 +22,9 @@ impl Line for Json<'_> {
 
 /// Serialises `line`, redacts the card numbers the detectors missed (unless
 /// `keep_pii`), and hands the result to `write`. Returns how many were
-/// redacted; each is counted in `genesys_compliance_late_pii_total` and
-/// logged (without its digits).
+/// redacted; each is counted in `genesys_compliance_late_pii_total`. They are
+/// not logged one by one: the caller logs the run's count once
+/// ([`warn_late_pii`]), since a day of evidence can hold hundreds.
 pub fn write_swept(
     line: &impl serde::Serialize,
     keep_pii: bool,
@@ -40,14 +41,26 @@ pub fn write_swept(
         let late = compliance_verify::late::sweep_json(raw, swept);
         if late > 0 {
             metrics::counter!(crate::metrics::LATE_PII).increment(late);
-            tracing::warn!(
-                late_pii = late,
-                "the last pass redacted card numbers the detectors missed; please report it"
-            );
         }
         write(&Json(swept))?;
         Ok(late)
     })
+}
+
+/// What a non-zero `late_pii` means, logged once per run (or batch) with the
+/// count, never with the digits.
+pub const LATE_PII_WARNING: &str = "the last pass redacted Luhn-valid runs of 12-19 digits \
+that the PII detectors did not take for card numbers (late_pii): most are numbers no card brand \
+issues (on the simulator's data, its deliberately Luhn-valid hard negatives and millisecond \
+timestamps), redacted anyway as a defence in depth; one in an issued card range would be a \
+detector gap, to report with its brand and format. See docs/late-pii.md";
+
+/// Logs, once, how many card numbers the last pass redacted in a run: a
+/// warning when there were any, nothing otherwise.
+pub fn warn_late_pii(count: u64) {
+    if count > 0 {
+        tracing::warn!(late_pii = count, "{LATE_PII_WARNING}");
+    }
 }
 
 /// Appends one formatted log line (a JSON object with `json`) to `out`

@@ -192,6 +192,37 @@ pub async fn extract(
     mut progress: Progress,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Progress, RunError> {
+    // One warning for the run, even an interrupted one, not one per record.
+    let late_before = progress.tally.late_pii;
+    let result = batches(
+        source,
+        plan,
+        resume,
+        verifier,
+        out,
+        rejects,
+        checkpoint,
+        &mut progress,
+        stop,
+    )
+    .await;
+    crate::late::warn_late_pii(progress.tally.late_pii - late_before);
+    result.map(|()| progress)
+}
+
+/// [`extract`]'s loop over the batches.
+#[allow(clippy::too_many_arguments)]
+async fn batches(
+    source: &dyn Source,
+    plan: Plan,
+    resume: Resume,
+    verifier: &Verifier,
+    out: &mut dyn RecordSink,
+    rejects: &mut Rejects,
+    checkpoint: &mut dyn Checkpoint,
+    progress: &mut Progress,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
     let batches = source.fetch(plan, resume);
     futures::pin_mut!(batches);
     futures::pin_mut!(stop);
@@ -229,12 +260,12 @@ pub async fn extract(
         progress.requests = requests_base + stats.snapshot().requests - requests_before;
         let output = out.commit()?;
         let rejects_at = rejects.commit()?;
-        checkpoint.committed(&batch, &output, rejects_at, &progress)?;
+        checkpoint.committed(&batch, &output, rejects_at, progress)?;
     }
     out.commit()?;
     progress.retries += stats.snapshot().retries_total() - retries_before;
     progress.requests = requests_base + stats.snapshot().requests - requests_before;
-    Ok(progress)
+    Ok(())
 }
 
 #[cfg(test)]
