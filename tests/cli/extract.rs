@@ -801,7 +801,23 @@ async fn late_pii_is_one_warning_per_run_with_the_count() {
         .collect();
     assert_eq!(warnings.len(), 1, "{err}");
     assert_eq!(warnings[0]["fields"]["late_pii"], late, "{err}");
-    for words in ["Luhn-valid", "hard negatives", "docs/late-pii.md"] {
-        assert!(message(warnings[0]).contains(words), "{words}: {err}");
+    // Both kinds of hard negative: real card numbers grouped as no card is
+    // printed (in an issued range), Luhn-valid numbers no brand issues (in none).
+    let issued = summary["fields"]["late_pii_issued_range"]
+        .as_u64()
+        .expect("late_pii_issued_range");
+    assert!(0 < issued && issued < late, "{summary}");
+    assert_eq!(
+        warnings[0]["fields"]["late_pii_issued_range"], issued,
+        "{err}"
+    );
+    for words in [
+        format!("redacted {late} Luhn-valid runs"),
+        format!("{issued} in an issued card range"),
+        format!("{} in no issued range", late - issued),
+        "hard negatives".to_owned(),
+        "docs/late-pii.md".to_owned(),
+    ] {
+        assert!(message(warnings[0]).contains(&words), "{words}: {err}");
     }
 }

@@ -21,7 +21,7 @@ mod serve;
 pub use audit::{AuditTarget, Webhook};
 pub use health::{serve as serve_endpoints, Health};
 pub use job::{ExtractJob, JobReport};
-pub use late::{sweep_log_line, warn_late_pii, write_swept, LATE_PII_WARNING};
+pub use late::{sweep_log_line, warn_late_pii, write_swept};
 pub use metrics::install as install_metrics;
 pub use output::{FileSink, JsonlFile, OutputError, OutputTarget, Rotation};
 pub use run::{Progress, RunError};

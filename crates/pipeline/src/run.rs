@@ -8,6 +8,7 @@ use compliance_audit::{AuditError, DeliveryError};
 use compliance_client::{Batch, Plan, Rejected, Resume};
 use compliance_sources::Source;
 use compliance_store::StateStore;
+use compliance_verify::late::Late;
 use compliance_verify::{redact, scan, Tally, Verifier};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -115,7 +116,7 @@ impl Rejects {
 
     /// Writes one reject; its PII is redacted like evidence unless `keep_pii`.
     /// Returns how many card numbers the last pass redacted in it.
-    fn write(&mut self, reject: &Rejected, keep_pii: bool) -> Result<u64, OutputError> {
+    fn write(&mut self, reject: &Rejected, keep_pii: bool) -> Result<Late, OutputError> {
         if self.file.is_none() {
             self.file = Some(JsonlFile::open(&self.path, self.resume_at)?);
         }
@@ -193,7 +194,7 @@ pub async fn extract(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Progress, RunError> {
     // One warning for the run, even an interrupted one, not one per record.
-    let late_before = progress.tally.late_pii;
+    let late_before = progress.tally.late();
     let result = batches(
         source,
         plan,
@@ -206,7 +207,11 @@ pub async fn extract(
         stop,
     )
     .await;
-    crate::late::warn_late_pii(progress.tally.late_pii - late_before);
+    let late = progress.tally.late();
+    crate::late::warn_late_pii(Late {
+        issued_range: late.issued_range - late_before.issued_range,
+        no_issued_range: late.no_issued_range - late_before.no_issued_range,
+    });
     result.map(|()| progress)
 }
 
@@ -248,13 +253,14 @@ async fn batches(
             let record = verifier.verify(violation);
             progress.tally.add(&record);
             crate::metrics::record_output(&record);
-            progress.tally.late_pii +=
-                crate::late::write_swept(&record, verifier.keep_pii(), |l| out.write(l))?;
+            let late = crate::late::write_swept(&record, verifier.keep_pii(), |l| out.write(l))?;
+            progress.tally.add_late(late);
             // Kept for the checkpoint, which records what was output.
             batch.violations.push(record.violation);
         }
         for reject in &batch.rejects {
-            progress.tally.late_pii += rejects.write(reject, verifier.keep_pii())?;
+            let late = rejects.write(reject, verifier.keep_pii())?;
+            progress.tally.add_late(late);
         }
         progress.rejects += batch.rejects.len() as u64;
         progress.requests = requests_base + stats.snapshot().requests - requests_before;

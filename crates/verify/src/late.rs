@@ -25,8 +25,43 @@ fn marker() -> &'static [u8] {
     PiiType::CreditCard.marker().as_bytes()
 }
 
-/// Appends `text` to `out` with every late card number redacted; returns how many.
-pub fn sweep_text(text: &[u8], out: &mut Vec<u8>) -> u64 {
+/// What the last pass redacted, told apart by whether the number lies in an
+/// issued card range (a brand's IIN range and one of its lengths: a card the
+/// detectors missed, a gap to report) or in none (a Luhn-valid number that is
+/// no card, such as the simulator's deliberate hard negatives).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Late {
+    pub issued_range: u64,
+    pub no_issued_range: u64,
+}
+
+impl Late {
+    /// Every number redacted: the `late_pii` count.
+    pub fn total(self) -> u64 {
+        self.issued_range + self.no_issued_range
+    }
+
+    /// Counts one redacted run (its digits and separators).
+    fn count(&mut self, run: &[u8]) {
+        let mut digits = [0u8; 19];
+        let n = luhn_digits(run, &mut digits);
+        if crate::detect::card::is_card(&digits[..n]) {
+            self.issued_range += 1;
+        } else {
+            self.no_issued_range += 1;
+        }
+    }
+}
+
+impl std::ops::AddAssign for Late {
+    fn add_assign(&mut self, other: Late) {
+        self.issued_range += other.issued_range;
+        self.no_issued_range += other.no_issued_range;
+    }
+}
+
+/// Appends `text` to `out` with every late card number redacted; says how many.
+pub fn sweep_text(text: &[u8], out: &mut Vec<u8>) -> Late {
     sweep(text, 0, out, |_| true)
 }
 
@@ -35,8 +70,8 @@ pub fn sweep_text(text: &[u8], out: &mut Vec<u8>) -> u64 {
 /// escapes is swept as it reads (`\n` is a line break, not a letter `n`
 /// glued to the digits) and, only when something is redacted, written back
 /// escaped as serde_json escapes it.
-pub fn sweep_json(json: &[u8], out: &mut Vec<u8>) -> u64 {
-    let (mut copied, mut count, mut at) = (0, 0, 0);
+pub fn sweep_json(json: &[u8], out: &mut Vec<u8>) -> Late {
+    let (mut copied, mut count, mut at) = (0, Late::default(), 0);
     while let Some(k) = memchr::memchr(b'"', &json[at..]) {
         let open = at + k;
         let (close, escaped) = string_end(json, open + 1);
@@ -51,7 +86,7 @@ pub fn sweep_json(json: &[u8], out: &mut Vec<u8>) -> u64 {
             Some(text) => {
                 let mut swept = Vec::new();
                 let n = sweep_text(text.as_bytes(), &mut swept);
-                if n == 0 {
+                if n.total() == 0 {
                     out.extend_from_slice(body);
                 } else {
                     // Redacting ASCII in valid UTF-8 keeps it valid UTF-8.
@@ -94,13 +129,13 @@ fn sweep(
     from: usize,
     out: &mut Vec<u8>,
     mut redact: impl FnMut(usize) -> bool,
-) -> u64 {
-    let (mut copied, mut count) = (from, 0);
+) -> Late {
+    let (mut copied, mut count) = (from, Late::default());
     for (start, end) in (Runs { b: text, i: from }).filter(|&(start, _)| redact(start)) {
         out.extend_from_slice(&text[copied..start]);
         out.extend_from_slice(marker());
         copied = end;
-        count += 1;
+        count.count(&text[start..end]);
     }
     out.extend_from_slice(&text[copied..]);
     count
@@ -108,7 +143,7 @@ fn sweep(
 
 /// [`sweep_json`] over `buf[from..]`, in place: the common case, nothing
 /// found, copies nothing; otherwise the sweep goes on from the first find.
-pub fn sweep_json_tail(buf: &mut Vec<u8>, from: usize) -> u64 {
+pub fn sweep_json_tail(buf: &mut Vec<u8>, from: usize) -> Late {
     // Escapes change what a string reads (`\n` before digits is no letter):
     // those lines are swept string by string.
     if memchr::memchr(b'\\', &buf[from..]).is_some() {
@@ -120,13 +155,13 @@ pub fn sweep_json_tail(buf: &mut Vec<u8>, from: usize) -> u64 {
 
 /// [`sweep_json_tail`] for a JSON text the caller knows to hold no backslash
 /// (`verify`'s reader saw none), without searching for one.
-pub fn sweep_unescaped_json_tail(buf: &mut Vec<u8>, from: usize) -> u64 {
+pub fn sweep_unescaped_json_tail(buf: &mut Vec<u8>, from: usize) -> Late {
     debug_assert!(!buf[from..].contains(&b'\\'), "a backslash in {buf:?}");
     let mut strings = Strings::default();
     let tail = &buf[from..];
     let first = (Runs { b: tail, i: 0 }).find(|&(start, _)| strings.inside(tail, start));
     let Some((start, _)) = first else {
-        return 0;
+        return Late::default();
     };
     let tail = buf.split_off(from);
     buf.extend_from_slice(&tail[..start]);
@@ -264,6 +299,12 @@ fn utf8_len(lead: u8) -> usize {
 /// The Luhn check of a run's digits (at most 19), separators left out.
 fn luhn_run(run: &[u8]) -> bool {
     let mut digits = [0u8; 19];
+    let n = luhn_digits(run, &mut digits);
+    luhn(&digits[..n])
+}
+
+/// Copies a run's digits (at most 19), separators left out; returns how many.
+fn luhn_digits(run: &[u8], digits: &mut [u8; 19]) -> usize {
     let mut n = 0;
     // A plain loop: written with iterator adapters, the compiler unrolled
     // it into a thousand instructions per run.
@@ -273,7 +314,7 @@ fn luhn_run(run: &[u8]) -> bool {
             n += 1;
         }
     }
-    luhn(&digits[..n])
+    n
 }
 
 /// The fewest bytes a late card number spans.
@@ -394,7 +435,7 @@ mod tests {
 
     fn text(s: &str) -> (String, u64) {
         let mut out = Vec::new();
-        let n = sweep_text(s.as_bytes(), &mut out);
+        let n = sweep_text(s.as_bytes(), &mut out).total();
         (String::from_utf8(out).unwrap(), n)
     }
 
@@ -477,11 +518,30 @@ mod tests {
             let mut out = Vec::new();
             let n = sweep_json(json.as_bytes(), &mut out);
             assert_eq!(String::from_utf8(out).unwrap(), swept, "{json}");
-            assert_eq!(n, u64::from(json != swept));
+            assert_eq!(n.total(), u64::from(json != swept));
             let mut tail = json.as_bytes().to_vec();
             assert_eq!(sweep_json_tail(&mut tail, 0), n);
             assert_eq!(String::from_utf8(tail).unwrap(), swept);
         }
+    }
+
+    /// A number in an issued card range (a Visa, however grouped) is told
+    /// apart from a Luhn-valid number no brand issues (leading 7).
+    #[test]
+    fn finds_are_told_apart_by_issued_range() {
+        let mut out = Vec::new();
+        let late = sweep_text(
+            b"a 4111 1111 1111 1111, b 7000-0000-0000-0005, c 7000000000000013",
+            &mut out,
+        );
+        assert_eq!(
+            late,
+            Late {
+                issued_range: 1,
+                no_issued_range: 2
+            }
+        );
+        assert_eq!(late.total(), 3);
     }
 
     #[test]
@@ -489,7 +549,7 @@ mod tests {
         let line = br#"{"n":4111111111111111,"s":"card 4111 1111 1111 1111","k\"4111111111111111":"x\\ 4111111111111111"}"#;
         let mut out = Vec::new();
         // Keys are strings too, and leave the program like values.
-        assert_eq!(sweep_json(line, &mut out), 3);
+        assert_eq!(sweep_json(line, &mut out).total(), 3);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["n"], 4111111111111111u64);
         assert_eq!(v["s"], "card [REDACTED:credit_card]");
@@ -610,7 +670,7 @@ mod tests {
     /// buffer, against the reference.
     fn same_as_reference(text: &[u8]) {
         let mut out = Vec::new();
-        let n = sweep_text(text, &mut out);
+        let n = sweep_text(text, &mut out).total();
         assert_eq!((out, n), reference::sweep(text, |_| true), "text {text:?}");
         // JSON with escapes is swept as its strings read: tests/fuzz.rs checks
         // that against the words of docs/late-pii.md.
@@ -619,12 +679,12 @@ mod tests {
         }
         let expected = reference::sweep_json(text);
         let mut out = Vec::new();
-        let n = sweep_json(text, &mut out);
+        let n = sweep_json(text, &mut out).total();
         assert_eq!((out, n), expected, "json {text:?}");
         let mut buf = b"{\"earlier\":\"4111 1111 1111 1111\"}".to_vec();
         let from = buf.len();
         buf.extend_from_slice(text);
-        let n = sweep_json_tail(&mut buf, from);
+        let n = sweep_json_tail(&mut buf, from).total();
         assert_eq!((buf[from..].to_vec(), n), expected, "tail {text:?}");
     }
 

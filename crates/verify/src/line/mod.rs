@@ -42,11 +42,11 @@ impl Verifier {
         let from = out.len();
         let escapes = self.verify_line(line, out, tally)?;
         if !self.keep_pii() {
-            tally.late_pii += if escapes {
+            tally.add_late(if escapes {
                 crate::late::sweep_json_tail(out, from)
             } else {
                 crate::late::sweep_unescaped_json_tail(out, from)
-            };
+            });
         }
         Ok(())
     }
