@@ -8,6 +8,7 @@
 # itself spent, which is what a busy machine does not distort. Each command runs
 # once untimed first (page cache warm, the input's writeback done), as a
 # benchmark harness would; the timed run writes a fresh output file.
+# "keep-pii" is `verify --keep-pii` on the same file: no redaction and no last pass.
 # Results go to docs/benchmarks.md (verification section) by hand, with this command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,12 @@ sync
 
 measure verify "${VERIFY[@]}"
 sed 's/^/         /' "$WORK/verify.stderr"
+# The same with --keep-pii: no redaction and no last pass (issue 17's late_pii),
+# so that the difference shows what the two cost within the target.
+rm -f "$WORK/keep.jsonl"
+taskset -c "${CORE:-0}" "${VERIFY[@]/%out.jsonl/keep.jsonl}" --keep-pii >/dev/null 2>&1
+rm -f "$WORK/keep.jsonl"
+measure keep-pii "${VERIFY[@]/%out.jsonl/keep.jsonl}" --keep-pii
 measure python "${PYTHON[@]}"
 sed 's/^/         /' "$WORK/python.stdout"
 

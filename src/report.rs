@@ -334,6 +334,7 @@ fn summary_fields(run: &JobReport, output: &OutputTarget, keep_pii: bool) -> Map
             .collect::<Map<_, _>>(),
         "pii_kept": keep_pii,
         "late_pii": t.late_pii,
+        "late_pii_issued_range": t.late_pii_issued_range,
     }));
     fields.extend(transport_fields(&run.client));
     fields

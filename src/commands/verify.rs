@@ -114,12 +114,13 @@ fn verify(args: &Args) -> Outcome {
             match verifier.verify_json(text, &mut output.buf, &mut tally) {
                 Ok(()) => output.end_record().map_err(internal)?,
                 Err(e) => {
-                    tally.late_pii += output.reject(
+                    let late = output.reject(
                         number,
                         &String::from_utf8_lossy(text),
                         &e.to_string(),
                         args.keep_pii,
-                    )?
+                    )?;
+                    tally.add_late(late);
                 }
             }
         }
@@ -127,6 +128,7 @@ fn verify(args: &Args) -> Outcome {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let rejects = output.finish()?;
+    compliance_pipeline::warn_late_pii(tally.late());
     summary(&tally, elapsed, &rejects);
     Ok(Exit::Done)
 }
@@ -184,14 +186,14 @@ impl Output {
 
     /// Records a line that is not a violation. Its text may carry PII, so it
     /// is redacted like evidence, and goes through the last pass, unless PII
-    /// is kept. Returns how many card numbers the last pass redacted.
+    /// is kept. Says how many card numbers the last pass redacted.
     fn reject(
         &mut self,
         line: u64,
         text: &str,
         reason: &str,
         keep_pii: bool,
-    ) -> Result<u64, Failure> {
+    ) -> Result<compliance_verify::late::Late, Failure> {
         let r = &mut self.rejects;
         if r.file.is_none() {
             let file = JsonlFile::create(&r.path).map_err(|e| {

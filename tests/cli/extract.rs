@@ -766,3 +766,58 @@ async fn a_terminal_gets_a_progress_bar() {
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 600);
 }
+
+/// Issue 17: what the last pass redacts is logged once per run, with the
+/// run's count, what it means (the simulator's Luhn-valid hard negatives) and
+/// where to read more, not once per record; the summary counts the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn late_pii_is_one_warning_per_run_with_the_count() {
+    let sim = simulator(1_500, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let args = day_from(
+        &sim,
+        out.to_str().unwrap(),
+        &["--log-format", "json", "--page-size", "100"],
+    );
+    let o = extract(&args, &[]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let events: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let message = |e: &serde_json::Value| e["fields"]["message"].as_str().unwrap_or("").to_owned();
+    let summary = events
+        .iter()
+        .find(|e| message(e) == "summary")
+        .expect("a summary");
+    let late = summary["fields"]["late_pii"].as_u64().expect("late_pii");
+    // The simulator's hard negatives include Luhn-valid numbers no brand issues.
+    assert!(late > 0, "{summary}");
+    let warnings: Vec<_> = events
+        .iter()
+        .filter(|e| e["level"] == "WARN" && message(e).contains("late_pii"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert_eq!(warnings[0]["fields"]["late_pii"], late, "{err}");
+    // Both kinds of hard negative: real card numbers grouped as no card is
+    // printed (in an issued range), Luhn-valid numbers no brand issues (in none).
+    let issued = summary["fields"]["late_pii_issued_range"]
+        .as_u64()
+        .expect("late_pii_issued_range");
+    assert!(0 < issued && issued < late, "{summary}");
+    assert_eq!(
+        warnings[0]["fields"]["late_pii_issued_range"], issued,
+        "{err}"
+    );
+    for words in [
+        format!("redacted {late} Luhn-valid runs"),
+        format!("{issued} in an issued card range"),
+        format!("{} in no issued range", late - issued),
+        "hard negatives".to_owned(),
+        "docs/late-pii.md".to_owned(),
+    ] {
+        assert!(message(warnings[0]).contains(&words), "{words}: {err}");
+    }
+}

@@ -294,3 +294,122 @@ fn a_file_and_standard_input_give_the_same_output() {
     };
     assert_eq!(counts(&out)[..3], counts(&read)[..3]);
 }
+
+/// `verify`'s output is, byte for byte, what it was before the speed work of
+/// issue 15 (point 4): the same input gives the same output file, rejects
+/// file and summary counts, with and without `--keep-pii`, to a file and to
+/// standard output. The input and the digests of the expected files are in
+/// `testdata/verify-golden/` (its README says how they were made).
+#[test]
+fn output_is_byte_identical_to_the_stored_expected_output() {
+    use sha2::{Digest, Sha256};
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/verify-golden");
+    let input = golden.join("input.jsonl");
+    let input = input.to_str().unwrap();
+    let stored = |name: &str| std::fs::read_to_string(golden.join(name)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = |o: &Output| {
+        // Its first line holds the time taken; the rejects line a temporary path.
+        let stderr = text(&o.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let first = lines
+            .iter()
+            .position(|l| l.starts_with("verified 1006 violations in "))
+            .unwrap_or_else(|| panic!("no summary: {stderr}"));
+        lines[first + 1..first + 4].join("\n") + "\n"
+    };
+    let plain = verify_ok(dir.path(), &["--in", input, "--out", "out.jsonl"]);
+    assert_eq!(summary(&plain), stored("summary.txt"));
+    let kept = verify_ok(
+        dir.path(),
+        &["--keep-pii", "--in", input, "--out", "keep.jsonl"],
+    );
+    assert_eq!(summary(&kept), stored("summary-keep-pii.txt"));
+    let piped = verify_ok(
+        dir.path(),
+        &[
+            "--in",
+            input,
+            "--out",
+            "-",
+            "--rejects",
+            "piped.rejects.jsonl",
+        ],
+    );
+    // As `sha256sum` prints them, so that `sha256sum -c` can check them by hand.
+    let mut digests = String::new();
+    for name in [
+        "out.jsonl",
+        "out.jsonl.rejects.jsonl",
+        "keep.jsonl",
+        "keep.jsonl.rejects.jsonl",
+    ] {
+        let bytes = std::fs::read(dir.path().join(name)).unwrap();
+        digests += &format!("{:x}  {name}\n", Sha256::digest(&bytes));
+    }
+    assert_eq!(digests, stored("expected.sha256"));
+    assert_eq!(
+        piped.stdout,
+        std::fs::read(dir.path().join("out.jsonl")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("piped.rejects.jsonl")).unwrap(),
+        std::fs::read(dir.path().join("out.jsonl.rejects.jsonl")).unwrap()
+    );
+}
+
+/// Issue 17: the last pass's finds are logged once per run, with their
+/// count, what they mean and where to read more, not once per record; the
+/// summary still counts them.
+#[test]
+fn late_pii_is_one_warning_per_run_with_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    // Luhn-valid, but no brand issues numbers starting with 7: the detectors
+    // leave them, the last pass redacts them.
+    let mut input = jsonl(&[
+        violation(
+            "v1",
+            "rule-uuid-001",
+            "HIGH",
+            &["ref 7000 0000 0000 0005 ok"],
+        ),
+        violation("v2", "rule-uuid-001", "HIGH", &["ref 7000-0000-0000-0013"]),
+        violation("v3", "rule-uuid-002", "LOW", &["a 7000000000000021 b"]),
+        // A Visa number, but grouped as no card is printed: the detectors
+        // leave it (a hard negative of theirs), the last pass does not.
+        violation(
+            "v4",
+            "rule-uuid-002",
+            "LOW",
+            &["card 4111 11 1111 1111 11 ok"],
+        ),
+    ]);
+    input.push_str("{\"id\": \"bad\", \"note\": \"7000 0000 0000 0039\"}\n");
+    std::fs::write(dir.path().join("raw.jsonl"), input).unwrap();
+    let out = verify_ok(dir.path(), &["--in", "raw.jsonl", "--out", "out.jsonl"]);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("late_pii 5;"), "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    for words in [
+        "redacted 5 Luhn-valid runs",
+        "1 in an issued card range",
+        "4 in no issued range",
+        "hard negatives",
+        "docs/late-pii.md",
+        "late_pii=5",
+        "late_pii_issued_range=1",
+    ] {
+        assert!(warnings[0].contains(words), "{words}: {stderr}");
+    }
+    assert!(
+        !stderr.contains("7000") && !stderr.contains("4111"),
+        "{stderr}"
+    );
+    let written = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap()
+        + &std::fs::read_to_string(dir.path().join("out.jsonl.rejects.jsonl")).unwrap();
+    assert!(
+        !written.contains("7000") && !written.contains("4111"),
+        "{written}"
+    );
+}

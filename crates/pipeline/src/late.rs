@@ -4,6 +4,7 @@
 //! always ([`sweep_log_line`]).
 
 use crate::output::{erased::Line, OutputError};
+use compliance_verify::late::Late;
 use std::cell::RefCell;
 
 thread_local! {
@@ -21,33 +22,54 @@ impl Line for Json<'_> {
 }
 
 /// Serialises `line`, redacts the card numbers the detectors missed (unless
-/// `keep_pii`), and hands the result to `write`. Returns how many were
-/// redacted; each is counted in `genesys_compliance_late_pii_total` and
-/// logged (without its digits).
+/// `keep_pii`), and hands the result to `write`. Says how many were
+/// redacted; each is counted in `genesys_compliance_late_pii_total`. They are
+/// not logged one by one: the caller logs the run's count once
+/// ([`warn_late_pii`]), since a day of evidence can hold hundreds.
 pub fn write_swept(
     line: &impl serde::Serialize,
     keep_pii: bool,
     write: impl FnOnce(&Json) -> Result<(), OutputError>,
-) -> Result<u64, OutputError> {
+) -> Result<Late, OutputError> {
     BUFFERS.with_borrow_mut(|(raw, swept)| {
         raw.clear();
         serde_json::to_writer(&mut *raw, line).expect("a record serialises to JSON");
         if keep_pii {
             write(&Json(raw))?;
-            return Ok(0);
+            return Ok(Late::default());
         }
         swept.clear();
         let late = compliance_verify::late::sweep_json(raw, swept);
-        if late > 0 {
-            metrics::counter!(crate::metrics::LATE_PII).increment(late);
-            tracing::warn!(
-                late_pii = late,
-                "the last pass redacted card numbers the detectors missed; please report it"
-            );
+        if late.total() > 0 {
+            metrics::counter!(crate::metrics::LATE_PII).increment(late.total());
         }
         write(&Json(swept))?;
         Ok(late)
     })
+}
+
+/// Logs, once, what the last pass redacted in a run (`late`, from
+/// [`compliance_verify::Tally::late`] or a difference of two): a warning
+/// with the counts and what they mean when there was anything, never the
+/// digits; nothing otherwise.
+pub fn warn_late_pii(late: Late) {
+    if late.total() == 0 {
+        return;
+    }
+    tracing::warn!(
+        late_pii = late.total(),
+        late_pii_issued_range = late.issued_range,
+        "the last pass redacted {} Luhn-valid runs of 12-19 digits that the PII detectors did \
+         not take for card numbers (late_pii), each redacted anyway as a defence in depth: {} in \
+         an issued card range (a card number written as no card is printed, such as the \
+         simulator's deliberate hard negatives, or a detector gap: if it is written as cards \
+         are, please report the brand and format, never the number) and {} in no issued range \
+         (numbers no card brand issues, such as the simulator's deliberately Luhn-valid hard \
+         negatives and millisecond timestamps). See docs/late-pii.md",
+        late.total(),
+        late.issued_range,
+        late.no_issued_range,
+    );
 }
 
 /// Appends one formatted log line (a JSON object with `json`) to `out`
@@ -60,8 +82,8 @@ pub fn sweep_log_line(line: &[u8], json: bool, out: &mut Vec<u8>) {
     } else {
         compliance_verify::late::sweep_text(line, out)
     };
-    if late > 0 {
-        metrics::counter!(crate::metrics::LATE_PII).increment(late);
+    if late.total() > 0 {
+        metrics::counter!(crate::metrics::LATE_PII).increment(late.total());
     }
 }
 

@@ -27,7 +27,7 @@ mod workers;
 pub use audit::{AuditTarget, Webhook};
 pub use health::{serve as serve_endpoints, Health};
 pub use job::{ExtractJob, JobReport};
-pub use late::{sweep_log_line, write_swept};
+pub use late::{sweep_log_line, warn_late_pii, write_swept};
 pub use lease::LeaseGuard;
 pub use metrics::install as install_metrics;
 pub use output::{FileSink, JsonlFile, OutputError, OutputTarget, Rotation};

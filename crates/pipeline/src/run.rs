@@ -8,6 +8,7 @@ use compliance_audit::{AuditError, DeliveryError};
 use compliance_client::{Batch, Plan, Rejected, Resume};
 use compliance_sources::Source;
 use compliance_store::StateStore;
+use compliance_verify::late::Late;
 use compliance_verify::{redact, scan, Tally, Verifier};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -115,7 +116,7 @@ impl Rejects {
 
     /// Writes one reject; its PII is redacted like evidence unless `keep_pii`.
     /// Returns how many card numbers the last pass redacted in it.
-    fn write(&mut self, reject: &Rejected, keep_pii: bool) -> Result<u64, OutputError> {
+    fn write(&mut self, reject: &Rejected, keep_pii: bool) -> Result<Late, OutputError> {
         if self.file.is_none() {
             self.file = Some(JsonlFile::open(&self.path, self.resume_at)?);
         }
@@ -192,6 +193,41 @@ pub async fn extract(
     mut progress: Progress,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Progress, RunError> {
+    // One warning for the run, even an interrupted one, not one per record.
+    let late_before = progress.tally.late();
+    let result = batches(
+        source,
+        plan,
+        resume,
+        verifier,
+        out,
+        rejects,
+        checkpoint,
+        &mut progress,
+        stop,
+    )
+    .await;
+    let late = progress.tally.late();
+    crate::late::warn_late_pii(Late {
+        issued_range: late.issued_range - late_before.issued_range,
+        no_issued_range: late.no_issued_range - late_before.no_issued_range,
+    });
+    result.map(|()| progress)
+}
+
+/// [`extract`]'s loop over the batches.
+#[allow(clippy::too_many_arguments)]
+async fn batches(
+    source: &dyn Source,
+    plan: Plan,
+    resume: Resume,
+    verifier: &Verifier,
+    out: &mut dyn RecordSink,
+    rejects: &mut Rejects,
+    checkpoint: &mut dyn Checkpoint,
+    progress: &mut Progress,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
     let batches = source.fetch(plan, resume);
     futures::pin_mut!(batches);
     futures::pin_mut!(stop);
@@ -217,24 +253,25 @@ pub async fn extract(
             let record = verifier.verify(violation);
             progress.tally.add(&record);
             crate::metrics::record_output(&record);
-            progress.tally.late_pii +=
-                crate::late::write_swept(&record, verifier.keep_pii(), |l| out.write(l))?;
+            let late = crate::late::write_swept(&record, verifier.keep_pii(), |l| out.write(l))?;
+            progress.tally.add_late(late);
             // Kept for the checkpoint, which records what was output.
             batch.violations.push(record.violation);
         }
         for reject in &batch.rejects {
-            progress.tally.late_pii += rejects.write(reject, verifier.keep_pii())?;
+            let late = rejects.write(reject, verifier.keep_pii())?;
+            progress.tally.add_late(late);
         }
         progress.rejects += batch.rejects.len() as u64;
         progress.requests = requests_base + stats.snapshot().requests - requests_before;
         let output = out.commit()?;
         let rejects_at = rejects.commit()?;
-        checkpoint.committed(&batch, &output, rejects_at, &progress)?;
+        checkpoint.committed(&batch, &output, rejects_at, progress)?;
     }
     out.commit()?;
     progress.retries += stats.snapshot().retries_total() - retries_before;
     progress.requests = requests_base + stats.snapshot().requests - requests_before;
-    Ok(progress)
+    Ok(())
 }
 
 #[cfg(test)]

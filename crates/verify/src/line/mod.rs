@@ -40,27 +40,33 @@ impl Verifier {
         tally: &mut Tally,
     ) -> Result<(), serde_json::Error> {
         let from = out.len();
-        self.verify_line(line, out, tally)?;
+        let escapes = self.verify_line(line, out, tally)?;
         if !self.keep_pii() {
-            tally.late_pii += crate::late::sweep_json_tail(out, from);
+            tally.add_late(if escapes {
+                crate::late::sweep_json_tail(out, from)
+            } else {
+                crate::late::sweep_unescaped_json_tail(out, from)
+            });
         }
         Ok(())
     }
 
-    /// [`Verifier::verify_json`] before the last pass.
+    /// [`Verifier::verify_json`] before the last pass. Returns whether the
+    /// record may hold a backslash (always after the typed path).
     fn verify_line(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
         tally: &mut Tally,
-    ) -> Result<(), serde_json::Error> {
+    ) -> Result<bool, serde_json::Error> {
         // One UTF-8 check for the whole line is faster than one per string.
-        let Ok(text) = std::str::from_utf8(line) else {
-            return self.verify_typed(line, out, tally);
+        let Ok(text) = simdutf8::basic::from_utf8(line) else {
+            return self.verify_typed(line, out, tally).map(|()| true);
         };
         let Some(raw) = reader::read(text) else {
-            return self.verify_typed(line, out, tally);
+            return self.verify_typed(line, out, tally).map(|()| true);
         };
+        let mut escapes = raw.escapes;
         CUTS.with_borrow_mut(|cuts| {
             cuts.clear();
             let mut has_value = false;
@@ -72,6 +78,7 @@ impl Verifier {
                 self.scan_value(value, |f| cuts.push((base, index, f)));
             }
             let rule = self.rendered.get(raw.rule_id);
+            escapes |= rule.escapes;
             let reason = rule.reason(raw.severity);
             tally.count(
                 raw.severity,
@@ -81,7 +88,7 @@ impl Verifier {
             );
             self.write_record(line, cuts, reason, &rule.json, out);
         });
-        Ok(())
+        Ok(escapes)
     }
 
     /// Writes the received line, its findings redacted, and the verdict:

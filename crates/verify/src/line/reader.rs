@@ -17,6 +17,8 @@ pub(super) struct Line<'a> {
     pub severity: Severity,
     /// Each evidence item's value, in evidence order (`None`: absent or null).
     pub values: Values<'a>,
+    /// Whether the line holds a backslash (an escape in a string it skipped).
+    pub escapes: bool,
 }
 
 /// Evidence values, the first few inline, so that a line allocates nothing.
@@ -50,9 +52,14 @@ impl<'a> Values<'a> {
 
 /// Reads `text` (one JSON object, already checked to be UTF-8).
 pub(super) fn read(text: &str) -> Option<Line<'_>> {
-    let mut r = Reader { text, i: 0 };
-    let line = r.violation()?;
+    let mut r = Reader {
+        text,
+        i: 0,
+        escapes: false,
+    };
+    let mut line = r.violation()?;
     r.ws();
+    line.escapes = r.escapes;
     (r.i == text.len()).then_some(line)
 }
 
@@ -62,6 +69,8 @@ const MAX_DEPTH: u32 = 64;
 struct Reader<'a> {
     text: &'a str,
     i: usize,
+    /// A backslash was seen: only strings skipped over may hold one.
+    escapes: bool,
 }
 
 /// Known keys of a violation, one bit each, so that a duplicate is seen.
@@ -148,6 +157,7 @@ impl<'a> Reader<'a> {
                         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't'
                     ) =>
                 {
+                    self.escapes = true;
                     self.i += 2
                 }
                 _ => return None,
@@ -323,6 +333,7 @@ impl<'a> Reader<'a> {
             rule_id: rule_id?,
             severity: severity?,
             values,
+            escapes: false,
         })
     }
 
@@ -455,6 +466,29 @@ mod tests {
             line.values.iter().collect::<Vec<_>>(),
             [Some("one"), None, None]
         );
+    }
+
+    /// The last pass skips its search for backslashes on the reader's word:
+    /// a line with one anywhere must say so.
+    #[test]
+    fn says_whether_a_line_holds_a_backslash() {
+        let base = r#""id":"a","ruleId":"r","severity":"LOW","detectedAt":"2023-10-01T13:04:05Z""#;
+        for (text, escapes) in [
+            (
+                format!(r#"{{{base},"evidence":[{{"type":"T","value":"x 1"}}]}}"#),
+                false,
+            ),
+            (format!(r#"{{{base},"x":"a\nb"}}"#), true),
+            (
+                format!(r#"{{{base},"evidence":[{{"type":"T","z":["\/"]}}]}}"#),
+                true,
+            ),
+            (format!(r#"{{{base},"x":{{"y":"\t"}}}}"#), true),
+        ] {
+            let line = read(&text).expect(&text);
+            assert_eq!(line.escapes, escapes, "{text}");
+            assert_eq!(line.escapes, text.contains('\\'), "{text}");
+        }
     }
 
     #[test]

@@ -208,6 +208,11 @@ pub struct Tally {
     /// redacted ([`crate::late`]); 0 unless a detector has a gap.
     #[serde(default)]
     pub late_pii: u64,
+    /// Of `late_pii`, the numbers in an issued card range (a brand's IIN
+    /// range and length): detector gaps. The others are Luhn-valid numbers
+    /// no brand issues ([`crate::late::Late`]).
+    #[serde(default)]
+    pub late_pii_issued_range: u64,
 }
 
 impl Tally {
@@ -251,6 +256,20 @@ impl Tally {
         }
     }
 
+    /// What the last pass redacted, as counted here.
+    pub fn late(&self) -> crate::late::Late {
+        crate::late::Late {
+            issued_range: self.late_pii_issued_range,
+            no_issued_range: self.late_pii - self.late_pii_issued_range,
+        }
+    }
+
+    /// Counts what the last pass redacted.
+    pub fn add_late(&mut self, late: crate::late::Late) {
+        self.late_pii += late.total();
+        self.late_pii_issued_range += late.issued_range;
+    }
+
     /// Adds another tally's counts to this one.
     pub fn merge(&mut self, other: &Tally) {
         self.violations += other.violations;
@@ -268,6 +287,7 @@ impl Tally {
         self.pii_exposures += other.pii_exposures;
         self.missing_evidence += other.missing_evidence;
         self.late_pii += other.late_pii;
+        self.late_pii_issued_range += other.late_pii_issued_range;
     }
 
     /// Validated violations divided by all violations; 0 when there are none

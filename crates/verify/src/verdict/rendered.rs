@@ -22,6 +22,8 @@ pub(crate) struct Rendered {
 pub(crate) struct Rule {
     /// The `regulations` array as serde_json writes it.
     pub(crate) json: Box<[u8]>,
+    /// Whether `json` holds an escape (a regulation name with a quote).
+    pub(crate) escapes: bool,
     /// The verdict's reason when the violation is LOW, and when it is not.
     low: Option<Reason>,
     other: Option<Reason>,
@@ -31,10 +33,12 @@ impl Rule {
     fn new(regulations: &[String]) -> Rule {
         // The verdict depends only on the rule and on whether it is LOW.
         let reason = |severity| super::reason(regulations, severity);
+        let json: Box<[u8]> = serde_json::to_vec(regulations)
+            .expect("a list of strings serialises")
+            .into();
         Rule {
-            json: serde_json::to_vec(regulations)
-                .expect("a list of strings serialises")
-                .into(),
+            escapes: json.contains(&b'\\'),
+            json,
             low: reason(Severity::Low),
             other: reason(Severity::High),
         }

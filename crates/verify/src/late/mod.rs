@@ -1,0 +1,432 @@
+//! The last pass over what leaves the program: after redaction, any run of
+//! 12 to 19 digits (groups joined by single spaces, hyphens or dots) that
+//! passes the Luhn check is taken for a card number the detectors missed,
+//! replaced by `[REDACTED:credit_card]`, and counted (`late_pii`), so that a
+//! detector gap shows up as a number instead of a leak. It is deliberately
+//! blunter than [`crate::scan`] (no issuer ranges, no groupings), so it also
+//! catches, now and then, a number that is no card (a Luhn-valid 13-digit
+//! millisecond timestamp in free text, one time in ten).
+//!
+//! A run glued to a letter, digit or underscore is part of an identifier and
+//! left alone; redaction markers hold no digits, so they are never flagged.
+//!
+//! It reads every byte of every output line, so it is built for speed: most
+//! digit runs in a line (timestamps, UUID groups, offsets) are short, and a
+//! run of 12 digits spans at least 12 bytes that are all digits or joining
+//! separators. Such stretches are found 64 bytes at a time with bit masks
+//! ([`Runs`]); only they are read byte by byte.
+
+use crate::detect::card::luhn;
+use crate::pii::PiiType;
+use crate::scan::is_word_byte;
+
+/// What a late card number is replaced by: the detectors' own marker.
+fn marker() -> &'static [u8] {
+    PiiType::CreditCard.marker().as_bytes()
+}
+
+/// What the last pass redacted, told apart by whether the number lies in an
+/// issued card range (a brand's IIN range and one of its lengths: a card the
+/// detectors missed, a gap to report) or in none (a Luhn-valid number that is
+/// no card, such as the simulator's deliberate hard negatives).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Late {
+    pub issued_range: u64,
+    pub no_issued_range: u64,
+}
+
+impl Late {
+    /// Every number redacted: the `late_pii` count.
+    pub fn total(self) -> u64 {
+        self.issued_range + self.no_issued_range
+    }
+
+    /// Counts one redacted run (its digits and separators).
+    fn count(&mut self, run: &[u8]) {
+        let mut digits = [0u8; 19];
+        let n = luhn_digits(run, &mut digits);
+        if crate::detect::card::is_card(&digits[..n]) {
+            self.issued_range += 1;
+        } else {
+            self.no_issued_range += 1;
+        }
+    }
+}
+
+impl std::ops::AddAssign for Late {
+    fn add_assign(&mut self, other: Late) {
+        self.issued_range += other.issued_range;
+        self.no_issued_range += other.no_issued_range;
+    }
+}
+
+/// Appends `text` to `out` with every late card number redacted; says how many.
+pub fn sweep_text(text: &[u8], out: &mut Vec<u8>) -> Late {
+    sweep(text, 0, out, |_| true)
+}
+
+/// [`sweep_text`] for one JSON text: only its strings (keys too) are swept;
+/// numbers are left as they are, and the JSON stays valid. A string with
+/// escapes is swept as it reads (`\n` is a line break, not a letter `n`
+/// glued to the digits) and, only when something is redacted, written back
+/// escaped as serde_json escapes it.
+pub fn sweep_json(json: &[u8], out: &mut Vec<u8>) -> Late {
+    let (mut copied, mut count, mut at) = (0, Late::default(), 0);
+    while let Some(k) = memchr::memchr(b'"', &json[at..]) {
+        let open = at + k;
+        let (close, escaped) = string_end(json, open + 1);
+        let body = &json[open + 1..close];
+        out.extend_from_slice(&json[copied..open + 1]);
+        copied = close;
+        let quoted = &json[open..(close + 1).min(json.len())];
+        let decoded = escaped
+            .then(|| serde_json::from_slice::<String>(quoted).ok())
+            .flatten();
+        match decoded {
+            Some(text) => {
+                let mut swept = Vec::new();
+                let n = sweep_text(text.as_bytes(), &mut swept);
+                if n.total() == 0 {
+                    out.extend_from_slice(body);
+                } else {
+                    // Redacting ASCII in valid UTF-8 keeps it valid UTF-8.
+                    let swept = String::from_utf8(swept).expect("UTF-8 stays UTF-8");
+                    let escaped = serde_json::to_vec(&swept).expect("a string serialises");
+                    out.extend_from_slice(&escaped[1..escaped.len() - 1]);
+                    count += n;
+                }
+            }
+            None => count += sweep_text(body, out),
+        }
+        at = close + 1;
+        if at >= json.len() {
+            break;
+        }
+    }
+    out.extend_from_slice(&json[copied.min(json.len())..]);
+    count
+}
+
+/// Where the JSON string whose text starts at `from` ends (its closing
+/// quote, or the end of the input), and whether it holds escapes.
+fn string_end(json: &[u8], from: usize) -> (usize, bool) {
+    let (mut at, mut escaped) = (from, false);
+    while let Some(k) = memchr::memchr2(b'"', b'\\', json.get(at..).unwrap_or_default()) {
+        if json[at + k] == b'"' {
+            return (at + k, escaped);
+        }
+        escaped = true;
+        at += k + 2;
+    }
+    (json.len(), escaped)
+}
+
+/// Appends `text[from..]` to `out`, redacting the runs starting where
+/// `redact` says. `from` is where the caller stopped looking: 0 or the start
+/// of a run.
+fn sweep(
+    text: &[u8],
+    from: usize,
+    out: &mut Vec<u8>,
+    mut redact: impl FnMut(usize) -> bool,
+) -> Late {
+    let (mut copied, mut count) = (from, Late::default());
+    for (start, end) in (Runs { b: text, i: from }).filter(|&(start, _)| redact(start)) {
+        out.extend_from_slice(&text[copied..start]);
+        out.extend_from_slice(marker());
+        copied = end;
+        count.count(&text[start..end]);
+    }
+    out.extend_from_slice(&text[copied..]);
+    count
+}
+
+/// [`sweep_json`] over `buf[from..]`, in place: the common case, nothing
+/// found, copies nothing; otherwise the sweep goes on from the first find.
+pub fn sweep_json_tail(buf: &mut Vec<u8>, from: usize) -> Late {
+    // Escapes change what a string reads (`\n` before digits is no letter):
+    // those lines are swept string by string.
+    if memchr::memchr(b'\\', &buf[from..]).is_some() {
+        let tail = buf.split_off(from);
+        return sweep_json(&tail, buf);
+    }
+    sweep_unescaped_json_tail(buf, from)
+}
+
+/// [`sweep_json_tail`] for a JSON text the caller knows to hold no backslash
+/// (`verify`'s reader saw none), without searching for one.
+pub fn sweep_unescaped_json_tail(buf: &mut Vec<u8>, from: usize) -> Late {
+    debug_assert!(!buf[from..].contains(&b'\\'), "a backslash in {buf:?}");
+    let mut strings = Strings::default();
+    let tail = &buf[from..];
+    let first = (Runs { b: tail, i: 0 }).find(|&(start, _)| strings.inside(tail, start));
+    let Some((start, _)) = first else {
+        return Late::default();
+    };
+    let tail = buf.split_off(from);
+    buf.extend_from_slice(&tail[..start]);
+    sweep(&tail, start, buf, |at| strings.inside(&tail, at))
+}
+
+/// Whether a JSON position lies in a string, read forward lazily: runs are
+/// rare, so most lines are never read for quotes at all.
+#[derive(Default)]
+struct Strings {
+    pos: usize,
+    in_string: bool,
+}
+
+impl Strings {
+    /// Asking again about the same position gives the same answer.
+    fn inside(&mut self, json: &[u8], at: usize) -> bool {
+        // `pos` is past `at` when the byte at `at` was escaped.
+        while self.pos < at {
+            let n = (at - self.pos).min(64);
+            let first = |n: usize| u64::MAX >> (64 - n); // bits of the first n bytes, n >= 1
+            let quotes = chunk_mask(json, self.pos, quotes) & first(n);
+            let escapes = chunk_mask(json, self.pos, backslashes) & first(n);
+            // Up to the first escape only the number of quotes matters; an
+            // escape (only found in strings) takes the next byte with it.
+            let (counted, step) = match escapes.trailing_zeros() as usize {
+                64 => (quotes, n),
+                k => (quotes & !(u64::MAX << k), k + 2),
+            };
+            self.in_string ^= counted.count_ones() % 2 == 1;
+            self.pos += step;
+        }
+        self.in_string
+    }
+}
+
+/// The late card numbers in `b` at or after `i`, in order, as `(start, end)`.
+/// `i` must be 0, the start of a run, or a byte that does not join one.
+struct Runs<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Iterator for Runs<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let b = self.b;
+        loop {
+            // Nothing before `at` joins it to a run: it is `i`, or it
+            // follows a byte that cannot join.
+            let at = long_stretch(b, self.i)?;
+            let Some(k) = b[at..at + LEN].iter().position(u8::is_ascii_digit) else {
+                // Twelve bytes without a digit: none of them joins.
+                self.i = at + LEN;
+                continue;
+            };
+            let start = at + k;
+            let (mut end, mut n) = (start, 0);
+            loop {
+                while b.get(end).is_some_and(u8::is_ascii_digit) {
+                    n += 1;
+                    end += 1;
+                }
+                if !joins(b, end) {
+                    break;
+                }
+                end += 1;
+            }
+            self.i = end;
+            if (12..=19).contains(&n) && !glued(b, start, end) && luhn_run(&b[start..end]) {
+                return Some((start, end));
+            }
+        }
+    }
+}
+
+/// Whether `b[at]` belongs to a run: a digit, or a separator between two.
+fn joins(b: &[u8], at: usize) -> bool {
+    let digit = |k: Option<usize>| k.and_then(|k| b.get(k)).is_some_and(u8::is_ascii_digit);
+    digit(Some(at))
+        || (matches!(b.get(at), Some(b' ' | b'-' | b'.'))
+            && digit(at.checked_sub(1))
+            && digit(Some(at + 1)))
+}
+
+/// Whether the run `b[start..end]` is glued to a word, directly or through a
+/// hyphen or dot: then it is part of an identifier (the last group of a
+/// UUID, "a36d-123456789012").
+fn glued(b: &[u8], start: usize, end: usize) -> bool {
+    let joint = |c: Option<&u8>| matches!(c, Some(b'-' | b'.'));
+    let before = |k: usize| start.checked_sub(k).and_then(|at| b.get(at));
+    word_before(b, start)
+        || (joint(before(1)) && word_before(b, start - 1))
+        || word_after(b, end)
+        || (joint(b.get(end)) && word_after(b, end + 1))
+}
+
+/// Whether the character that starts at `at` is a word character: a letter
+/// or digit of any script, or `_`. Not a word: the end, a space, punctuation
+/// of any script (a no-break space, an em dash, `«`), a byte that is not UTF-8.
+fn word_after(b: &[u8], at: usize) -> bool {
+    match b.get(at) {
+        None => false,
+        Some(&c) if c.is_ascii() => is_word_byte(c),
+        Some(_) => b[at..(at + 4).min(b.len())]
+            .utf8_chunks()
+            .next()
+            .and_then(|chunk| chunk.valid().chars().next())
+            .is_some_and(char::is_alphanumeric),
+    }
+}
+
+/// [`word_after`] for the character that ends just before `at`.
+fn word_before(b: &[u8], at: usize) -> bool {
+    match at.checked_sub(1).map(|i| b[i]) {
+        None => false,
+        Some(c) if c.is_ascii() => is_word_byte(c),
+        // A character is at most 4 bytes: find where it starts.
+        Some(_) => (at.saturating_sub(4)..at)
+            .rev()
+            .find(|&k| b[k] & 0xC0 != 0x80)
+            .is_some_and(|k| word_after(b, k) && k + utf8_len(b[k]) == at),
+    }
+}
+
+/// How many bytes the UTF-8 character led by `lead` takes.
+fn utf8_len(lead: u8) -> usize {
+    match lead.leading_ones() {
+        0 => 1,
+        n => n as usize,
+    }
+}
+
+/// The Luhn check of a run's digits (at most 19), separators left out.
+fn luhn_run(run: &[u8]) -> bool {
+    let mut digits = [0u8; 19];
+    let n = luhn_digits(run, &mut digits);
+    luhn(&digits[..n])
+}
+
+/// Copies a run's digits (at most 19), separators left out; returns how many.
+fn luhn_digits(run: &[u8], digits: &mut [u8; 19]) -> usize {
+    let mut n = 0;
+    // A plain loop: written with iterator adapters, the compiler unrolled
+    // it into a thousand instructions per run.
+    for &c in run {
+        if c.is_ascii_digit() && n < digits.len() {
+            digits[n] = c;
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The fewest bytes a late card number spans.
+const LEN: usize = 12;
+
+/// Where the first stretch of [`LEN`] bytes that [`could_join`] starts, at
+/// or after `from`: `from` itself or a byte after one that cannot join. A
+/// run of 12 digits lies in such a stretch, and most lines hold none.
+fn long_stretch(b: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    // How many bytes just before `at` (back to `from`) could join.
+    let mut carried = 0;
+    while at < b.len() {
+        let could = chunk_mask(b, at, could_join);
+        if carried + could.trailing_ones() as usize >= LEN {
+            return Some(at - carried);
+        }
+        // Bit k: bytes k..k + LEN of the chunk could all join.
+        let mut starts = could;
+        starts &= starts >> 1;
+        starts &= starts >> 2;
+        starts &= starts >> 4;
+        starts &= starts >> (LEN - 8);
+        if starts != 0 {
+            return Some(at + starts.trailing_zeros() as usize);
+        }
+        // Fewer than LEN (a chunk that could all join has a stretch).
+        carried = could.leading_ones() as usize;
+        at += 64;
+    }
+    None
+}
+
+/// `class` of the (at most) 64 bytes from `b[at]` on: bit k is `b[at + k]`,
+/// and bits past the end of `b` are clear (`class` must not pick NUL).
+fn chunk_mask(b: &[u8], at: usize, class: fn(&[u8; 64]) -> u64) -> u64 {
+    let chunk = |from: usize| class(b[from..from + 64].try_into().expect("64 bytes"));
+    if at + 64 <= b.len() {
+        chunk(at)
+    } else if b.len() >= 64 {
+        // The last 64 bytes, without those before `at`.
+        chunk(b.len() - 64) >> (at + 64 - b.len())
+    } else {
+        let mut padded = [0u8; 64];
+        padded[..b.len() - at].copy_from_slice(&b[at..]);
+        class(&padded)
+    }
+}
+
+/// Bit k is set where `chunk[k]` could join a run: a byte from the space
+/// to '9', which holds the digits and the separators. The others in that
+/// range (quotes, commas, a few more) cost a closer look now and then,
+/// never a miss, and one range test is cheaper than four.
+/// Sixteen bytes at a time with SSE2, which every x86-64 processor has.
+#[cfg(target_arch = "x86_64")]
+fn could_join(chunk: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::*;
+    let mut cannot = 0u64;
+    // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads the
+    // 16 bytes at `chunk[k..k + 16]`, with k + 16 <= 64.
+    unsafe {
+        // Moved so that b' '..=b'9' is the bottom of the signed range.
+        let shift = _mm_set1_epi8((0x80 - 0x20) as i8);
+        let last = _mm_set1_epi8((b'9' + 0x80 - 0x20) as i8);
+        for k in (0..64).step_by(16) {
+            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
+            let above = _mm_cmpgt_epi8(_mm_add_epi8(x, shift), last);
+            cannot |= u64::from(_mm_movemask_epi8(above) as u16) << k;
+        }
+    }
+    !cannot
+}
+
+/// Bit k is set where `chunk[k]` is `byte` (SSE2, as [`could_join`]).
+#[cfg(target_arch = "x86_64")]
+fn equal(chunk: &[u8; 64], byte: u8) -> u64 {
+    use std::arch::x86_64::*;
+    let mut mask = 0u64;
+    // SAFETY: as in `could_join`.
+    unsafe {
+        let byte = _mm_set1_epi8(byte as i8);
+        for k in (0..64).step_by(16) {
+            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
+            mask |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(x, byte)) as u16) << k;
+        }
+    }
+    mask
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn could_join(chunk: &[u8; 64]) -> u64 {
+    bits(chunk, |c| (b' '..=b'9').contains(&c))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn equal(chunk: &[u8; 64], byte: u8) -> u64 {
+    bits(chunk, |c| c == byte)
+}
+
+/// Bit k is set where `is(chunk[k])`: the plain form of the masks above.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn bits(chunk: &[u8; 64], is: impl Fn(u8) -> bool) -> u64 {
+    (chunk.iter().enumerate()).fold(0, |m, (k, &c)| m | u64::from(is(c)) << k)
+}
+
+fn quotes(chunk: &[u8; 64]) -> u64 {
+    equal(chunk, b'"')
+}
+
+fn backslashes(chunk: &[u8; 64]) -> u64 {
+    equal(chunk, b'\\')
+}
+
+#[cfg(test)]
+mod tests;
