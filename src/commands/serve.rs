@@ -105,25 +105,12 @@ pub async fn run(args: Args) -> Outcome {
     // Connected before anything is served or sent: a stream that cannot be
     // used stops the service at once (exit 4 unreachable, 2 misconfigured).
     let stream = sink.as_ref().map(super::connect_sink).transpose()?;
-    let metrics = compliance_pipeline::install_metrics()
-        .map_err(|e| Failure::new(Exit::Internal, anyhow::anyhow!(e)))?;
-    let listener = tokio::net::TcpListener::bind(schedule.listen)
-        .await
-        .map_err(|e| {
-            Failure::invalid(anyhow::anyhow!(
-                "--listen {}: cannot listen there: {e}; give a free IP:PORT",
-                schedule.listen
-            ))
-        })?;
-    let bound = listener.local_addr().map_err(anyhow::Error::from)?;
-    // Before the address is printed: a signal sent as soon as it is read
-    // must stop the service cleanly, not kill it.
-    let signals = Signals::new().map_err(|e| {
-        Failure::new(
-            Exit::Internal,
-            anyhow::anyhow!("cannot listen for stop signals: {e}"),
-        )
-    })?;
+    let Endpoints {
+        metrics,
+        listener,
+        bound,
+        signals,
+    } = Endpoints::open(schedule.listen).await?;
     // Scripts read the port from the first line, as with `simulate`; on
     // standard error when standard output carries the violations.
     if schedule.out_dir.is_some() || stream.is_some() {
@@ -241,5 +228,41 @@ impl Signals {
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// What a service opens before it prints its address: the metrics recorder,
+/// the listener of `/healthz` and `/metrics`, and the stop signals.
+pub(super) struct Endpoints {
+    pub metrics: compliance_pipeline::MetricsHandle,
+    pub listener: tokio::net::TcpListener,
+    pub bound: std::net::SocketAddr,
+    pub signals: Signals,
+}
+
+impl Endpoints {
+    pub async fn open(listen: std::net::SocketAddr) -> Result<Endpoints, Failure> {
+        let metrics = compliance_pipeline::install_metrics()
+            .map_err(|e| Failure::new(Exit::Internal, anyhow::anyhow!(e)))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            Failure::invalid(anyhow::anyhow!(
+                "--listen {listen}: cannot listen there: {e}; give a free IP:PORT"
+            ))
+        })?;
+        let bound = listener.local_addr().map_err(anyhow::Error::from)?;
+        // Before the address is printed: a signal sent as soon as it is read
+        // must stop the service cleanly, not kill it.
+        let signals = Signals::new().map_err(|e| {
+            Failure::new(
+                Exit::Internal,
+                anyhow::anyhow!("cannot listen for stop signals: {e}"),
+            )
+        })?;
+        Ok(Endpoints {
+            metrics,
+            listener,
+            bound,
+            signals,
+        })
     }
 }

@@ -2,7 +2,7 @@
 //! several sharing a PostgreSQL state store (docs/scale.md). Each org's run
 //! is leased in the store; this process runs whichever orgs are due and free.
 
-use super::serve::{stop_signal, Args, Signals};
+use super::serve::{stop_signal, Args, Endpoints};
 use super::{Outcome, Pipeline};
 use crate::exit::{store_failure, Exit, Failure};
 use crate::settings::{Layers, OrgSettings, Schedule, SinkSettings};
@@ -59,23 +59,12 @@ pub async fn run(
     // One stream for every org: the violation id is the message id, and
     // ids differ between orgs.
     let stream = sink.as_ref().map(super::connect_sink).transpose()?;
-    let metrics = compliance_pipeline::install_metrics()
-        .map_err(|e| Failure::new(Exit::Internal, anyhow::anyhow!(e)))?;
-    let listener = tokio::net::TcpListener::bind(schedule.listen)
-        .await
-        .map_err(|e| {
-            Failure::invalid(anyhow::anyhow!(
-                "--listen {}: cannot listen there: {e}; give a free IP:PORT",
-                schedule.listen
-            ))
-        })?;
-    let bound = listener.local_addr().map_err(anyhow::Error::from)?;
-    let signals = Signals::new().map_err(|e| {
-        Failure::new(
-            Exit::Internal,
-            anyhow::anyhow!("cannot listen for stop signals: {e}"),
-        )
-    })?;
+    let Endpoints {
+        metrics,
+        listener,
+        bound,
+        signals,
+    } = Endpoints::open(schedule.listen).await?;
 
     let mut services = Vec::new();
     for org in orgs {

@@ -30,6 +30,8 @@ pub use job::{ExtractJob, JobReport};
 pub use late::{sweep_log_line, warn_late_pii, write_swept};
 pub use lease::LeaseGuard;
 pub use metrics::install as install_metrics;
+/// What `/metrics` renders from, as [`install_metrics`] returns it.
+pub use metrics_exporter_prometheus::PrometheusHandle as MetricsHandle;
 pub use output::{FileSink, JsonlFile, OutputError, OutputTarget, Rotation};
 pub use run::{Progress, RunError};
 pub use serve::{ServeConfig, ServeError, ServeRun, Service};
