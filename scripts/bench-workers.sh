@@ -36,14 +36,15 @@ since="$(utc -700)"
 start="$(utc -600)"
 end="$(utc -60)"
 
-# Starts `simulate` for org $1 with $2 violations; prints its base URL.
+# Starts `simulate` for org $1 with $2 violations; its base URL goes to sim_url.
+# Not in a command substitution: that subshell's `pids` would never be killed.
 simulate() {
   local out="$work/sim-$1.out"
   "$BIN" simulate --listen 127.0.0.1:0 --seed "$1" --violations "$2" --start "$start" --end "$end" \
       --rate-limit 0 > "$out" 2> "$work/sim-$1.err" &
   pids+=($!)
   for _ in $(seq 1 600); do grep -q '^listening on ' "$out" 2>/dev/null && break; sleep 0.1; done
-  sed -n 's/^listening on //p' "$out" | head -1
+  sim_url="$(sed -n 's/^listening on //p' "$out" | head -1)"
 }
 
 # A database of its own for one measurement; prints its URL.
@@ -98,7 +99,7 @@ report() { # name, workers, orgs, seconds
 }
 
 declare -a urls running=()
-for i in 1 2 3; do urls[$i]="$(simulate "$i" "$n")"; done
+for i in 1 2 3; do simulate "$i" "$n"; urls[$i]="$sim_url"; done
 
 # SQLite + files: one process per org.
 for w in 1 3; do
@@ -140,7 +141,7 @@ done
 
 # Orgs one worker handles: K orgs of N/10 violations each (simulators 11..18).
 small=$(( n / 10 ))
-for i in $(seq 11 18); do urls[$i]="$(simulate "$i" "$small")"; done
+for i in $(seq 11 18); do simulate "$i" "$small"; urls[$i]="$sim_url"; done
 for k in 1 4 8; do
   dir="$work/orgs-$k"; mkdir -p "$dir"
   url="$(database "bench_orgs_$k")"
