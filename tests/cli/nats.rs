@@ -6,7 +6,9 @@
 //! missing stream exits 2, before anything is sent; the URL's credentials
 //! appear nowhere.
 
-use crate::util::{bin, dataset_ids, simulator, text, Running, DAY, DEMO_CLIENT};
+use crate::util::{
+    assert_not_in_files, bin, dataset_ids, simulator, text, Running, DAY, DEMO_CLIENT,
+};
 use compliance_pipeline::nats::testing::{NatsServer, Read, TestStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -54,23 +56,6 @@ fn assert_each_once(read: &[Read], expected: &[String]) {
         ids, expected,
         "the stream holds other violations than the dataset"
     );
-}
-
-/// No file under `dir` holds `secret`.
-fn assert_not_in_files(dir: &Path, secret: &str) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            assert_not_in_files(&path, secret);
-        } else {
-            let bytes = std::fs::read(&path).unwrap();
-            assert!(
-                !text(&bytes).contains(secret),
-                "the password is in {}",
-                path.display()
-            );
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

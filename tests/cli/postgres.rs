@@ -5,7 +5,7 @@
 //! error or audit file; bad URLs and unreachable servers exit as
 //! interface.md's table says.
 
-use crate::util::{bin, dataset_ids, simulator, text, violation_ids, DAY};
+use crate::util::{assert_not_in_files, bin, dataset_ids, simulator, text, violation_ids, DAY};
 use compliance_store::testing::TestDatabase;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -34,23 +34,6 @@ fn extract(api: &str, dir: &Path, state: &str) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     cmd
-}
-
-/// No file under `dir` holds `secret`.
-fn assert_not_in_files(dir: &Path, secret: &str) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            assert_not_in_files(&path, secret);
-        } else {
-            let bytes = std::fs::read(&path).unwrap();
-            assert!(
-                !text(&bytes).contains(secret),
-                "the password is in {}",
-                path.display()
-            );
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

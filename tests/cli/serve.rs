@@ -3,7 +3,8 @@
 //! middle of a run, restarted: every violation is output exactly once.
 
 use crate::util::{
-    assert_chain_intact, bin, http_get, read, text, violation_ids, wait_for, Running, DEMO_CLIENT,
+    assert_chain_intact, bin, http_get, read, text, utc, violation_ids, wait_for, Running,
+    DEMO_CLIENT,
 };
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -44,12 +45,6 @@ fn serve_into(dir: &Path, api: &str, since: &str, log: &Path) -> (Running, Strin
         state.to_str().unwrap(),
     ];
     spawn(&args, &DEMO_CLIENT, log)
-}
-
-fn utc(offset_secs: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }
 
 /// Sends SIGTERM and waits (at most 12 s) for the exit status.

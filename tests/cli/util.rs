@@ -197,12 +197,7 @@ impl Running {
 
     /// Sends `name` (`-TERM`, `-INT`) with kill(1).
     pub fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args([name, &pid])
-            .status()
-            .unwrap()
-            .success());
+        signal(self.child.id(), name);
     }
 
     /// Waits at most `within` for the process to exit.
@@ -311,5 +306,38 @@ impl Reply {
 
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// Sends `name` (`-TERM`, `-KILL`, `-STOP`, ...) to process `pid` with kill(1).
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {name} {pid}");
+}
+
+/// Now plus `offset_secs`, as an RFC 3339 UTC timestamp to the second.
+pub fn utc(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// No file under `dir` holds `secret`.
+pub fn assert_not_in_files(dir: &Path, secret: &str) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_not_in_files(&path, secret);
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !text(&bytes).contains(secret),
+                "the password is in {}",
+                path.display()
+            );
+        }
     }
 }

@@ -3,23 +3,16 @@
 //! past its lease, loses nothing and doubles nothing; each org's audit
 //! chain stays intact. Two `simulate` processes are the two orgs.
 
-use crate::util::{bin, http_get, read, text, violation_ids, wait_for, Running};
+use crate::util::{bin, http_get, read, signal, text, utc, violation_ids, wait_for, Running};
 use compliance_pipeline::nats::testing::TestStream;
 use compliance_store::testing::TestDatabase;
 use compliance_store::{PostgresStore, PostgresUrl, StateStore};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// Violations each simulated org holds.
 const PER_ORG: usize = 240;
-
-fn utc(offset_secs: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
 
 /// A `simulate` process holding `PER_ORG` violations of the last minute,
 /// answering each page after `latency`: the process and its API's base URL.
@@ -109,14 +102,6 @@ fn holder_pid(store: &PostgresStore, unit: &str) -> Option<u32> {
         return None;
     }
     row.holder?.rsplit_once('-')?.1.parse().ok()
-}
-
-fn signal(pid: u32, name: &str) {
-    let status = Command::new("kill")
-        .args([name, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill {name} {pid}");
 }
 
 /// Where the orgs' violations go: files under `dir/<org>`, or `stream`.
