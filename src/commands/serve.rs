@@ -4,7 +4,8 @@
 use super::{Outcome, Pipeline};
 use crate::exit::{Exit, Failure};
 use crate::settings::{
-    AuditArgs, ConnectionArgs, FilterArgs, Layers, ScheduleArgs, SinkArgs, DEFAULT_AUDIT_DIR,
+    AuditArgs, ConnectionArgs, FilterArgs, Layers, Schedule, ScheduleArgs, SinkArgs,
+    DEFAULT_AUDIT_DIR,
 };
 use compliance_pipeline::{AuditTarget, Health, ServeConfig, ServeError, Service};
 use futures::FutureExt;
@@ -98,6 +99,7 @@ pub async fn run(args: Args) -> Outcome {
     let audit_dir = pipeline
         .audit
         .audit_dir
+        .clone()
         .unwrap_or_else(|| match &schedule.out_dir {
             Some(dir) => dir.join(DEFAULT_AUDIT_DIR),
             None => std::path::PathBuf::from(DEFAULT_AUDIT_DIR),
@@ -136,29 +138,14 @@ pub async fn run(args: Args) -> Outcome {
         report,
         stop.clone(),
     ));
-    let service = Service {
-        source: pipeline.source,
-        verifier: pipeline.verifier,
-        config: ServeConfig {
-            filters: pipeline.filters,
-            page_size: pipeline.page_size,
-            since: schedule.since,
-            every: schedule.every,
-            lookback: schedule.lookback,
-            lag: schedule.lag,
-            out_dir: schedule.out_dir,
-            rotation: schedule.rotate,
-            stream,
-            store: pipeline.store.clone(),
-            audit: AuditTarget {
-                dir: audit_dir,
-                store: pipeline.store,
-                webhook: pipeline.audit.webhook,
-            },
-            retention_margin: Duration::from_secs(3600),
-        },
+    let service = service(
+        pipeline,
+        &schedule,
+        schedule.out_dir.clone(),
+        stream,
+        audit_dir,
         health,
-    };
+    );
     let outcome = service.run(stop).await;
     endpoints.abort();
     match outcome {
@@ -264,5 +251,41 @@ impl Endpoints {
             bound,
             signals,
         })
+    }
+}
+
+/// The service that runs `pipeline` on `schedule`: its violations to
+/// `out_dir` or `stream`, its audit records to `audit_dir`. One org's, or
+/// each org's of a worker.
+pub(super) fn service(
+    pipeline: Pipeline,
+    schedule: &Schedule,
+    out_dir: Option<std::path::PathBuf>,
+    stream: Option<compliance_pipeline::nats::NatsStream>,
+    audit_dir: std::path::PathBuf,
+    health: Arc<Health>,
+) -> Service {
+    Service {
+        source: pipeline.source,
+        verifier: pipeline.verifier,
+        config: ServeConfig {
+            filters: pipeline.filters,
+            page_size: pipeline.page_size,
+            since: schedule.since,
+            every: schedule.every,
+            lookback: schedule.lookback,
+            lag: schedule.lag,
+            out_dir,
+            rotation: schedule.rotate,
+            stream,
+            store: pipeline.store.clone(),
+            audit: AuditTarget {
+                dir: audit_dir,
+                store: pipeline.store,
+                webhook: pipeline.audit.webhook,
+            },
+            retention_margin: Duration::from_secs(3600),
+        },
+        health,
     }
 }

@@ -7,9 +7,7 @@ use super::{Outcome, Pipeline};
 use crate::exit::{store_failure, Exit, Failure};
 use crate::settings::{Layers, OrgSettings, Schedule, SinkSettings};
 use compliance_pipeline::nats::NatsStream;
-use compliance_pipeline::{
-    run_workers, AuditTarget, Health, OrgService, ServeConfig, Service, WorkerConfig,
-};
+use compliance_pipeline::{run_workers, Health, OrgService, WorkerConfig};
 use compliance_store::{PostgresStore, StateLocation};
 use futures::FutureExt;
 use std::sync::Arc;
@@ -126,29 +124,14 @@ fn org_service(
         },
     )?;
     let store = opened.expect("opened by with_store");
-    let service = Service {
-        source: pipeline.source,
-        verifier: pipeline.verifier,
-        config: ServeConfig {
-            filters: pipeline.filters,
-            page_size: pipeline.page_size,
-            since: schedule.since,
-            every: schedule.every,
-            lookback: schedule.lookback,
-            lag: schedule.lag,
-            out_dir: Some(org.out_dir),
-            rotation: schedule.rotate,
-            stream,
-            store: pipeline.store.clone(),
-            audit: AuditTarget {
-                dir: org.audit_dir,
-                store: pipeline.store,
-                webhook: pipeline.audit.webhook,
-            },
-            retention_margin: Duration::from_secs(3600),
-        },
-        health: Arc::new(Health::default()),
-    };
+    let service = super::serve::service(
+        pipeline,
+        schedule,
+        Some(org.out_dir),
+        stream,
+        org.audit_dir,
+        Arc::new(Health::default()),
+    );
     Ok(OrgService {
         name: org.name,
         service,
