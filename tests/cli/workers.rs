@@ -449,6 +449,52 @@ fn a_bad_org_table_exits_2_naming_the_org_and_the_key_before_anything_is_sent() 
     });
 }
 
+/// `--lease` and `audit verify --org` are checked before any store is
+/// opened: a bad value exits 2 naming the flag and what is allowed.
+#[test]
+fn a_bad_lease_or_org_name_exits_2_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let config = dir.join("orgs.toml");
+    std::fs::write(&config, org_table(dir, "acme", "http://127.0.0.1:9")).unwrap();
+    for (lease, expected) in [("0s", "--lease"), ("soon", "--lease")] {
+        let out = bin()
+            .args(["serve", "--config"])
+            .arg(&config)
+            .args(["--state", "postgres://gc:pw-not-shown@127.0.0.1:9/none"])
+            .args([
+                "--since",
+                &utc(-70),
+                "--listen",
+                "127.0.0.1:0",
+                "--lease",
+                lease,
+            ])
+            .env("ACME_CLIENT_ID", "demo-client")
+            .env("ACME_CLIENT_SECRET", "demo-secret")
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--lease {lease}: {err}");
+        assert!(err.contains(expected), "--lease {lease}: {err}");
+        assert!(!err.contains("pw-not-shown"), "{err}");
+    }
+    let out = bin()
+        .args(["audit", "verify"])
+        .arg(dir)
+        .args(["--state", "postgres://gc:pw-not-shown@127.0.0.1:9/none"])
+        .args(["--org", "Acme EU"])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--org") && err.contains("lowercase letters, digits or hyphens"),
+        "{err}"
+    );
+    assert!(!err.contains("pw-not-shown"), "{err}");
+}
+
 /// As a single org's `serve`: credentials refused on an org's first run
 /// exit 3, here naming the org, with its secret nowhere in the output.
 #[test]
