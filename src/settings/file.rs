@@ -218,8 +218,11 @@ mod fuzz {
                     .map(|v| v.trim_matches(|c| c == '"' || c == '\''))
                     .find(|v| v.len() >= 6 && text.matches(v).count() == 1);
                 if let Some(secret) = secret {
+                    // The advice's own example (`client_secret = "..."`) is
+                    // the program's text, not the input's.
+                    let own = shown.replace("client_secret = \"...\"", "");
                     assert!(
-                        !shown.contains(secret),
+                        !own.contains(secret),
                         "the secret {secret:?} is shown: {shown}"
                     );
                 }
