@@ -648,3 +648,89 @@ fn postgres_cut_mid_run_loses_nothing_and_the_next_run_continues() {
     );
     out.assert_exactly_once(&["hooli"], &db);
 }
+
+/// The org's rate budget is one budget across workers: a worker killed
+/// mid-run leaves it in the lease row, and the worker that takes the lease
+/// over goes on at the org's rate without a burst of its own. The simulator
+/// refuses (429) any request over `LIMIT` in a rolling minute of the org's
+/// client, and the workers keep the org at its limit for more than a minute
+/// across the takeover: not one request is refused.
+#[test]
+fn a_takeover_keeps_the_org_within_its_rate_limit_per_rolling_minute() {
+    const LIMIT: u32 = 300;
+    let Some(db) = TestDatabase::create("a_takeover_keeps_the_org_within") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let sim_log = dir.join("sim.err");
+    let mut sim = Running::start(
+        bin().args([
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            "4",
+            "--violations",
+            "20000",
+            "--start",
+            &utc(-60),
+            "--end",
+            &utc(-5),
+            "--rate-limit",
+            &LIMIT.to_string(),
+        ]),
+        Some(&sim_log),
+    );
+    let config = dir.join("orgs.toml");
+    let api = format!("http://{}", sim.addr);
+    std::fs::write(
+        &config,
+        format!(
+            "page_size = 10\n{}rate_limit_per_minute = {LIMIT}\n",
+            org_table(dir, "acme", &api)
+        ),
+    )
+    .unwrap();
+    let store = PostgresStore::open(&PostgresUrl::parse(db.url()).unwrap()).unwrap();
+    let mut first = worker(&config, db.url(), "2s", &dir.join("worker0.err"));
+    wait_for("the first worker's lease", Duration::from_secs(20), || {
+        holder_pid(&store, "org:acme") == Some(first.id())
+    });
+    let started = std::time::Instant::now();
+    let mut second = worker(&config, db.url(), "2s", &dir.join("worker1.err"));
+    std::thread::sleep(Duration::from_secs(10));
+    let token = store.lease_row("org:acme").unwrap().unwrap().token;
+    first.signal("-KILL");
+    first.exit_within(Duration::from_secs(5));
+    wait_for("the takeover", Duration::from_secs(10), || {
+        holder_pid(&store, "org:acme") == Some(second.id())
+            && store.lease_row("org:acme").unwrap().unwrap().token > token
+    });
+    // The first minute of requests, and a little more.
+    std::thread::sleep(Duration::from_secs(64).saturating_sub(started.elapsed()));
+    second.signal("-TERM");
+    assert!(second.exit_within(Duration::from_secs(12)).success());
+    sim.signal("-TERM");
+    assert!(sim.exit_within(Duration::from_secs(10)).success());
+
+    let log = read(&sim_log);
+    let stat = |name: &str| -> u64 {
+        let at = log
+            .find(&format!("{name}="))
+            .unwrap_or_else(|| panic!("{name} in:\n{log}"));
+        let digits: String = log[at + name.len() + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().unwrap()
+    };
+    let sent = stat("token_requests") + stat("query_requests");
+    // Without this the test could pass by being slow: the org was kept at
+    // its limit for the whole minute.
+    assert!(
+        sent >= u64::from(LIMIT) * 9 / 10,
+        "{sent} requests in 64 s: not at the limit of {LIMIT} a minute"
+    );
+    assert_eq!(stat("rate_limited"), 0, "requests over the limit:\n{log}");
+}

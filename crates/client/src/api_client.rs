@@ -3,6 +3,7 @@
 //! so that every source shares one token, one pacer and one retry policy.
 
 use crate::error::Error;
+use crate::pacer::Pacer;
 use crate::stats::Stats;
 pub use crate::transport::{Access, Presigned};
 use crate::transport::{Call, Transport, TransportConfig};
@@ -30,6 +31,12 @@ impl ApiClient {
     /// Live counters of every request made through this client.
     pub fn stats(&self) -> Arc<Stats> {
         self.transport.stats.clone()
+    }
+
+    /// The pacer every request of this client waits for: its state is the
+    /// org's rate budget as this process spends it.
+    pub fn pacer(&self) -> Arc<Pacer> {
+        self.transport.pacer.clone()
     }
 
     /// Paces requests for `per_minute` from now on (a limit read from the

@@ -2,6 +2,7 @@
 //! budget, and streams per-page batches in a deterministic order.
 
 use crate::error::Error;
+use crate::pacer::Pacer;
 use crate::page::{ReceivedPage, Rejected};
 use crate::stats::Stats;
 use crate::transport::{Transport, TransportConfig};
@@ -143,6 +144,11 @@ impl ViolationExtractor {
     /// Live counters of everything this extractor did.
     pub fn stats(&self) -> Arc<Stats> {
         self.transport.stats.clone()
+    }
+
+    /// The pacer every request of this extractor waits for.
+    pub fn pacer(&self) -> Arc<Pacer> {
+        self.transport.pacer.clone()
     }
 
     /// Plans and fetches in one go.

@@ -22,7 +22,7 @@ pub use compliance_http::{ByteSize, CaBundle, CaError};
 pub use endpoint::{BaseUrl, BaseUrlError, Endpoints};
 pub use error::{Error, ErrorKind};
 pub use extractor::{Batch, Batches, ExtractorConfig, Plan, Query, Resume, ViolationExtractor};
-pub use pacer::Pacer;
+pub use pacer::{Pacer, Spent};
 pub use page::Rejected;
 pub use retry::{RetryCause, RetryPolicy};
 pub use stats::{Stats, StatsSnapshot, PAGE_LATENCY_METRIC};

@@ -87,6 +87,53 @@ impl Pacer {
         let mut s = self.state.lock().expect("pacer lock");
         s.paused_until = s.paused_until.max(until);
     }
+
+    /// What is spent of the budget, as of now: for the next process that
+    /// paces requests under the same limit (another worker holding the org).
+    pub fn spent(&self) -> Spent {
+        self.spent_at(Instant::now())
+    }
+
+    fn spent_at(&self, now: Instant) -> Spent {
+        let s = self.state.lock().expect("pacer lock");
+        Spent {
+            next_due_in: s.tat.saturating_duration_since(now),
+            paused_for: s.paused_until.saturating_duration_since(now),
+        }
+    }
+
+    /// Continues from what another pacer under the same limit had `spent`.
+    /// After a `takeover` (the other holder stopped without handing its
+    /// budget over), what it spent since its last [`Pacer::spent`] is not
+    /// known, so no burst is allowed: requests start at the steady rate. With
+    /// the lease's `ttl / 3` between checkpoints and `ttl` before a takeover,
+    /// that keeps every rolling minute across the handover within the limit
+    /// (see docs/scale.md).
+    pub fn resume(&self, spent: Spent, takeover: bool) {
+        self.resume_at(Instant::now(), spent, takeover);
+    }
+
+    fn resume_at(&self, now: Instant, spent: Spent, takeover: bool) {
+        let mut s = self.state.lock().expect("pacer lock");
+        let mut tat = now + spent.next_due_in;
+        if takeover {
+            tat = tat.max(now + s.tolerance);
+        }
+        // Never earlier than this pacer's own bookings.
+        s.tat = s.tat.max(tat);
+        s.paused_until = s.paused_until.max(now + spent.paused_for);
+    }
+}
+
+/// A pacer's state relative to the moment it was read: the theoretical
+/// arrival time of its next request (GCRA) and how long every request is
+/// still held by a 429's `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Spent {
+    /// Until the next request is on schedule (zero: a burst is free).
+    pub next_due_in: Duration,
+    /// Until requests may be sent at all.
+    pub paused_for: Duration,
 }
 
 #[cfg(test)]
@@ -130,6 +177,104 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Whether no rolling minute of `slots` (sorted) holds more than `limit`.
+    fn within_limit(slots: &[Instant], limit: usize) -> Result<(), String> {
+        for (i, s) in slots.iter().enumerate() {
+            let in_minute = slots[i..]
+                .iter()
+                .take_while(|t| **t - *s < Duration::from_secs(60))
+                .count();
+            if in_minute > limit {
+                return Err(format!("{in_minute} requests in the minute from slot {i}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Holder A books as fast as it may from `t0` and stops booking at
+    /// `a_stops` (seconds after `t0`); what it had spent at `checkpoint` is
+    /// continued by holder B from `b_starts` (`Some(takeover)`), or B starts
+    /// afresh (`None`, as each worker's own pacer did before budgets were
+    /// kept in the lease). B books until `t0 + 130 s`.
+    fn handover(
+        limit: u32,
+        checkpoint: f64,
+        a_stops: f64,
+        b_starts: f64,
+        takeover: Option<bool>,
+    ) -> Vec<Instant> {
+        let a = Pacer::per_minute(limit);
+        let b = Pacer::per_minute(limit);
+        let t0 = Instant::now();
+        let at = |secs: f64| t0 + Duration::from_secs_f64(secs);
+        let mut slots = Vec::new();
+        let mut book = |p: &Pacer, from: Instant, until: Instant| {
+            let mut now = from;
+            loop {
+                let slot = p.reserve(now);
+                if slot >= until {
+                    break;
+                }
+                slots.push(slot);
+                now = slot;
+            }
+        };
+        book(&a, t0, at(checkpoint));
+        let spent = a.spent_at(at(checkpoint));
+        book(&a, at(checkpoint), at(a_stops));
+        if let Some(takeover) = takeover {
+            b.resume_at(at(b_starts), spent, takeover);
+        }
+        book(&b, at(b_starts), at(130.0));
+        slots.sort();
+        slots
+    }
+
+    #[test]
+    fn a_budget_handed_over_or_taken_over_keeps_every_minute_within_the_limit() {
+        for limit in [30, 120, 300, 600, 6000] {
+            let cases = [
+                // Released at 20 s and acquired at once by another worker.
+                ("release", 20.0, 20.0, 20.0, Some(false)),
+                // A 30 s lease renewed at 10 s, its holder dead just before
+                // the next renewal, taken over when it expires.
+                ("30 s lease", 10.0, 19.99, 40.0, Some(true)),
+                // The same with a 2 s lease.
+                ("2 s lease", 10.0, 10.66, 12.0, Some(true)),
+                // A 2 s lease whose holder spent its whole burst just after
+                // acquiring it (the checkpoint), then died.
+                ("burst after the checkpoint", 0.0, 0.66, 2.0, Some(true)),
+            ];
+            for (case, checkpoint, a_stops, b_starts, takeover) in cases {
+                let slots = handover(limit, checkpoint, a_stops, b_starts, takeover);
+                within_limit(&slots, limit as usize)
+                    .unwrap_or_else(|e| panic!("limit {limit}, {case}: {e}"));
+            }
+        }
+        // The check can fail: a second holder starting afresh, with a burst
+        // of its own, goes over the limit in both short handovers; so does a
+        // takeover that trusts the checkpoint's unspent burst.
+        assert!(within_limit(&handover(600, 20.0, 20.0, 20.0, None), 600).is_err());
+        assert!(within_limit(&handover(600, 10.0, 10.66, 12.0, None), 600).is_err());
+        assert!(within_limit(&handover(600, 0.0, 0.66, 2.0, Some(false)), 600).is_err());
+    }
+
+    #[test]
+    fn a_handed_over_budget_continues_the_same_schedule() {
+        let (a, b, one) = (
+            Pacer::per_minute(300),
+            Pacer::per_minute(300),
+            Pacer::per_minute(300),
+        );
+        let t0 = Instant::now();
+        let booked_a = schedule(&a, t0, 40);
+        b.resume_at(t0, a.spent_at(t0), false);
+        // B's next slots are those A itself would have handed out next.
+        let booked_one = schedule(&one, t0, 45);
+        assert_eq!(booked_a[..], booked_one[..40]);
+        assert_eq!(schedule(&b, t0, 5), booked_one[40..]);
     }
 
     #[test]

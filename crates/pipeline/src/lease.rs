@@ -7,8 +7,13 @@
 //! *sent* its last successful renewal plus the lease time, which is never
 //! later than the server's expiry. Past it, [`LeaseGuard::check`] asks the
 //! store before letting a write through.
+//!
+//! The org's rate budget travels with the lease: the pacer continues from
+//! the row when the lease is acquired, and every renewal and the release
+//! write back what it has spent (see docs/scale.md).
 
-use compliance_store::{Lease, PostgresStore, StoreError};
+use compliance_client::{Pacer, Spent};
+use compliance_store::{Lease, PostgresStore, RateBudget, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,23 +28,32 @@ struct GuardState {
     store: Arc<PostgresStore>,
     lease: Lease,
     ttl: Duration,
+    pacer: Arc<Pacer>,
     deadline: Mutex<Instant>,
     lost: AtomicBool,
 }
 
 impl LeaseGuard {
     /// Starts renewing `lease` (acquired at `acquired`, just before the
-    /// acquiring statement was sent) every `ttl / 3`.
+    /// acquiring statement was sent) every `ttl / 3`, with the budget
+    /// `pacer` spends; the pacer first continues from the lease's budget.
     pub fn start(
         store: Arc<PostgresStore>,
         lease: Lease,
         ttl: Duration,
         acquired: Instant,
+        pacer: Arc<Pacer>,
     ) -> LeaseGuard {
+        let left = Spent {
+            next_due_in: lease.budget.next_due_in,
+            paused_for: lease.budget.paused_for,
+        };
+        pacer.resume(left, lease.taken_over);
         let state = Arc::new(GuardState {
             store,
             lease,
             ttl,
+            pacer,
             deadline: Mutex::new(acquired + ttl),
             lost: AtomicBool::new(false),
         });
@@ -75,6 +89,13 @@ impl LeaseGuard {
             true => Ok(()),
             false => Err(s.fenced()),
         }
+    }
+
+    /// Gives the lease up with the budget spent: the unit is due again in
+    /// `next_run_in`. `false` when it was no longer this worker's.
+    pub fn release(&self, next_run_in: Duration) -> Result<bool, StoreError> {
+        let s = &self.state;
+        s.store.release(&s.lease, next_run_in, s.budget())
     }
 
     /// Whether another worker took the lease over (as opposed to the store
@@ -113,13 +134,22 @@ impl GuardState {
             return Ok(false);
         }
         let sent = Instant::now();
-        let renewed = self.store.renew(&self.lease, self.ttl)?;
+        let renewed = self.store.renew(&self.lease, self.ttl, self.budget())?;
         if renewed {
             *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = sent + self.ttl;
         } else {
             self.lost.store(true, Ordering::SeqCst);
         }
         Ok(renewed)
+    }
+
+    /// The budget as the pacer has spent it, for the lease row.
+    fn budget(&self) -> RateBudget {
+        let spent = self.pacer.spent();
+        RateBudget {
+            next_due_in: spent.next_due_in,
+            paused_for: spent.paused_for,
+        }
     }
 
     fn fenced(&self) -> StoreError {

@@ -122,7 +122,8 @@ async fn serve_org(
         match org.store.acquire(&unit, &config.holder, config.lease) {
             Ok(Some(lease)) => {
                 tracing::info!(org = %org.name, token = lease.token, "acquired the lease");
-                let guard = LeaseGuard::start(org.store.clone(), lease, config.lease, asked);
+                let pacer = org.service.source.pacer();
+                let guard = LeaseGuard::start(org.store.clone(), lease, config.lease, asked, pacer);
                 match run_leased(&org, &guard, &health, first, stop.clone()).await {
                     Leased::Stopped => return Ok(()),
                     Leased::Refused(error) => {
@@ -166,7 +167,7 @@ async fn run_leased(
     let stats_before = service.source.stats().snapshot();
     if !service.can_start(fenced.as_ref(), &key).unwrap_or(true) {
         tracing::error!(org = %org.name, "no watermark in the state store yet for this org, and no --since for its first run; give --since");
-        let _ = org.store.release(guard.lease(), service.config.every);
+        let _ = guard.release(service.config.every);
         return Leased::Released;
     }
     let outcome = async {
@@ -229,7 +230,7 @@ async fn run_leased(
             }
         }
     };
-    if let Err(e) = org.store.release(guard.lease(), next_in) {
+    if let Err(e) = guard.release(next_in) {
         // It expires by itself within the lease time.
         tracing::warn!(org = %org.name, error = %e, "could not release the lease");
     }

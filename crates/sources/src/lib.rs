@@ -29,7 +29,8 @@ pub use speech::SpeechAnalytics;
 
 use compliance_api::Filters;
 use compliance_client::{
-    ApiClient, Batches, Error, ExtractorConfig, Plan, Query, Resume, Stats, ViolationExtractor,
+    ApiClient, Batches, Error, ExtractorConfig, Pacer, Plan, Query, Resume, Stats,
+    ViolationExtractor,
 };
 use compliance_verify::RuleMatrix;
 use futures::future::BoxFuture;
@@ -51,6 +52,9 @@ pub trait Source: Send + Sync {
     fn fetch(&self, plan: Plan, resume: Resume) -> Batches;
     /// Live counters of every request this source made.
     fn stats(&self) -> Arc<Stats>;
+    /// The pacer of every request this source makes: the org's rate budget
+    /// as this process spends it (handed between workers with the lease).
+    fn pacer(&self) -> Arc<Pacer>;
 }
 
 impl Source for ViolationExtractor {
@@ -65,6 +69,9 @@ impl Source for ViolationExtractor {
     }
     fn stats(&self) -> Arc<Stats> {
         ViolationExtractor::stats(self)
+    }
+    fn pacer(&self) -> Arc<Pacer> {
+        ViolationExtractor::pacer(self)
     }
 }
 

@@ -24,7 +24,7 @@ mod sqlite;
 pub mod testing;
 
 pub use location::{PostgresUrl, StateLocation};
-pub use postgres::{Lease, LeaseRow, PostgresStore};
+pub use postgres::{Lease, LeaseRow, PostgresStore, RateBudget};
 pub use sqlite::SqliteStore;
 
 use std::collections::HashSet;

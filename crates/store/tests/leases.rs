@@ -5,13 +5,18 @@
 
 use compliance_store::testing::TestDatabase;
 use compliance_store::{
-    Anchor, AppendIntent, PostgresStore, PostgresUrl, SeenId, StateStore, StoreError,
+    Anchor, AppendIntent, PostgresStore, PostgresUrl, RateBudget, SeenId, StateStore, StoreError,
 };
 use std::sync::Arc;
 use std::time::Duration;
 
 const UNIT: &str = "org:acme";
 const LONG: Duration = Duration::from_secs(60);
+/// Nothing spent of the rate budget.
+const NONE: RateBudget = RateBudget {
+    next_due_in: Duration::ZERO,
+    paused_for: Duration::ZERO,
+};
 
 fn open(db: &TestDatabase) -> PostgresStore {
     PostgresStore::open(&PostgresUrl::parse(db.url()).unwrap()).unwrap()
@@ -40,13 +45,13 @@ fn a_held_lease_is_refused_to_others_and_free_again_once_released() {
         None,
         "held by a"
     );
-    assert!(a.renew(&first, LONG).unwrap());
+    assert!(a.renew(&first, LONG, NONE).unwrap());
     let row = b.lease_row(UNIT).unwrap().unwrap();
     assert_eq!(row.holder.as_deref(), Some("worker-a"));
     assert!(row.expires_in_ms > 50_000, "{row:?}");
 
     // Released and due at once: the next acquisition gets a new token.
-    assert!(a.release(&first, Duration::ZERO).unwrap());
+    assert!(a.release(&first, Duration::ZERO, NONE).unwrap());
     let second = b
         .acquire(UNIT, "worker-b", LONG)
         .unwrap()
@@ -57,6 +62,70 @@ fn a_held_lease_is_refused_to_others_and_free_again_once_released() {
     assert_eq!(other.token, 1);
 }
 
+/// Whether `got` is `want` less the time since it was written, within
+/// `slack` for the statements' round trips.
+fn about(got: Duration, want: Duration, elapsed: Duration) -> bool {
+    let slack = Duration::from_millis(300);
+    got <= want && got + elapsed + slack >= want
+}
+
+#[test]
+fn the_rate_budget_left_with_a_lease_reaches_the_next_holder() {
+    let Some(db) = TestDatabase::create("the_rate_budget_left_with_a_lease") else {
+        return;
+    };
+    let (a, b) = (open(&db), open(&db));
+    let first = a.acquire(UNIT, "worker-a", LONG).unwrap().unwrap();
+    assert!(!first.taken_over, "a new unit");
+    assert_eq!(first.budget, NONE, "a new unit has spent nothing");
+
+    // Renewals keep what is spent; the release's budget is what counts.
+    let spent = |due, paused| RateBudget {
+        next_due_in: Duration::from_millis(due),
+        paused_for: Duration::from_millis(paused),
+    };
+    assert!(a.renew(&first, LONG, spent(9_000, 9_000)).unwrap());
+    let released = std::time::Instant::now();
+    assert!(a.release(&first, Duration::ZERO, spent(4_000, 0)).unwrap());
+    let second = b
+        .acquire(UNIT, "worker-b", Duration::from_millis(300))
+        .unwrap()
+        .unwrap();
+    assert!(!second.taken_over, "released, not taken over");
+    let elapsed = released.elapsed();
+    assert!(
+        about(second.budget.next_due_in, Duration::from_secs(4), elapsed),
+        "{second:?}"
+    );
+    assert_eq!(second.budget.paused_for, Duration::ZERO);
+
+    // B dies after a renewal: the next holder takes over from it.
+    assert!(b
+        .renew(&second, Duration::from_millis(300), spent(3_000, 1_500))
+        .unwrap());
+    let renewed = std::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(400));
+    let third = a.acquire(UNIT, "worker-a", LONG).unwrap().expect("expired");
+    assert!(third.taken_over, "B held it when it expired");
+    let elapsed = renewed.elapsed();
+    assert!(
+        about(third.budget.next_due_in, Duration::from_secs(3), elapsed),
+        "{third:?}"
+    );
+    assert!(
+        about(
+            third.budget.paused_for,
+            Duration::from_millis(1_500),
+            elapsed
+        ),
+        "{third:?}"
+    );
+    // Time already past reads as nothing spent, never as negative.
+    assert!(a.release(&third, Duration::ZERO, NONE).unwrap());
+    let fourth = b.acquire(UNIT, "worker-b", LONG).unwrap().unwrap();
+    assert_eq!((fourth.taken_over, fourth.budget), (false, NONE));
+}
+
 #[test]
 fn a_released_unit_waits_until_its_next_run_is_due() {
     let Some(db) = TestDatabase::create("a_released_unit_waits") else {
@@ -64,7 +133,9 @@ fn a_released_unit_waits_until_its_next_run_is_due() {
     };
     let store = open(&db);
     let lease = store.acquire(UNIT, "w", LONG).unwrap().unwrap();
-    assert!(store.release(&lease, Duration::from_millis(400)).unwrap());
+    assert!(store
+        .release(&lease, Duration::from_millis(400), NONE)
+        .unwrap());
     assert_eq!(
         store.acquire(UNIT, "w2", LONG).unwrap(),
         None,
@@ -77,7 +148,7 @@ fn a_released_unit_waits_until_its_next_run_is_due() {
     let again = store.acquire(UNIT, "w2", LONG).unwrap().expect("due now");
     assert_eq!(again.token, 2);
     // A stale release changes nothing.
-    assert!(!store.release(&lease, Duration::ZERO).unwrap());
+    assert!(!store.release(&lease, Duration::ZERO, NONE).unwrap());
     assert_eq!(
         store.lease_row(UNIT).unwrap().unwrap().holder.as_deref(),
         Some("w2")
@@ -105,7 +176,10 @@ fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced() {
     // ...then at once: a takeover.
     let new = b.acquire(UNIT, "worker-b", LONG).unwrap().expect("expired");
     assert_eq!(new.token, old.token + 1);
-    assert!(!a.renew(&old, LONG).unwrap(), "the old holder cannot renew");
+    assert!(
+        !a.renew(&old, LONG, NONE).unwrap(),
+        "the old holder cannot renew"
+    );
 
     // Every write of the old holder is refused and rolled back whole.
     let err = a_fenced

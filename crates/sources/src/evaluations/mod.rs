@@ -27,7 +27,9 @@ use crate::rules::SourceRules;
 use crate::walk::{self, Discover};
 use crate::{SetupError, Source, SourceKind};
 use compliance_api::{Evidence, Filters, Severity, Timestamp, Violation};
-use compliance_client::{Access, ApiClient, Batches, Error, Plan, Query, Resume, Stats, Window};
+use compliance_client::{
+    Access, ApiClient, Batches, Error, Pacer, Plan, Query, Resume, Stats, Window,
+};
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
@@ -153,6 +155,10 @@ impl Source for Evaluations {
 
     fn stats(&self) -> Arc<Stats> {
         self.inner.client.stats()
+    }
+
+    fn pacer(&self) -> Arc<Pacer> {
+        self.inner.client.pacer()
     }
 }
 

@@ -35,7 +35,9 @@ use crate::rules::SourceRules;
 use crate::walk::{self, Discover};
 use crate::{SetupError, Source, SourceKind};
 use compliance_api::{Filters, Severity, Violation};
-use compliance_client::{Access, ApiClient, Batches, Error, Plan, Query, Resume, Stats, Window};
+use compliance_client::{
+    Access, ApiClient, Batches, Error, Pacer, Plan, Query, Resume, Stats, Window,
+};
 use futures::future::BoxFuture;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::AtomicBool;
@@ -234,6 +236,10 @@ impl Source for SpeechAnalytics {
 
     fn stats(&self) -> Arc<Stats> {
         self.inner.client.stats()
+    }
+
+    fn pacer(&self) -> Arc<Pacer> {
+        self.inner.client.pacer()
     }
 }
 

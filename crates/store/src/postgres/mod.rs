@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio_postgres::{Client, Config, Row, Transaction};
 
 pub(crate) use connection::Connection as PgConnection;
-pub use lease::{Lease, LeaseRow};
+pub use lease::{Lease, LeaseRow, RateBudget};
 
 /// The PostgreSQL state store. Cheap to share: wrap it in an `Arc`. One
 /// connection, used by one call at a time (as the SQLite store's); the

@@ -65,6 +65,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         token BIGINT NOT NULL,
         next_run_at_ms BIGINT NOT NULL DEFAULT 0
     );",
+    // 3: the org's rate budget kept with its lease, so the next holder
+    // continues it (see `lease.rs`), and whether the last acquisition was a
+    // takeover.
+    "ALTER TABLE leases
+        ADD COLUMN budget_due_at_ms BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN budget_paused_until_ms BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN taken_over BOOLEAN NOT NULL DEFAULT FALSE;",
 ];
 
 /// Any number, the same in every process of this program: the advisory lock
