@@ -55,6 +55,41 @@ pub(crate) async fn plan<D: Discover>(source: &D, query: &Query) -> Result<Plan,
     })
 }
 
+/// The [`crate::Source`] of a derived source: `$source` holds an
+/// `inner: Arc<impl Discover>`, whose plan, walk, client and counters it is.
+macro_rules! derived_source {
+    ($source:ty, $kind:expr) => {
+        impl $crate::Source for $source {
+            fn kind(&self) -> $crate::SourceKind {
+                $kind
+            }
+            fn plan<'a>(
+                &'a self,
+                query: &'a compliance_client::Query,
+            ) -> futures::future::BoxFuture<
+                'a,
+                Result<compliance_client::Plan, compliance_client::Error>,
+            > {
+                Box::pin($crate::walk::plan(&*self.inner, query))
+            }
+            fn fetch(
+                &self,
+                plan: compliance_client::Plan,
+                resume: compliance_client::Resume,
+            ) -> compliance_client::Batches {
+                $crate::walk::walk(self.inner.clone(), plan, resume)
+            }
+            fn stats(&self) -> std::sync::Arc<compliance_client::Stats> {
+                $crate::walk::Discover::client(&*self.inner).stats()
+            }
+            fn pacer(&self) -> std::sync::Arc<compliance_client::Pacer> {
+                $crate::walk::Discover::client(&*self.inner).pacer()
+            }
+        }
+    };
+}
+pub(crate) use derived_source;
+
 /// The plan's batches from `resume` on.
 pub(crate) fn walk<D: Discover>(source: Arc<D>, plan: Plan, resume: Resume) -> Batches {
     let walk = Walk {

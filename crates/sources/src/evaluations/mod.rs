@@ -25,11 +25,9 @@ pub mod wire;
 use crate::ids;
 use crate::rules::SourceRules;
 use crate::walk::{self, Discover};
-use crate::{SetupError, Source, SourceKind};
+use crate::{SetupError, SourceKind};
 use compliance_api::{Evidence, Filters, Severity, Timestamp, Violation};
-use compliance_client::{
-    Access, ApiClient, Batches, Error, Pacer, Plan, Query, Resume, Stats, Window,
-};
+use compliance_client::{Access, ApiClient, Error, Window};
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
@@ -140,27 +138,7 @@ impl Evaluations {
     }
 }
 
-impl Source for Evaluations {
-    fn kind(&self) -> SourceKind {
-        SourceKind::Evaluations
-    }
-
-    fn plan<'a>(&'a self, query: &'a Query) -> BoxFuture<'a, Result<Plan, Error>> {
-        Box::pin(walk::plan(&*self.inner, query))
-    }
-
-    fn fetch(&self, plan: Plan, resume: Resume) -> Batches {
-        walk::walk(self.inner.clone(), plan, resume)
-    }
-
-    fn stats(&self) -> Arc<Stats> {
-        self.inner.client.stats()
-    }
-
-    fn pacer(&self) -> Arc<Pacer> {
-        self.inner.client.pacer()
-    }
-}
+walk::derived_source!(Evaluations, SourceKind::Evaluations);
 
 impl Discover for Inner {
     /// The evaluation's conversation id.

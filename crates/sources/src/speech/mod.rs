@@ -33,11 +33,9 @@ pub mod wire;
 use crate::jobs::{JobKind, Polling};
 use crate::rules::SourceRules;
 use crate::walk::{self, Discover};
-use crate::{SetupError, Source, SourceKind};
+use crate::{SetupError, SourceKind};
 use compliance_api::{Filters, Severity, Violation};
-use compliance_client::{
-    Access, ApiClient, Batches, Error, Pacer, Plan, Query, Resume, Stats, Window,
-};
+use compliance_client::{Access, ApiClient, Error, Window};
 use futures::future::BoxFuture;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::AtomicBool;
@@ -221,27 +219,7 @@ impl SpeechAnalytics {
     }
 }
 
-impl Source for SpeechAnalytics {
-    fn kind(&self) -> SourceKind {
-        SourceKind::SpeechAnalytics
-    }
-
-    fn plan<'a>(&'a self, query: &'a Query) -> BoxFuture<'a, Result<Plan, Error>> {
-        Box::pin(walk::plan(&*self.inner, query))
-    }
-
-    fn fetch(&self, plan: Plan, resume: Resume) -> Batches {
-        walk::walk(self.inner.clone(), plan, resume)
-    }
-
-    fn stats(&self) -> Arc<Stats> {
-        self.inner.client.stats()
-    }
-
-    fn pacer(&self) -> Arc<Pacer> {
-        self.inner.client.pacer()
-    }
-}
+walk::derived_source!(SpeechAnalytics, SourceKind::SpeechAnalytics);
 
 impl Discover for Inner {
     type Found = Fired;
