@@ -18,6 +18,7 @@
 //! store waits for the network inside `block_in_place` when called from a
 //! multi-threaded runtime: see `postgres/connection.rs`.)
 
+pub mod blocking;
 mod location;
 mod postgres;
 mod sqlite;

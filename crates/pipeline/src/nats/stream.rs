@@ -2,10 +2,8 @@
 //! (the sink's `commit` is synchronous, like the state store's calls).
 //!
 //! async-nats runs its connection as a task on the runtime it was created
-//! on. So the connection lives on a small runtime this value owns (one
-//! worker thread), and each call waits for its work there: with
-//! `block_in_place` inside a multi-threaded runtime (the worker's other
-//! tasks move elsewhere), with a plain `block_on` elsewhere. A publish
+//! on. So the connection lives on a runtime this value owns, and each call
+//! waits for its work there (see `compliance_store::blocking`). A publish
 //! never waits on the caller's runtime, which may be the one it blocks.
 
 use super::target::{Credentials, NatsTarget};
@@ -14,10 +12,10 @@ use async_nats::jetstream::{self, message::PublishMessage, stream};
 use async_nats::ConnectErrorKind;
 use bytes::Bytes;
 use compliance_retry::RetryPolicy;
-use std::future::Future;
+use compliance_store::blocking::{wait, OwnRuntime};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+use tokio::runtime::Handle;
 
 /// The duplicate window of a stream this program creates: a rerun within it
 /// after a crash publishes nothing twice. A day covers a rerun by the next
@@ -119,33 +117,14 @@ impl std::fmt::Display for NatsStream {
     }
 }
 
-/// The runtime the connection lives on. Dropping a runtime blocks, which
-/// panics inside async code; ending it in the background does not.
-struct OwnRuntime(Option<Runtime>);
-
-impl Drop for OwnRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
 impl NatsStream {
     /// Connects to the target's server (retrying briefly), checks that
     /// JetStream is there and that a stream takes the subject, or creates
     /// one when `options` say so. Nothing is published.
     pub fn connect(target: &NatsTarget, options: StreamOptions) -> Result<NatsStream, NatsError> {
         // Owned at once: dropped in the background on every way out.
-        let runtime = OwnRuntime(Some(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("nats-sink")
-                .enable_all()
-                .build()
-                .expect("cannot start the stream sink's runtime thread"),
-        ));
-        let handle = runtime.0.as_ref().expect("just built").handle().clone();
+        let runtime = OwnRuntime::start("nats-sink");
+        let handle = runtime.handle();
         let opening = handle.spawn(open(target.clone(), options));
         let (context, stream, duplicate_window) =
             wait(opening).expect("the stream sink's connect task panicked")?;
@@ -430,14 +409,4 @@ async fn publish_once(
         }
     }
     attempt
-}
-
-/// Waits for `future` on this thread without nesting a tokio runtime.
-fn wait<F: Future>(future: F) -> F::Output {
-    match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => {
-            tokio::task::block_in_place(|| futures::executor::block_on(future))
-        }
-        _ => futures::executor::block_on(future),
-    }
 }

@@ -1,19 +1,14 @@
 //! One connection to PostgreSQL, usable from synchronous code on any thread.
 //!
-//! The store's trait is synchronous and is called from tokio tasks as well as
-//! from plain threads. tokio-postgres splits a connection in two: the socket
-//! (`Connection`), which needs a tokio reactor, and the `Client`, whose
-//! futures only exchange messages with it. So the socket runs on a small
-//! runtime that the store owns (one worker thread), and each call waits for
-//! its client future with `futures::executor::block_on` on the caller's
-//! thread: that never nests a tokio runtime (which would panic), and inside a
-//! multi-threaded runtime the wait is wrapped in `block_in_place`, so the
-//! worker's other tasks move elsewhere while this one waits on the network.
+//! The store's trait is synchronous. tokio-postgres splits a connection in
+//! two: the socket (`Connection`), which needs a tokio reactor, and the
+//! `Client`, whose futures only exchange messages with it. So the socket
+//! runs on a runtime the store owns, and each call waits for its client
+//! future on the caller's thread (see `crate::blocking`).
 
+use crate::blocking::{wait, OwnRuntime};
 use compliance_retry::RetryPolicy;
-use std::future::Future;
 use std::time::{Duration, Instant};
-use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use tokio_postgres::{Client, Config, NoTls};
 
 /// How long one attempt to connect may take, when the URL does not say.
@@ -33,19 +28,7 @@ const CONNECT_RETRY: RetryPolicy = RetryPolicy {
 pub(crate) struct Connection {
     client: Client,
     // Declared last: dropped after the client.
-    _runtime: SocketRuntime,
-}
-
-/// The runtime that drives the socket. Dropping a runtime blocks, which
-/// panics inside async code; ending it in the background does not.
-struct SocketRuntime(Option<Runtime>);
-
-impl Drop for SocketRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
+    _runtime: OwnRuntime,
 }
 
 impl Connection {
@@ -57,15 +40,8 @@ impl Connection {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        let runtime = SocketRuntime(Some(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("state-store-postgres")
-                .enable_all()
-                .build()
-                .expect("cannot start the state store's runtime thread"),
-        ));
-        let handle = runtime.0.as_ref().expect("just built").handle().clone();
+        let runtime = OwnRuntime::start("state-store-postgres");
+        let handle = runtime.handle();
         let started = Instant::now();
         let mut attempt = 0;
         loop {
@@ -118,14 +94,4 @@ async fn connect(config: Config) -> Result<Client, tokio_postgres::Error> {
         .batch_execute("SET idle_in_transaction_session_timeout = '5s'")
         .await?;
     Ok(client)
-}
-
-/// Waits for `future` on this thread without nesting a tokio runtime.
-fn wait<F: Future>(future: F) -> F::Output {
-    match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => {
-            tokio::task::block_in_place(|| futures::executor::block_on(future))
-        }
-        _ => futures::executor::block_on(future),
-    }
 }
