@@ -4,9 +4,16 @@
 use super::Outcome;
 use crate::exit::{Exit, Failure};
 use crate::settings::DEFAULT_AUDIT_DIR;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use compliance_api::OrgName;
 use compliance_report::{build, source, Pseudonyms, Report, ReportError, Request, Verdict, Window};
 use compliance_store::StateStore;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where `--pseudonymize-agents` takes its key from.
 pub const PSEUDONYM_KEY_ENV: &str = "COMPLIANCE_PSEUDONYM_KEY";
@@ -159,7 +166,11 @@ pub struct Served {
     pub audit_dir: PathBuf,
     pub store: std::sync::Arc<dyn StateStore>,
     pub state_name: String,
+    /// The report's heading.
+    pub title: String,
 }
+
+type Params = axum::extract::Query<HashMap<String, String>>;
 
 /// `GET /report` and `GET /report?from=T&to=T`: the report of `served`, made
 /// on each request; a bad `from` or `to` is a 400 naming the parameter.
@@ -169,20 +180,64 @@ pub fn router(served: Served) -> axum::Router {
         .with_state(served)
 }
 
-async fn serve_report(
-    axum::extract::State(served): axum::extract::State<Served>,
-    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
-) -> axum::response::Response {
-    use axum::http::{header, StatusCode};
-    use axum::response::IntoResponse;
-    let text = |status: StatusCode, message: String| {
-        (
-            status,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            message + "\n",
-        )
-            .into_response()
+/// The same for each org of a worker, at `GET /report/ORG`; `/report` says
+/// which orgs there are.
+pub fn org_router(orgs: Vec<(OrgName, Served)>) -> axum::Router {
+    let names = orgs
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let orgs: Arc<HashMap<String, Served>> = Arc::new(
+        orgs.into_iter()
+            .map(|(name, served)| (name.to_string(), served))
+            .collect(),
+    );
+    let which = move || {
+        let names = names.clone();
+        async move {
+            text(
+                StatusCode::NOT_FOUND,
+                format!("this worker serves several orgs: GET /report/ORG, ORG one of: {names}"),
+            )
+        }
     };
+    let one = async |State(orgs): State<Arc<HashMap<String, Served>>>,
+                     axum::extract::Path(org): axum::extract::Path<String>,
+                     query: Params| {
+        match orgs.get(&org) {
+            Some(served) => report_of(served.clone(), query).await,
+            None => {
+                let mut names: Vec<&str> = orgs.keys().map(String::as_str).collect();
+                names.sort_unstable();
+                text(
+                    StatusCode::NOT_FOUND,
+                    format!("no org {org:?} here; one of: {}", names.join(", ")),
+                )
+            }
+        }
+    };
+    axum::Router::new()
+        .route("/report", get(which))
+        .route("/report/{org}", get(one))
+        .with_state(orgs)
+}
+
+async fn serve_report(State(served): State<Served>, query: Params) -> Response {
+    report_of(served, query).await
+}
+
+/// A plain-text answer.
+fn text(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message + "\n",
+    )
+        .into_response()
+}
+
+async fn report_of(served: Served, axum::extract::Query(query): Params) -> Response {
     let window = match Window::parse(
         query.get("from").map(String::as_str),
         query.get("to").map(String::as_str),
@@ -206,7 +261,7 @@ async fn serve_report(
             audit_dir: served.audit_dir.clone(),
             store: Some((&*served.store, served.state_name.clone())),
             window,
-            title: "Compliance report".into(),
+            title: served.title.clone(),
             pseudonyms: None,
         })
     })

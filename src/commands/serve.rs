@@ -29,7 +29,8 @@ acknowledged it, and the stream drops a page sent again), --out-dir is optional 
 the rejects file and the default audit directory (the working directory without it); a stream \
 that stops acknowledging fails the run, which the next run retries. Besides /healthz and /metrics, \
 GET /report on --listen serves the HTML report of --out-dir and its audit trail, made on each \
-request (`?from=T&to=T` narrows it; a bad bound is a 400 naming it).
+request (`?from=T&to=T` narrows it; a bad bound is a 400 naming it); with [[org]] tables, \
+GET /report/ORG serves each org's.
 
 Examples:
   genesys-compliance serve --since 2023-10-01T00:00:00Z --every 5m --lookback 15m \\
@@ -130,6 +131,7 @@ pub async fn run(args: Args) -> Outcome {
         audit_dir: audit_dir.clone(),
         store: pipeline.store.clone(),
         state_name: state_file.to_string(),
+        title: "Compliance report".into(),
     });
     let endpoints = tokio::spawn(compliance_pipeline::serve_endpoints(
         listener,

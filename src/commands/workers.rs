@@ -2,10 +2,12 @@
 //! several sharing a PostgreSQL state store (docs/scale.md). Each org's run
 //! is leased in the store; this process runs whichever orgs are due and free.
 
+use super::report::Served;
 use super::serve::{stop_signal, Args, Endpoints};
 use super::{Outcome, Pipeline};
 use crate::exit::{store_failure, Exit, Failure};
 use crate::settings::{Layers, OrgSettings, Schedule, SinkSettings};
+use compliance_api::OrgName;
 use compliance_pipeline::nats::NatsStream;
 use compliance_pipeline::{run_workers, Health, OrgService, WorkerConfig};
 use compliance_store::{PostgresStore, StateLocation};
@@ -65,14 +67,17 @@ pub async fn run(
     } = Endpoints::open(schedule.listen).await?;
 
     let mut services = Vec::new();
+    let mut reports = Vec::new();
     for org in orgs {
-        services.push(org_service(&args, org, &url, &schedule, stream.clone())?);
+        let (service, report) = org_service(&args, org, &url, &schedule, stream.clone())?;
+        services.push(service);
+        reports.push(report);
     }
     let holder = holder_name();
     println!("listening on http://{bound}");
     tracing::info!(
         worker = %holder, orgs = services.len(), lease = ?lease,
-        "serving /healthz and /metrics on http://{bound}; taking the orgs' runs as they fall due"
+        "serving /healthz, /metrics and /report/ORG on http://{bound}; taking the orgs' runs as they fall due"
     );
     let stop = stop_signal(signals).shared();
     let health = Arc::new(Health::default());
@@ -80,7 +85,7 @@ pub async fn run(
         listener,
         health.clone(),
         metrics,
-        axum::Router::new(),
+        super::report::org_router(reports),
         stop.clone(),
     ));
     let config = WorkerConfig {
@@ -102,14 +107,15 @@ pub async fn run(
     }
 }
 
-/// One org's service, on a connection of its own to the store.
+/// One org's service, on a connection of its own to the store, and what its
+/// report at `/report/ORG` is made from.
 fn org_service(
     args: &Args,
     org: OrgSettings<'_>,
     url: &compliance_store::PostgresUrl,
     schedule: &Schedule,
     stream: Option<NatsStream>,
-) -> Result<OrgService, Failure> {
+) -> Result<(OrgService, (OrgName, Served)), Failure> {
     let mut opened = None;
     let pipeline = Pipeline::with_store(
         &org.layers,
@@ -124,6 +130,13 @@ fn org_service(
         },
     )?;
     let store = opened.expect("opened by with_store");
+    let report = Served {
+        out_dir: Some(org.out_dir.clone()),
+        audit_dir: org.audit_dir.clone(),
+        store: store.clone(),
+        state_name: url.shown().to_owned(),
+        title: format!("Compliance report: {}", org.name),
+    };
     let service = super::serve::service(
         pipeline,
         schedule,
@@ -132,11 +145,12 @@ fn org_service(
         org.audit_dir,
         Arc::new(Health::default()),
     );
-    Ok(OrgService {
-        name: org.name,
+    let service = OrgService {
+        name: org.name.clone(),
         service,
         store,
-    })
+    };
+    Ok((service, (org.name, report)))
 }
 
 /// This worker's name in the lease rows: host and process id.

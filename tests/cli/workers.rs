@@ -289,6 +289,39 @@ fn three_workers_one_killed(db: &TestDatabase, stream: Option<&TestStream>) {
             .map_or(0.0, |n| n.parse::<f64>().unwrap());
     }
     assert!(runs >= 2.0, "each org's completed runs are counted: {runs}");
+    if stream.is_none() {
+        // Any worker reports on any org, from the shared files and store.
+        let w = workers.iter().flatten().next().unwrap();
+        for org in ["acme", "globex"] {
+            let (status, html) = http_get(&w.addr, &format!("/report/{org}"));
+            assert_eq!(status, 200, "{html}");
+            assert!(html.contains(&format!("Compliance report: {org}")));
+            assert!(
+                html.contains(&format!(r#"id="total-violations" data-value="{PER_ORG}""#)),
+                "{org}: {}",
+                &html[..html.len().min(3000)]
+            );
+            assert!(html.contains("Chain verified: intact"), "{org}");
+            if let Some(password) = &password {
+                assert!(
+                    !html.contains(password.as_str()),
+                    "the password is in the report"
+                );
+            }
+        }
+        let (status, body) = http_get(&w.addr, "/report");
+        assert_eq!(status, 404);
+        assert!(
+            body.contains("GET /report/ORG") && body.contains("acme, globex"),
+            "{body}"
+        );
+        let (status, body) = http_get(&w.addr, "/report/initech");
+        assert_eq!(status, 404);
+        assert!(
+            body.contains("no org \"initech\"") && body.contains("acme, globex"),
+            "{body}"
+        );
+    }
     for mut w in workers.into_iter().flatten() {
         w.signal("-TERM");
         assert!(w.exit_within(Duration::from_secs(12)).success());
