@@ -5,6 +5,7 @@
 
 use super::{is_word_byte, Sep, Unit};
 use crate::detect::{card, phone, ssn};
+use crate::masks::{chunk_mask, number_word_firsts, word_bytes};
 use crate::pii::{Finding, PiiType};
 
 /// What a token of the text means for a spoken number.
@@ -92,6 +93,8 @@ struct Run<'a> {
     multi_digit_groups: usize,
     /// A "double"/"triple" waiting for its digit: (times, start).
     repeat: Option<(u8, usize)>,
+    /// Where the last token of the run ends.
+    last_end: usize,
 }
 
 impl Run<'_> {
@@ -156,25 +159,40 @@ pub(super) fn find(
     digits: &mut Vec<u8>,
     raw: &mut Vec<Finding>,
 ) -> Option<usize> {
-    let mut run = Run {
-        units,
-        digits,
-        words: 0,
-        multi_digit_groups: 0,
-        repeat: None,
-    };
-    run.clear();
-    let mut last_end = 0;
-    let mut i = 0;
-    while i < b.len() {
-        if !is_word_byte(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && is_word_byte(b[i]) {
-            i += 1;
-        }
+    let mut run = Run::new(units, digits);
+    for (start, end) in (TokenStarts {
+        b,
+        next: 0,
+        base: 0,
+        starts: 0,
+        word: 0,
+        carry: 0,
+    }) {
+        run.word(b, start, end, raw);
+    }
+    run.finish(raw);
+    first_digit(b)
+}
+
+impl<'a> Run<'a> {
+    fn new(units: &'a mut Vec<Unit>, digits: &'a mut Vec<u8>) -> Self {
+        let mut run = Run {
+            units,
+            digits,
+            words: 0,
+            multi_digit_groups: 0,
+            repeat: None,
+            last_end: 0,
+        };
+        run.clear();
+        run
+    }
+
+    /// Reads the word `b[start..i]`. Only words that are not
+    /// [`Token::Other`] need to be read: outside a run such a word changes
+    /// nothing, and inside one it ends the run, as the gap to the next token
+    /// (which holds it, and so does not [`joins`]) would.
+    fn word(&mut self, b: &[u8], start: usize, i: usize, raw: &mut Vec<Finding>) {
         let word = &b[start..i];
         // A word is digits if its first byte is one and so are the others;
         // a word starting with a digit is never a number word.
@@ -187,18 +205,18 @@ pub(super) fn find(
         } else {
             token(word)
         };
-        let in_run = !run.units.is_empty() || run.repeat.is_some();
+        let in_run = !self.units.is_empty() || self.repeat.is_some();
         if !in_run && tok == Token::Other {
             // The common case: an ordinary word outside any number.
-            continue;
+            return;
         }
         // A capitalised number word starts a sentence ("... 32 Oh, okay"):
         // it may begin a number but does not continue one.
         let capital = word[0].is_ascii_uppercase() && tok != Token::Other;
-        if in_run && (capital || !joins(&b[last_end..start])) {
-            run.finish(raw);
+        if in_run && (capital || !joins(&b[self.last_end..start])) {
+            self.finish(raw);
         }
-        if let Some((times, _)) = run.repeat {
+        if let Some((times, _)) = self.repeat {
             // "double" counts only when a single digit follows it.
             let digit = match tok {
                 Token::Word(d) => Some(b'0' + d),
@@ -207,32 +225,109 @@ pub(super) fn find(
             };
             match digit {
                 Some(d) => {
-                    run.words += 1;
-                    run.push(start, i, &[d], times);
-                    last_end = i;
-                    continue;
+                    self.words += 1;
+                    self.push(start, i, &[d], times);
+                    self.last_end = i;
+                    return;
                 }
-                None => run.finish(raw),
+                None => self.finish(raw),
             }
         }
         match tok {
             Token::Word(d) => {
-                run.words += 1;
-                run.push(start, i, &[b'0' + d], 1);
+                self.words += 1;
+                self.push(start, i, &[b'0' + d], 1);
             }
             Token::Digits => {
                 if i - start > 1 {
-                    run.multi_digit_groups += 1;
+                    self.multi_digit_groups += 1;
                 }
-                run.push(start, i, &b[start..i], 1);
+                self.push(start, i, &b[start..i], 1);
             }
-            Token::Repeat(times) => run.repeat = Some((times, start)),
-            Token::Other => run.finish(raw),
+            Token::Repeat(times) => self.repeat = Some((times, start)),
+            Token::Other => self.finish(raw),
         }
-        last_end = i;
+        self.last_end = i;
+    }
+}
+
+/// The words of a text that can be tokens of a spoken number, as
+/// `(start, end)`: those that start with a digit or with the first letter of
+/// a number word. Word starts are found 64 bytes at a time with bit masks,
+/// so the text's other words (most of them) are never read byte by byte.
+struct TokenStarts<'a> {
+    b: &'a [u8],
+    /// Where the next chunk starts.
+    next: usize,
+    /// Where the chunk of `starts` starts.
+    base: usize,
+    /// Candidate word starts left in the chunk, one bit each.
+    starts: u64,
+    /// The chunk's word bytes, one bit each.
+    word: u64,
+    /// 1 if the last byte of the previous chunk belongs to a word.
+    carry: u64,
+}
+
+impl Iterator for TokenStarts<'_> {
+    type Item = (usize, usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        while self.starts == 0 {
+            if self.next >= self.b.len() {
+                return None;
+            }
+            let word = chunk_mask(self.b, self.next, word_bytes);
+            let firsts = chunk_mask(self.b, self.next, number_word_firsts);
+            // A word starts where a word byte follows one that is not.
+            self.starts = word & !(word << 1 | self.carry) & firsts;
+            self.word = word;
+            self.carry = word >> 63;
+            self.base = self.next;
+            self.next += 64;
+        }
+        let bit = self.starts.trailing_zeros();
+        self.starts &= self.starts - 1;
+        let start = self.base + bit as usize;
+        // The word ends at the chunk's next byte that is not a word byte,
+        // or past the chunk (rare: the rest is read byte by byte).
+        let len = (!self.word >> bit).trailing_zeros().min(64 - bit) as usize;
+        let mut end = start + len;
+        if bit as usize + len == 64 {
+            while end < self.b.len() && is_word_byte(self.b[end]) {
+                end += 1;
+            }
+        }
+        Some((start, end))
+    }
+}
+
+/// [`find`] reading every word byte by byte: the reference it must equal.
+#[cfg(test)]
+fn find_every_word(b: &[u8], raw: &mut Vec<Finding>) -> Option<usize> {
+    let (mut units, mut digits) = (Vec::new(), Vec::new());
+    let mut run = Run::new(&mut units, &mut digits);
+    let mut i = 0;
+    while i < b.len() {
+        if !is_word_byte(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_word_byte(b[i]) {
+            i += 1;
+        }
+        run.word(b, start, i, raw);
     }
     run.finish(raw);
-    first_digit(b)
+    b.iter().position(u8::is_ascii_digit).map(|at| {
+        (0..at)
+            .rev()
+            .take_while(|&k| is_word_byte(b[k]))
+            .last()
+            .unwrap_or(at)
+    })
 }
 
 /// Where the first word holding a digit starts: the word around the first digit.
@@ -291,6 +386,66 @@ mod swar_tests {
                 super::first_ascii_digit(&t),
                 t.iter().position(u8::is_ascii_digit)
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod word_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Texts of number words, digits, separators and other words, long
+    /// enough to cross 64-byte chunks at every kind of place.
+    fn text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            4 => prop::sample::select(vec![
+                "one", "One", "ONE", "oh", "Oh", "zero", "two", "three", "four", "five", "six",
+                "seven", "eight", "nine", "double", "Triple", "4", "1", "0", "41", "4111", "555",
+            ]),
+            4 => prop::sample::select(vec![" ", ", ", "-", ".", ". ", "\n", "  ", "\t", ",", "(", ")"]),
+            2 => prop::sample::select(vec![
+                "the", "then", "twelve", "onex", "4a", "a4", "é", "ü1", "_", "x", "—", "so", "do", "Zed", "nines",
+            ]),
+        ];
+        proptest::collection::vec(piece, 0..120).prop_map(|p| p.concat())
+    }
+
+    fn both(text: &str) {
+        let b = text.as_bytes();
+        let (mut units, mut digits, mut fast) = (Vec::new(), Vec::new(), Vec::new());
+        let first = find(b, &mut units, &mut digits, &mut fast);
+        let mut plain = Vec::new();
+        let first_plain = find_every_word(b, &mut plain);
+        assert_eq!(fast, plain, "{text:?}");
+        assert_eq!(first, first_plain, "{text:?}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn reading_only_candidate_words_finds_what_reading_every_word_finds(text in text()) {
+            both(&text);
+        }
+    }
+
+    #[test]
+    fn a_spoken_number_wherever_it_falls_against_the_64_byte_chunks() {
+        for number in [
+            "four one one one one one one one one one one one one one one one",
+            "five five five, oh one three two",
+            "double five five",
+        ] {
+            for filler in ["x", " ", "the ", "ü", "4"] {
+                for at in 0..140 {
+                    let mut text: String = filler.repeat(at);
+                    text.push(' ');
+                    text.push_str(number);
+                    text.push_str(&filler.repeat(140 - at));
+                    both(&text);
+                }
+            }
         }
     }
 }
