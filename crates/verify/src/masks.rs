@@ -159,6 +159,77 @@ fn is_number_word_first(c: u8) -> bool {
         ) && c.is_ascii_alphabetic()
 }
 
+/// Sets bit `k % 64` of `quotes[k / 64]` for each quote `b[k]` (`quotes`
+/// long enough for `b`; words past it are left alone), and says whether `b`
+/// is free of backslashes and control bytes: a JSON line where every string
+/// ends at the next quote. 64 bytes at a time with SSE2, in one pass.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn quotes_of_plain_json(b: &[u8], quotes: &mut [u64]) -> bool {
+    use std::arch::x86_64::*;
+    assert!(quotes.len() * 64 >= b.len(), "room for every byte");
+    /// The quotes of 64 bytes, and the specials found so far.
+    #[inline(always)]
+    unsafe fn block(chunk: &[u8; 64], special: &mut __m128i) -> u64 {
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        let mut q = 0u64;
+        for k in (0..64).step_by(16) {
+            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
+            q |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) as u16) << k;
+            let control = in_range(x, 0, 0x1f);
+            *special = _mm_or_si128(
+                *special,
+                _mm_or_si128(control, _mm_cmpeq_epi8(x, backslash)),
+            );
+        }
+        q
+    }
+    let whole = b.len() / 64;
+    let rest = b.len() % 64;
+    // SAFETY: SSE2 is part of the x86-64 baseline; each block reads the 64
+    // bytes of a `[u8; 64]`.
+    unsafe {
+        let mut special = _mm_setzero_si128();
+        for (word, chunk) in quotes.iter_mut().zip(b.chunks_exact(64)) {
+            *word = block(chunk.try_into().expect("64 bytes"), &mut special);
+        }
+        if rest > 0 {
+            quotes[whole] = if b.len() >= 64 {
+                // The last 64 bytes, without those already read.
+                let last = b[b.len() - 64..].try_into().expect("64 bytes");
+                block(last, &mut special) >> (64 - rest)
+            } else {
+                // Padded with spaces: neither quotes nor specials.
+                let mut padded = [b' '; 64];
+                padded[..rest].copy_from_slice(b);
+                block(&padded, &mut special)
+            };
+        }
+        _mm_movemask_epi8(special) == 0
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn quotes_of_plain_json(b: &[u8], quotes: &mut [u64]) -> bool {
+    quotes_of_plain_json_bytes(b, quotes)
+}
+
+/// The plain form of [`quotes_of_plain_json`].
+#[cfg(any(test, not(target_arch = "x86_64")))]
+pub(crate) fn quotes_of_plain_json_bytes(b: &[u8], quotes: &mut [u64]) -> bool {
+    assert!(quotes.len() * 64 >= b.len(), "room for every byte");
+    quotes
+        .iter_mut()
+        .take(b.len().div_ceil(64))
+        .for_each(|w| *w = 0);
+    let mut plain = true;
+    for (k, &c) in b.iter().enumerate() {
+        quotes[k / 64] |= u64::from(c == b'"') << (k % 64);
+        plain &= c != b'\\' && c >= 0x20;
+    }
+    plain
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +256,26 @@ mod tests {
                 assert_eq!(word_bytes(&chunk), word, "{c} at {at}");
                 let firsts = bits(&chunk, is_number_word_first);
                 assert_eq!(number_word_firsts(&chunk), firsts, "{c} at {at}");
+            }
+        }
+    }
+
+    /// Every byte value at every position of lines of several lengths.
+    #[test]
+    fn quotes_of_plain_json_match_a_byte_loop() {
+        for len in [0, 1, 15, 16, 17, 63, 64, 65, 100, 130] {
+            for at in 0..len {
+                for c in 0..=255u8 {
+                    let mut line = vec![b'a'; len];
+                    line[at] = c;
+                    line[(at * 7) % len] = b'"';
+                    let mut quotes = [0u64; 3];
+                    let plain = quotes_of_plain_json(&line, &mut quotes);
+                    let mut want = [0u64; 3];
+                    let plain_bytes = quotes_of_plain_json_bytes(&line, &mut want);
+                    assert_eq!(quotes, want, "{c} at {at} of {len}");
+                    assert_eq!(plain, plain_bytes, "{c} at {at} of {len}");
+                }
             }
         }
     }
