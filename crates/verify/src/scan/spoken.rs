@@ -159,19 +159,31 @@ pub(super) fn find(
     digits: &mut Vec<u8>,
     raw: &mut Vec<Finding>,
 ) -> Option<usize> {
-    let mut run = Run::new(units, digits);
-    for (start, end) in (TokenStarts {
-        b,
-        next: 0,
-        base: 0,
-        starts: 0,
-        word: 0,
-        carry: 0,
-    }) {
-        run.word(b, start, end, raw);
+    if may_hold_spoken_number(b) {
+        let mut run = Run::new(units, digits);
+        for (start, end) in TokenStarts::new(b) {
+            run.word(b, start, end, raw);
+        }
+        run.finish(raw);
     }
-    run.finish(raw);
     first_digit(b)
+}
+
+/// Whether `b` may hold a spoken number: it has a number word ("one",
+/// "double"), or nine single digits standing alone. Without a number word a
+/// run counts only when each of its groups is one digit, and the shortest
+/// number a run is validated as (an SSN) has nine. Far cheaper than the
+/// pass itself, and half the texts hold neither.
+fn may_hold_spoken_number(b: &[u8]) -> bool {
+    let mut singles = 0;
+    for (start, end) in TokenStarts::new(b) {
+        if b[start].is_ascii_digit() {
+            singles += usize::from(end - start == 1);
+        } else if token(&b[start..end]) != Token::Other {
+            return true;
+        }
+    }
+    singles >= 9
 }
 
 impl<'a> Run<'a> {
@@ -267,6 +279,19 @@ struct TokenStarts<'a> {
     word: u64,
     /// 1 if the last byte of the previous chunk belongs to a word.
     carry: u64,
+}
+
+impl<'a> TokenStarts<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        TokenStarts {
+            b,
+            next: 0,
+            base: 0,
+            starts: 0,
+            word: 0,
+            carry: 0,
+        }
+    }
 }
 
 impl Iterator for TokenStarts<'_> {
@@ -421,13 +446,59 @@ mod word_tests {
         assert_eq!(first, first_plain, "{text:?}");
     }
 
+    /// Texts without number words: single digits, groups, other words.
+    fn text_without_number_words() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            6 => (0u8..10).prop_map(|d| d.to_string()),
+            1 => prop::sample::select(vec!["41", "4111", "555"]).prop_map(str::to_string),
+            4 => prop::sample::select(vec![" ", ", ", "-", ".", ". ", " "]).prop_map(str::to_string),
+            1 => prop::sample::select(vec!["the", "x", "é", "Zed"]).prop_map(str::to_string),
+        ];
+        proptest::collection::vec(piece, 0..80).prop_map(|p| p.concat())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn texts_without_number_words_too(text in text_without_number_words()) {
+            both(&text);
+        }
 
         #[test]
         fn reading_only_candidate_words_finds_what_reading_every_word_finds(text in text()) {
             both(&text);
         }
+    }
+
+    /// Nine single digits make an SSN with no number word; eight make nothing.
+    #[test]
+    fn single_digits_spaced_out_need_no_number_word() {
+        let mut found = Vec::new();
+        let (mut units, mut digits) = (Vec::new(), Vec::new());
+        find(
+            b"ssn 5 3 6 2 2 1 2 3 4 ok",
+            &mut units,
+            &mut digits,
+            &mut found,
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].kind, found[0].start, found[0].end),
+            (PiiType::Ssn, 4, 21)
+        );
+        found.clear();
+        find(
+            b"ssn 5 3 6 2 2 1 2 3 ok",
+            &mut units,
+            &mut digits,
+            &mut found,
+        );
+        assert!(found.is_empty());
+        assert!(may_hold_spoken_number(b"5 3 6 2 2 1 2 3 4"));
+        assert!(!may_hold_spoken_number(b"5 3 6 2 2 1 2 3 45"));
+        assert!(may_hold_spoken_number(b"the one"));
+        assert!(!may_hold_spoken_number(b"then 5 3 6 2 2 1 2 3 someone"));
     }
 
     #[test]
