@@ -20,8 +20,9 @@ enum Token {
     Other,
 }
 
-/// What a word (not all digits) means.
-fn token(t: &[u8]) -> Token {
+/// What the word `b[start..end]` (not all digits) means.
+fn token(b: &[u8], start: usize, end: usize) -> Token {
+    let t = &b[start..end];
     // Number words are 2 to 6 letters and start with one of these.
     let first = t[0] | 0x20;
     if !(2..=6).contains(&t.len())
@@ -43,7 +44,14 @@ fn token(t: &[u8]) -> Token {
     const NINE: u64 = key(b"nine");
     const DOUBLE: u64 = key(b"double");
     const TRIPLE: u64 = key(b"triple");
-    match t.iter().fold(0u64, |k, c| k << 8 | u64::from(c | 0x20)) {
+    // Eight bytes read at once where the text has them, the word's kept.
+    let word = u64::MAX >> (64 - 8 * t.len());
+    let packed = match b.get(start..start + 8) {
+        Some(eight) => u64::from_le_bytes(eight.try_into().expect("eight bytes")) & word,
+        None => t.iter().rev().fold(0u64, |k, &c| k << 8 | u64::from(c)),
+    };
+    // `| 0x20` lowercases letters, and makes no letter of anything else.
+    match packed | (u64::from_ne_bytes([0x20; 8]) & word) {
         ZERO | OH => Token::Word(0),
         ONE => Token::Word(1),
         TWO => Token::Word(2),
@@ -60,12 +68,13 @@ fn token(t: &[u8]) -> Token {
     }
 }
 
-/// A lowercase word of up to 8 letters packed as `token` packs words.
+/// A lowercase word of up to 8 letters packed as `token` packs words: the
+/// first letter in the lowest byte.
 const fn key(word: &[u8]) -> u64 {
     let mut k = 0u64;
     let mut i = 0;
     while i < word.len() {
-        k = k << 8 | word[i] as u64;
+        k |= (word[i] as u64) << (8 * i);
         i += 1;
     }
     k
@@ -179,7 +188,7 @@ fn may_hold_spoken_number(b: &[u8]) -> bool {
     for (start, end) in TokenStarts::new(b) {
         if b[start].is_ascii_digit() {
             singles += usize::from(end - start == 1);
-        } else if token(&b[start..end]) != Token::Other {
+        } else if token(b, start, end) != Token::Other {
             return true;
         }
     }
@@ -215,7 +224,7 @@ impl<'a> Run<'a> {
                 Token::Other
             }
         } else {
-            token(word)
+            token(b, start, i)
         };
         let in_run = !self.units.is_empty() || self.repeat.is_some();
         if !in_run && tok == Token::Other {
