@@ -113,12 +113,19 @@ impl<'a> Reader<'a> {
     }
 
     /// The next byte after white space, not consumed.
+    #[inline]
     fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.bytes().get(self.i).copied()
     }
 
+    #[inline]
     fn eat(&mut self, c: u8) -> Option<()> {
+        // Compact JSON: the byte is next, no white space to pass over.
+        if self.bytes().get(self.i) == Some(&c) {
+            self.i += 1;
+            return Some(());
+        }
         (self.peek()? == c).then(|| self.i += 1)
     }
 
@@ -139,6 +146,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string without escapes: its text.
+    #[inline]
     fn plain_str(&mut self) -> Option<&'a str> {
         if self.bytes().get(self.i) == Some(&b'"') {
             self.i += 1;
@@ -172,6 +180,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `null` or a string without escapes.
+    #[inline]
     fn opt_str(&mut self) -> Option<Option<&'a str>> {
         if self.bytes().get(self.i) != Some(&b'"') && self.null() {
             return Some(None);
