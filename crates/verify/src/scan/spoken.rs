@@ -9,7 +9,7 @@ use crate::masks::{chunk_mask, number_word_firsts, word_bytes};
 use crate::pii::{Finding, PiiType};
 
 /// What a token of the text means for a spoken number.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Token {
     /// One digit said as a word.
     Word(u8),
@@ -160,39 +160,66 @@ fn classify(ds: &[u8]) -> Option<PiiType> {
     }
 }
 
+/// A word that is a token of a spoken number (not [`Token::Other`]), as
+/// the first reading of a text found it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Word {
+    start: usize,
+    end: usize,
+    token: Token,
+}
+
 /// Records spoken numbers; returns where the first word holding a digit
-/// starts (the written pass starts there), if any does.
+/// starts (the written pass starts there), if any does. `words` is a
+/// buffer, reused across texts.
 pub(super) fn find(
     b: &[u8],
     units: &mut Vec<Unit>,
     digits: &mut Vec<u8>,
+    words: &mut Vec<Word>,
     raw: &mut Vec<Finding>,
 ) -> Option<usize> {
-    if may_hold_spoken_number(b) {
+    // One reading collects the tokens. Words that are no token are left
+    // out: outside a run such a word changes nothing, and inside one it
+    // ends the run, as the gap to the next token (which holds it, and so
+    // does not [`joins`]) does.
+    words.clear();
+    let (mut number_words, mut singles) = (false, 0);
+    for (start, end) in TokenStarts::new(b) {
+        let token = token_of(b, start, end);
+        match token {
+            Token::Other => continue,
+            Token::Digits => singles += usize::from(end - start == 1),
+            Token::Word(_) | Token::Repeat(_) => number_words = true,
+        }
+        words.push(Word { start, end, token });
+    }
+    // Without a number word a run counts only when each of its groups is
+    // one digit, and the shortest number a run is validated as (an SSN)
+    // has nine: half the texts hold neither, and need no run.
+    if number_words || singles >= 9 {
         let mut run = Run::new(units, digits);
-        for (start, end) in TokenStarts::new(b) {
-            run.word(b, start, end, raw);
+        for w in words.iter() {
+            run.word(b, w.start, w.end, w.token, raw);
         }
         run.finish(raw);
     }
     first_digit(b)
 }
 
-/// Whether `b` may hold a spoken number: it has a number word ("one",
-/// "double"), or nine single digits standing alone. Without a number word a
-/// run counts only when each of its groups is one digit, and the shortest
-/// number a run is validated as (an SSN) has nine. Far cheaper than the
-/// pass itself, and half the texts hold neither.
-fn may_hold_spoken_number(b: &[u8]) -> bool {
-    let mut singles = 0;
-    for (start, end) in TokenStarts::new(b) {
-        if b[start].is_ascii_digit() {
-            singles += usize::from(end - start == 1);
-        } else if token(b, start, end) != Token::Other {
-            return true;
+/// What the word `b[start..end]` is for a spoken number.
+fn token_of(b: &[u8], start: usize, end: usize) -> Token {
+    // A word is digits if its first byte is one and so are the others;
+    // a word starting with a digit is never a number word.
+    if b[start].is_ascii_digit() {
+        if b[start..end].iter().all(u8::is_ascii_digit) {
+            Token::Digits
+        } else {
+            Token::Other
         }
+    } else {
+        token(b, start, end)
     }
-    singles >= 9
 }
 
 impl<'a> Run<'a> {
@@ -209,23 +236,9 @@ impl<'a> Run<'a> {
         run
     }
 
-    /// Reads the word `b[start..i]`. Only words that are not
-    /// [`Token::Other`] need to be read: outside a run such a word changes
-    /// nothing, and inside one it ends the run, as the gap to the next token
-    /// (which holds it, and so does not [`joins`]) would.
-    fn word(&mut self, b: &[u8], start: usize, i: usize, raw: &mut Vec<Finding>) {
+    /// Reads the word `b[start..i]`, which is `tok`.
+    fn word(&mut self, b: &[u8], start: usize, i: usize, tok: Token, raw: &mut Vec<Finding>) {
         let word = &b[start..i];
-        // A word is digits if its first byte is one and so are the others;
-        // a word starting with a digit is never a number word.
-        let tok = if word[0].is_ascii_digit() {
-            if word.iter().all(u8::is_ascii_digit) {
-                Token::Digits
-            } else {
-                Token::Other
-            }
-        } else {
-            token(b, start, i)
-        };
         let in_run = !self.units.is_empty() || self.repeat.is_some();
         if !in_run && tok == Token::Other {
             // The common case: an ordinary word outside any number.
@@ -352,7 +365,7 @@ fn find_every_word(b: &[u8], raw: &mut Vec<Finding>) -> Option<usize> {
         while i < b.len() && is_word_byte(b[i]) {
             i += 1;
         }
-        run.word(b, start, i, raw);
+        run.word(b, start, i, token_of(b, start, i), raw);
     }
     run.finish(raw);
     b.iter().position(u8::is_ascii_digit).map(|at| {
@@ -447,8 +460,9 @@ mod word_tests {
 
     fn both(text: &str) {
         let b = text.as_bytes();
-        let (mut units, mut digits, mut fast) = (Vec::new(), Vec::new(), Vec::new());
-        let first = find(b, &mut units, &mut digits, &mut fast);
+        let (mut units, mut digits, mut words, mut fast) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let first = find(b, &mut units, &mut digits, &mut words, &mut fast);
         let mut plain = Vec::new();
         let first_plain = find_every_word(b, &mut plain);
         assert_eq!(fast, plain, "{text:?}");
@@ -484,30 +498,19 @@ mod word_tests {
     #[test]
     fn single_digits_spaced_out_need_no_number_word() {
         let mut found = Vec::new();
-        let (mut units, mut digits) = (Vec::new(), Vec::new());
-        find(
-            b"ssn 5 3 6 2 2 1 2 3 4 ok",
-            &mut units,
-            &mut digits,
-            &mut found,
-        );
+        let (mut units, mut digits, mut words) = (Vec::new(), Vec::new(), Vec::new());
+        let mut find = |text: &[u8], found: &mut Vec<Finding>| {
+            find(text, &mut units, &mut digits, &mut words, found);
+        };
+        find(b"ssn 5 3 6 2 2 1 2 3 4 ok", &mut found);
         assert_eq!(found.len(), 1);
         assert_eq!(
             (found[0].kind, found[0].start, found[0].end),
             (PiiType::Ssn, 4, 21)
         );
         found.clear();
-        find(
-            b"ssn 5 3 6 2 2 1 2 3 ok",
-            &mut units,
-            &mut digits,
-            &mut found,
-        );
+        find(b"ssn 5 3 6 2 2 1 2 3 ok", &mut found);
         assert!(found.is_empty());
-        assert!(may_hold_spoken_number(b"5 3 6 2 2 1 2 3 4"));
-        assert!(!may_hold_spoken_number(b"5 3 6 2 2 1 2 3 45"));
-        assert!(may_hold_spoken_number(b"the one"));
-        assert!(!may_hold_spoken_number(b"then 5 3 6 2 2 1 2 3 someone"));
     }
 
     #[test]
