@@ -6,7 +6,9 @@
 
 /// `class` of the (at most) 64 bytes from `b[at]` on: bit k is `b[at + k]`,
 /// and bits past the end of `b` are clear (`class` must not pick NUL).
-pub(crate) fn chunk_mask(b: &[u8], at: usize, class: fn(&[u8; 64]) -> u64) -> u64 {
+/// Generic in `class`, so that each class is inlined where it is used.
+#[inline]
+pub(crate) fn chunk_mask(b: &[u8], at: usize, class: impl Fn(&[u8; 64]) -> u64) -> u64 {
     let chunk = |from: usize| class(b[from..from + 64].try_into().expect("64 bytes"));
     if at + 64 <= b.len() {
         chunk(at)
