@@ -26,6 +26,7 @@
 pub mod detect;
 pub mod late;
 mod line;
+mod masks;
 mod pii;
 mod redact;
 mod rules;

@@ -124,22 +124,16 @@ pub fn luhn(digits: &[u8]) -> bool {
     sum % 10 == 0
 }
 
-/// The number the first `n` digits spell.
-fn leading(digits: &[u8], n: usize) -> u32 {
-    digits[..n]
-        .iter()
-        .fold(0, |acc, d| acc * 10 + u32::from(d - b'0'))
-}
-
-/// How many decimal digits `v` has.
+/// How many decimal digits `v` has (IIN ranges: up to six).
 const fn width(v: u32) -> usize {
-    let mut n = 1;
-    let mut v = v / 10;
-    while v > 0 {
-        n += 1;
-        v /= 10;
+    match v {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1000..=9999 => 4,
+        10000..=99999 => 5,
+        _ => 6,
     }
-    n
 }
 
 /// Whether `digits` (ASCII digits only) is a card number: 12 to 19 digits,
@@ -151,14 +145,22 @@ pub fn is_card(digits: &[u8]) -> bool {
     }
     // Luhn first: it is cheaper than the walk over every brand's ranges,
     // and nine in ten digit runs that are no card fail it.
-    luhn(digits)
-        && BRANDS.iter().any(|brand| {
-            brand.lengths.contains(&n)
-                && brand.iins.iter().any(|&(lo, hi)| {
-                    let at = leading(digits, width(lo));
-                    (lo..=hi).contains(&at)
-                })
-        })
+    if !luhn(digits) {
+        return false;
+    }
+    // `leading[w]`: the number the first `w` digits spell, for each width
+    // an IIN range can have, computed once rather than once per range.
+    let mut leading = [0u32; 7];
+    for w in 1..leading.len() {
+        leading[w] = leading[w - 1] * 10 + u32::from(digits[w - 1] - b'0');
+    }
+    BRANDS.iter().any(|brand| {
+        brand.lengths.contains(&n)
+            && brand
+                .iins
+                .iter()
+                .any(|&(lo, hi)| (lo..=hi).contains(&leading[width(lo)]))
+    })
 }
 
 /// Whether digit groups of these lengths are a grouping cards are printed
@@ -210,6 +212,19 @@ mod tests {
             "41111111111113",
         ] {
             assert!(!is_card(n.as_bytes()), "{n}");
+        }
+    }
+
+    /// `is_card` reads at most six leading digits: no range is wider, and
+    /// both ends of each have the same width.
+    #[test]
+    fn issuer_ranges_are_one_to_six_digits() {
+        for brand in BRANDS {
+            for &(lo, hi) in brand.iins {
+                assert!((1..=999_999).contains(&lo) && lo <= hi, "{lo}-{hi}");
+                assert_eq!(width(lo), lo.to_string().len(), "{lo}");
+                assert_eq!(width(hi), width(lo), "{lo}-{hi}");
+            }
         }
     }
 

@@ -93,12 +93,30 @@ const LENGTHS: &[(&[u8; 2], usize)] = &[
     (b"YE", 30),
 ];
 
+/// [`LENGTHS`] by country code, `(first - 'A') * 26 + (second - 'A')`,
+/// 0 where no IBAN is issued: one look-up instead of a walk.
+const BY_COUNTRY: [u8; 26 * 26] = {
+    let mut table = [0u8; 26 * 26];
+    let mut i = 0;
+    while i < LENGTHS.len() {
+        let (c, n) = LENGTHS[i];
+        assert!(c[0].is_ascii_uppercase() && c[1].is_ascii_uppercase() && n < 256);
+        table[(c[0] - b'A') as usize * 26 + (c[1] - b'A') as usize] = n as u8;
+        i += 1;
+    }
+    table
+};
+
 /// The IBAN length of a country, if it issues IBANs.
 pub fn length(country: &[u8]) -> Option<usize> {
-    LENGTHS
-        .iter()
-        .find(|(c, _)| c.as_slice() == country)
-        .map(|(_, n)| *n)
+    let &[a, b] = country else { return None };
+    if !a.is_ascii_uppercase() || !b.is_ascii_uppercase() {
+        return None;
+    }
+    match BY_COUNTRY[usize::from(a - b'A') * 26 + usize::from(b - b'A')] {
+        0 => None,
+        n => Some(usize::from(n)),
+    }
 }
 
 /// Whether compact IBAN characters (uppercase letters and digits, no
@@ -125,6 +143,19 @@ pub fn is_iban(chars: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table answers as the list it is built from, for any two bytes.
+    #[test]
+    fn lengths_by_table_equal_the_list() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let walk = LENGTHS.iter().find(|(c, _)| **c == [a, b]).map(|(_, n)| *n);
+                assert_eq!(length(&[a, b]), walk, "{a} {b}");
+            }
+        }
+        assert_eq!(length(b"DEX"), None);
+        assert_eq!(length(b"D"), None);
+    }
 
     #[test]
     fn mod97_and_length() {

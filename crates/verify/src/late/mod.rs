@@ -17,6 +17,7 @@
 //! ([`Runs`]); only they are read byte by byte.
 
 use crate::detect::card::luhn;
+use crate::masks::{chunk_mask, could_join, equal};
 use crate::pii::PiiType;
 use crate::scan::is_word_byte;
 
@@ -346,78 +347,6 @@ fn long_stretch(b: &[u8], from: usize) -> Option<usize> {
         at += 64;
     }
     None
-}
-
-/// `class` of the (at most) 64 bytes from `b[at]` on: bit k is `b[at + k]`,
-/// and bits past the end of `b` are clear (`class` must not pick NUL).
-fn chunk_mask(b: &[u8], at: usize, class: fn(&[u8; 64]) -> u64) -> u64 {
-    let chunk = |from: usize| class(b[from..from + 64].try_into().expect("64 bytes"));
-    if at + 64 <= b.len() {
-        chunk(at)
-    } else if b.len() >= 64 {
-        // The last 64 bytes, without those before `at`.
-        chunk(b.len() - 64) >> (at + 64 - b.len())
-    } else {
-        let mut padded = [0u8; 64];
-        padded[..b.len() - at].copy_from_slice(&b[at..]);
-        class(&padded)
-    }
-}
-
-/// Bit k is set where `chunk[k]` could join a run: a byte from the space
-/// to '9', which holds the digits and the separators. The others in that
-/// range (quotes, commas, a few more) cost a closer look now and then,
-/// never a miss, and one range test is cheaper than four.
-/// Sixteen bytes at a time with SSE2, which every x86-64 processor has.
-#[cfg(target_arch = "x86_64")]
-fn could_join(chunk: &[u8; 64]) -> u64 {
-    use std::arch::x86_64::*;
-    let mut cannot = 0u64;
-    // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads the
-    // 16 bytes at `chunk[k..k + 16]`, with k + 16 <= 64.
-    unsafe {
-        // Moved so that b' '..=b'9' is the bottom of the signed range.
-        let shift = _mm_set1_epi8((0x80 - 0x20) as i8);
-        let last = _mm_set1_epi8((b'9' + 0x80 - 0x20) as i8);
-        for k in (0..64).step_by(16) {
-            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
-            let above = _mm_cmpgt_epi8(_mm_add_epi8(x, shift), last);
-            cannot |= u64::from(_mm_movemask_epi8(above) as u16) << k;
-        }
-    }
-    !cannot
-}
-
-/// Bit k is set where `chunk[k]` is `byte` (SSE2, as [`could_join`]).
-#[cfg(target_arch = "x86_64")]
-fn equal(chunk: &[u8; 64], byte: u8) -> u64 {
-    use std::arch::x86_64::*;
-    let mut mask = 0u64;
-    // SAFETY: as in `could_join`.
-    unsafe {
-        let byte = _mm_set1_epi8(byte as i8);
-        for k in (0..64).step_by(16) {
-            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
-            mask |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(x, byte)) as u16) << k;
-        }
-    }
-    mask
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn could_join(chunk: &[u8; 64]) -> u64 {
-    bits(chunk, |c| (b' '..=b'9').contains(&c))
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn equal(chunk: &[u8; 64], byte: u8) -> u64 {
-    bits(chunk, |c| c == byte)
-}
-
-/// Bit k is set where `is(chunk[k])`: the plain form of the masks above.
-#[cfg(any(test, not(target_arch = "x86_64")))]
-fn bits(chunk: &[u8; 64], is: impl Fn(u8) -> bool) -> u64 {
-    (chunk.iter().enumerate()).fold(0, |m, (k, &c)| m | u64::from(is(c)) << k)
 }
 
 fn quotes(chunk: &[u8; 64]) -> u64 {

@@ -381,22 +381,3 @@ fn finds_a_run_wherever_it_falls_against_the_64_byte_chunks() {
         }
     }
 }
-
-#[test]
-fn masks_match_a_byte_loop() {
-    for c in 0..=255u8 {
-        for at in 0..64 {
-            let mut chunk = [b'a'; 64];
-            chunk[at] = c;
-            chunk[63 - at] = b'0' + (at % 10) as u8;
-            let could = bits(&chunk, |c| (b' '..=b'9').contains(&c));
-            assert_eq!(could_join(&chunk), could, "{c} at {at}");
-            assert_eq!(quotes(&chunk), bits(&chunk, |c| c == b'"'), "{c} at {at}");
-            assert_eq!(
-                backslashes(&chunk),
-                bits(&chunk, |c| c == b'\\'),
-                "{c} at {at}"
-            );
-        }
-    }
-}

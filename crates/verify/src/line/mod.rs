@@ -10,7 +10,7 @@
 //! fails, so that its error message is the typed one.
 
 use crate::pii::Finding;
-use crate::verdict::{OutputRecord, Reason, Tally, Verifier};
+use crate::verdict::{OutputRecord, Tally, Verifier};
 use compliance_api::Violation;
 use std::cell::RefCell;
 
@@ -86,7 +86,7 @@ impl Verifier {
                 cuts.iter().map(|c| c.2.kind),
                 has_value,
             );
-            self.write_record(line, cuts, reason, &rule.json, out);
+            self.write_record(line, cuts, rule.verdict(raw.severity), out);
         });
         Ok(escapes)
     }
@@ -97,8 +97,7 @@ impl Verifier {
         &self,
         line: &[u8],
         cuts: &[(usize, usize, Finding)],
-        reason: Option<Reason>,
-        regulations: &[u8],
+        verdict: &[u8],
         out: &mut Vec<u8>,
     ) {
         out.extend_from_slice(b"{\"violation\":");
@@ -111,18 +110,7 @@ impl Verifier {
             }
         }
         out.extend_from_slice(&line[copied..]);
-        out.extend_from_slice(b",\"verdict\":{\"status\":");
-        match reason {
-            None => out.extend_from_slice(b"\"validated\",\"reason\":null"),
-            Some(r) => {
-                out.extend_from_slice(b"\"false_positive\",\"reason\":\"");
-                out.extend_from_slice(r.as_str().as_bytes());
-                out.push(b'"');
-            }
-        }
-        out.extend_from_slice(b",\"regulations\":");
-        out.extend_from_slice(regulations);
-        out.extend_from_slice(b",\"pii\":[");
+        out.extend_from_slice(verdict);
         for (i, (_, index, f)) in cuts.iter().enumerate() {
             if i > 0 {
                 out.push(b',');

@@ -9,6 +9,7 @@
 //! nesting. Such lines take the typed path, so this reader never needs to
 //! explain an error, only to never accept what the typed parse refuses.
 
+use crate::masks::quotes_of_plain_json;
 use compliance_api::{Severity, Timestamp};
 
 /// What the fast path needs of a violation line.
@@ -56,7 +57,12 @@ pub(super) fn read(text: &str) -> Option<Line<'_>> {
         text,
         i: 0,
         escapes: false,
+        quotes: [0; QUOTE_WORDS],
+        plain: false,
     };
+    if text.len() <= QUOTE_WORDS * 64 {
+        r.plain = quotes_of_plain_json(text.as_bytes(), &mut r.quotes);
+    }
     let mut line = r.violation()?;
     r.ws();
     line.escapes = r.escapes;
@@ -71,7 +77,17 @@ struct Reader<'a> {
     i: usize,
     /// A backslash was seen: only strings skipped over may hold one.
     escapes: bool,
+    /// Where the line's quotes are, one bit per byte, if it is `plain`.
+    quotes: [u64; QUOTE_WORDS],
+    /// The line holds no backslash and no control byte, so every string
+    /// ends at the next quote (nearly every line): strings are then passed
+    /// over by a look at `quotes`, not a search.
+    plain: bool,
 }
+
+/// Lines up to this many 64-byte words long are indexed (4 KiB; a violation
+/// is about 650 bytes); longer ones search each string's end.
+const QUOTE_WORDS: usize = 64;
 
 /// Known keys of a violation, one bit each, so that a duplicate is seen.
 const ID: u32 = 1;
@@ -97,12 +113,19 @@ impl<'a> Reader<'a> {
     }
 
     /// The next byte after white space, not consumed.
+    #[inline]
     fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.bytes().get(self.i).copied()
     }
 
+    #[inline]
     fn eat(&mut self, c: u8) -> Option<()> {
+        // Compact JSON: the byte is next, no white space to pass over.
+        if self.bytes().get(self.i) == Some(&c) {
+            self.i += 1;
+            return Some(());
+        }
         (self.peek()? == c).then(|| self.i += 1)
     }
 
@@ -123,18 +146,43 @@ impl<'a> Reader<'a> {
     }
 
     /// A string without escapes: its text.
+    #[inline]
     fn plain_str(&mut self) -> Option<&'a str> {
-        self.eat(b'"')?;
+        if self.bytes().get(self.i) == Some(&b'"') {
+            self.i += 1;
+        } else {
+            self.eat(b'"')?;
+        }
         let start = self.i;
-        let end = start + special(&self.bytes()[start..])?;
+        let end = self.string_stop(start)?;
         (self.bytes()[end] == b'"').then_some(())?;
         self.i = end + 1;
-        self.text.get(start..end)
+        // SAFETY: `start` follows a quote and `end` is at one (checked
+        // above), `start <= end`: in UTF-8 text, both are character
+        // boundaries, ASCII bytes being characters of their own.
+        Some(unsafe { self.text.get_unchecked(start..end) })
+    }
+
+    /// Where the string body starting at `from` stops: the first quote,
+    /// backslash or control byte at or after `from`.
+    #[inline]
+    fn string_stop(&self, from: usize) -> Option<usize> {
+        if !self.plain {
+            return special(&self.bytes()[from..]).map(|k| from + k);
+        }
+        let mut word = from / 64;
+        let mut bits = self.quotes.get(word)? & (u64::MAX << (from % 64));
+        while bits == 0 {
+            word += 1;
+            bits = *self.quotes.get(word)?;
+        }
+        Some(word * 64 + bits.trailing_zeros() as usize)
     }
 
     /// `null` or a string without escapes.
+    #[inline]
     fn opt_str(&mut self) -> Option<Option<&'a str>> {
-        if self.null() {
+        if self.bytes().get(self.i) != Some(&b'"') && self.null() {
             return Some(None);
         }
         self.plain_str().map(Some)
@@ -145,7 +193,7 @@ impl<'a> Reader<'a> {
         self.eat(b'"')?;
         let b = self.bytes();
         loop {
-            self.i += special(&b[self.i..])?;
+            self.i = self.string_stop(self.i)?;
             match b[self.i] {
                 b'"' => {
                     self.i += 1;
@@ -203,10 +251,11 @@ impl<'a> Reader<'a> {
         if self.null() {
             return Some(());
         }
+        self.ws();
         let start = self.i;
         let fraction = self.number()?;
         // serde_json reads `-0` as the float -0.0, which an `i64` refuses.
-        (!fraction && self.text[start..self.i].trim_start() != "-0").then_some(())
+        (!fraction && &self.bytes()[start..self.i] != b"-0").then_some(())
     }
 
     /// `null` or any number (an `f64` field).
@@ -282,17 +331,18 @@ impl<'a> Reader<'a> {
         let mut values = Values::default();
         // Each optional key once, as the typed parse refuses duplicates.
         let once = |seen: &mut u32, bit: u32| (*seen & bit == 0).then(|| *seen |= bit);
-        self.members(|r, key| match key {
-            "id" => {
+        // Keys told apart by length first: one comparison each.
+        self.members(|r, key| match (key.len(), key) {
+            (2, "id") => {
                 once(&mut seen, ID)?;
                 r.plain_str().map(drop)
             }
-            "ruleId" => {
+            (6, "ruleId") => {
                 once(&mut seen, RULE_ID)?;
                 rule_id = Some(r.plain_str()?);
                 Some(())
             }
-            "severity" => {
+            (8, "severity") => {
                 once(&mut seen, SEVERITY)?;
                 severity = Some(match r.plain_str()? {
                     "LOW" => Severity::Low,
@@ -303,21 +353,23 @@ impl<'a> Reader<'a> {
                 });
                 Some(())
             }
-            "detectedAt" => {
+            (10, "detectedAt") => {
                 once(&mut seen, DETECTED_AT)?;
-                r.plain_str()?.parse::<Timestamp>().ok().map(drop)
+                timestamp(r.plain_str()?).then_some(())
             }
-            "conversationId" | "communicationId" | "agentId" | "queueId" | "policyId"
-            | "ruleName" | "segmentReference" => {
-                once(&mut optional_seen, optional_bit(key))?;
-                r.opt_str().map(drop)
-            }
-            "confidence" => {
-                once(&mut optional_seen, optional_bit(key))?;
+            (14, "conversationId") => r.optional(&mut optional_seen, 1),
+            (15, "communicationId") => r.optional(&mut optional_seen, 1 << 1),
+            (7, "agentId") => r.optional(&mut optional_seen, 1 << 2),
+            (7, "queueId") => r.optional(&mut optional_seen, 1 << 3),
+            (8, "policyId") => r.optional(&mut optional_seen, 1 << 4),
+            (8, "ruleName") => r.optional(&mut optional_seen, 1 << 5),
+            (16, "segmentReference") => r.optional(&mut optional_seen, 1 << 6),
+            (10, "confidence") => {
+                once(&mut optional_seen, 1 << 7)?;
                 r.opt_number()
             }
-            "evidence" => {
-                once(&mut optional_seen, optional_bit(key))?;
+            (8, "evidence") => {
+                once(&mut optional_seen, 1 << 8)?;
                 if r.null() {
                     return Some(());
                 }
@@ -337,30 +389,37 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// An optional string field (`bit` of `seen`), at most once.
+    fn optional(&mut self, seen: &mut u32, bit: u32) -> Option<()> {
+        (*seen & bit == 0).then_some(())?;
+        *seen |= bit;
+        self.opt_str().map(drop)
+    }
+
     /// One evidence item: its value.
     fn evidence(&mut self) -> Option<Option<&'a str>> {
         let mut seen = 0u32;
         let mut value = None;
         let mut once = |bit: u32| (seen & bit == 0).then(|| seen |= bit);
-        self.members(|r, key| match key {
-            "type" => {
+        self.members(|r, key| match (key.len(), key) {
+            (4, "type") => {
                 once(1)?;
                 r.plain_str().map(drop)
             }
-            "participant" => {
+            (11, "participant") => {
                 once(2)?;
                 r.opt_str().map(drop)
             }
-            "value" => {
+            (5, "value") => {
                 once(4)?;
                 value = r.opt_str()?;
                 Some(())
             }
-            "startMs" => {
+            (7, "startMs") => {
                 once(8)?;
                 r.opt_integer()
             }
-            "endMs" => {
+            (5, "endMs") => {
                 once(16)?;
                 r.opt_integer()
             }
@@ -371,18 +430,55 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn optional_bit(key: &str) -> u32 {
-    match key {
-        "conversationId" => 1,
-        "communicationId" => 1 << 1,
-        "agentId" => 1 << 2,
-        "queueId" => 1 << 3,
-        "policyId" => 1 << 4,
-        "ruleName" => 1 << 5,
-        "segmentReference" => 1 << 6,
-        "confidence" => 1 << 7,
-        _ => 1 << 8, // evidence
+thread_local! {
+    /// The date (`YYYY-MM-DD`) of the last timestamp accepted: the lines of
+    /// a file mostly share their dates.
+    static LAST_DATE: std::cell::Cell<[u8; 10]> = const { std::cell::Cell::new([0; 10]) };
+}
+
+/// Whether `s` is a [`Timestamp`] that its parse accepts. A timestamp on
+/// the date of the last one accepted (a valid date, then) needs only its
+/// time of day checked, in the plain form `THH:MM:SS[.fraction]Z` that the
+/// parse reads directly; anything else is parsed.
+fn timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() >= 20 && LAST_DATE.get() == b[..10] && plain_time_of_day(&b[10..]) {
+        return true;
     }
+    let ok = s.parse::<Timestamp>().is_ok();
+    if ok {
+        // An accepted timestamp starts with a valid `YYYY-MM-DD`.
+        LAST_DATE.set(b[..10].try_into().expect("at least 20 bytes"));
+    }
+    ok
+}
+
+/// `THH:MM:SS`, hours to 23, minutes and seconds to 59 (no leap second),
+/// then `Z`, or a fraction of 1 to 9 digits and `Z`.
+fn plain_time_of_day(t: &[u8]) -> bool {
+    if t.len() < 10 {
+        return false;
+    }
+    let two = |at: usize, max: u8| {
+        t[at].is_ascii_digit()
+            && t[at + 1].is_ascii_digit()
+            && (t[at] - b'0') * 10 + (t[at + 1] - b'0') <= max
+    };
+    let fraction = match t.get(9..t.len() - 1) {
+        Some([]) => true,
+        Some([b'.', digits @ ..]) => {
+            (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    };
+    t[0] == b'T'
+        && t[3] == b':'
+        && t[6] == b':'
+        && t[t.len() - 1] == b'Z'
+        && two(1, 23)
+        && two(4, 59)
+        && two(7, 59)
+        && fraction
 }
 
 fn is_special(c: u8) -> bool {
@@ -449,6 +545,55 @@ mod tests {
                     special(&t),
                     t.iter().position(|&c| is_special(c)),
                     "{c} at {at}"
+                );
+            }
+        }
+    }
+
+    /// Whatever date the last accepted timestamp had, a timestamp is
+    /// accepted exactly when its parse accepts it.
+    #[test]
+    fn timestamps_are_accepted_as_their_parse_accepts_them() {
+        let dates = [
+            "2023-10-01",
+            "2023-02-29",
+            "2024-02-29",
+            "2023-13-01",
+            "2023-1x-01",
+            "2023/10/01",
+        ];
+        let times = [
+            "T00:00:00Z",
+            "T23:59:59Z",
+            "T24:00:00Z",
+            "T23:60:00Z",
+            "T23:59:60Z",
+            "T12:00:00.1Z",
+            "T12:00:00.123456789Z",
+            "T12:00:00.1234567890Z",
+            "T12:00:00.Z",
+            "T12:00:00+01:00",
+            "T12:00:00z",
+            "T1:00:00Z",
+            "T12:00:00.000Zx",
+            "T12-00:00Z",
+            "T12:00:00.12aZ",
+            " 12:00:00Z",
+            "T12:00:00ZZ",
+            "t12:00:00Z",
+            "T12:00:0Z",
+        ];
+        let all: Vec<String> = dates
+            .iter()
+            .flat_map(|d| times.iter().map(move |t| format!("{d}{t}")))
+            .collect();
+        for primer in &all {
+            timestamp(primer);
+            for s in &all {
+                assert_eq!(
+                    timestamp(s),
+                    s.parse::<Timestamp>().is_ok(),
+                    "{s} after {primer}"
                 );
             }
         }

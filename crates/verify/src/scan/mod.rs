@@ -24,6 +24,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
 pub struct Scanner {
     units: Vec<Unit>,
     digits: Vec<u8>,
+    words: Vec<spoken::Word>,
     raw: Vec<Finding>,
 }
 
@@ -72,7 +73,13 @@ impl Scanner {
         }
         // The spoken pass reads every word; the written pass needs digits
         // and starts at the first word holding one.
-        let first_digit = spoken::find(bytes, &mut self.units, &mut self.digits, &mut self.raw);
+        let first_digit = spoken::find(
+            bytes,
+            &mut self.units,
+            &mut self.digits,
+            &mut self.words,
+            &mut self.raw,
+        );
         if let Some(from) = first_digit {
             written::find(
                 bytes,

@@ -20,13 +20,16 @@ pub(crate) struct Rendered {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
-    /// The `regulations` array as serde_json writes it.
-    pub(crate) json: Box<[u8]>,
-    /// Whether `json` holds an escape (a regulation name with a quote).
+    /// Whether the regulations, as serde_json writes them, hold an escape
+    /// (a regulation name with a quote).
     pub(crate) escapes: bool,
     /// The verdict's reason when the violation is LOW, and when it is not.
     low: Option<Reason>,
     other: Option<Reason>,
+    /// The output record's bytes from the verdict to its `pii` array, when
+    /// the violation is LOW and when it is not: one copy per line.
+    verdict_low: Box<[u8]>,
+    verdict_other: Box<[u8]>,
 }
 
 impl Rule {
@@ -36,11 +39,24 @@ impl Rule {
         let json: Box<[u8]> = serde_json::to_vec(regulations)
             .expect("a list of strings serialises")
             .into();
+        let (low, other) = (reason(Severity::Low), reason(Severity::High));
         Rule {
             escapes: json.contains(&b'\\'),
-            json,
-            low: reason(Severity::Low),
-            other: reason(Severity::High),
+            verdict_low: verdict(low, &json),
+            verdict_other: verdict(other, &json),
+            low,
+            other,
+        }
+    }
+
+    /// What [`Rule::reason`] gives, as the output record spells it from the
+    /// verdict to the opening of its `pii` array.
+    #[inline]
+    pub(crate) fn verdict(&self, severity: Severity) -> &[u8] {
+        if severity == Severity::Low {
+            &self.verdict_low
+        } else {
+            &self.verdict_other
         }
     }
 
@@ -53,6 +69,24 @@ impl Rule {
             self.other
         }
     }
+}
+
+/// `,"verdict":{"status":…,"reason":…,"regulations":…,"pii":[` as
+/// serialising an [`super::OutputRecord`] writes it.
+fn verdict(reason: Option<Reason>, regulations: &[u8]) -> Box<[u8]> {
+    let mut out = b",\"verdict\":{\"status\":".to_vec();
+    match reason {
+        None => out.extend_from_slice(b"\"validated\",\"reason\":null"),
+        Some(r) => {
+            out.extend_from_slice(b"\"false_positive\",\"reason\":\"");
+            out.extend_from_slice(r.as_str().as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.extend_from_slice(b",\"regulations\":");
+    out.extend_from_slice(regulations);
+    out.extend_from_slice(b",\"pii\":[");
+    out.into()
 }
 
 impl Rendered {
