@@ -80,16 +80,28 @@ fn worker(config: &Path, state: &str, lease: &str, log: &Path) -> Running {
     )
 }
 
-/// How often each violation id is in the output files of `dir`.
-fn output_counts(dir: &Path) -> HashMap<String, u32> {
-    let mut counts = HashMap::new();
+/// The output files of `dir` and their text.
+fn output_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.starts_with("violations-") {
-            for id in violation_ids(&read(&path)) {
-                *counts.entry(id).or_default() += 1;
-            }
+            let text = read(&path);
+            files.push((path, text));
+        }
+    }
+    files
+}
+
+/// How often each violation id is in the complete lines of the output
+/// files of `dir` (a running worker may be in the middle of a line).
+fn output_counts(dir: &Path) -> HashMap<String, u32> {
+    let mut counts = HashMap::new();
+    for (_, text) in output_files(dir) {
+        let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+        for id in violation_ids(complete) {
+            *counts.entry(id).or_default() += 1;
         }
     }
     counts
@@ -156,6 +168,14 @@ impl Output<'_> {
             assert_eq!(all.len(), PER_ORG * orgs.len(), "every org's violations");
         }
         for org in orgs {
+            // The workers have stopped: no line is left half written.
+            for (path, text) in output_files(&self.dir.join(org)) {
+                assert!(
+                    text.is_empty() || text.ends_with('\n'),
+                    "{}: a torn line",
+                    path.display()
+                );
+            }
             let counts = self.counts(org);
             let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
             assert!(
