@@ -90,8 +90,13 @@ async fn connect(config: Config) -> Result<Client, tokio_postgres::Error> {
     // worker could take its lease over: the server ends such a session
     // instead, and the transaction rolls back. Our transactions never wait
     // on anything but the server, so 5 s idle means a stalled client.
+    // Notices ("relation ... already exists, skipping" from the migration's
+    // `IF NOT EXISTS`, at every start) are the server talking to itself;
+    // warnings and errors still come through.
     client
-        .batch_execute("SET idle_in_transaction_session_timeout = '5s'")
+        .batch_execute(
+            "SET idle_in_transaction_session_timeout = '5s'; SET client_min_messages = warning",
+        )
         .await?;
     Ok(client)
 }
