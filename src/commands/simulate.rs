@@ -5,14 +5,15 @@ use super::Outcome;
 use crate::exit::{Exit, Failure};
 use anyhow::Context;
 use compliance_api::{HumanDuration, Timestamp};
-use compliance_simulator::{Faults, SimClient, SimConfig, Simulator};
+use compliance_simulator::{Faults, ServerTls, SimClient, SimConfig, Simulator};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "The first line on standard output is `listening on http://IP:PORT`; the \
+    after_help = "The first line on standard output is `listening on http://IP:PORT` \
+    (`https://localhost:PORT` with --tls-cert); the \
     token endpoint (/oauth/token) and the API (/api/v2/...) both live there: the agentassist query \
     and the real Genesys Cloud endpoints of the speech-analytics and evaluations sources (transcript \
     aggregates and jobs, topics, categories, conversation details, transcript URLs, quality \
@@ -32,7 +33,9 @@ use std::path::PathBuf;
     genesys-compliance simulate --token-lifetime 5m --extra-client etl:pw --no-permission-client reader:s3cret\n  \
     genesys-compliance simulate --conversations 10000 --job-polls 4 --fault-job-failed 0.1 \\\n      \
         --fault-transcript-url-expired 0.05 --client-lacking norec:pw:recording:recording:view\n  \
-    genesys-compliance simulate --violations 1000000 --dump-jsonl raw.jsonl"
+    genesys-compliance simulate --violations 1000000 --dump-jsonl raw.jsonl\n  \
+    genesys-compliance simulate --tls-cert server.pem --tls-key server.key   \
+    (then give extract --ca-cert with the CA that signed it)"
 )]
 pub struct Args {
     // Boxed: these many flags would otherwise bloat every `Command` value.
@@ -45,6 +48,14 @@ struct Flags {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
     listen: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM: the server's
+    /// certificate, issued for `localhost`, then any intermediates); needs
+    /// --tls-key. To try a private CA, or a TLS-inspecting gateway's.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Seed of the dataset: the same seed gives the same data.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -280,7 +291,8 @@ pub async fn run(args: Args) -> Outcome {
         }
         return dump(&config, path);
     }
-    let sim = Simulator::start(config, args.listen)
+    let tls = server_tls(&args)?;
+    let sim = Simulator::start_with_tls(config, args.listen, tls)
         .await
         .with_context(|| format!("cannot listen on --listen {}", args.listen))
         .map_err(Failure::invalid)?;
@@ -311,6 +323,34 @@ pub async fn run(args: Args) -> Outcome {
         "simulator stopped"
     );
     Ok(Exit::Done)
+}
+
+/// The certificate and key of --tls-cert and --tls-key, read and checked
+/// before anything listens: a file that cannot be read or used is exit 2
+/// naming it and its flag.
+fn server_tls(args: &Flags) -> Result<Option<ServerTls>, Failure> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let read = |path: &PathBuf, flag: &str| {
+        std::fs::read(path).map_err(|e| {
+            Failure::invalid(anyhow::anyhow!(
+                "cannot read {flag} `{}`: {e}; give a PEM file",
+                path.display()
+            ))
+        })
+    };
+    let (chain, pem_key) = (read(cert, "--tls-cert")?, read(key, "--tls-key")?);
+    ServerTls::from_pem(&chain, &pem_key)
+        .map(Some)
+        .map_err(|e| {
+            Failure::invalid(anyhow::anyhow!(
+                "--tls-cert `{}` and --tls-key `{}`: {e}; give the server's certificate chain and \
+             its private key, both PEM",
+                cert.display(),
+                key.display()
+            ))
+        })
 }
 
 fn internal(e: anyhow::Error) -> Failure {

@@ -536,3 +536,81 @@ fn help_names_the_ca_flag_the_proxy_variables_and_the_bound() {
         }
     }
 }
+
+/// `simulate --tls-cert --tls-key` serves HTTPS with a certificate the user
+/// brings (here from a private CA made by the test): `extract --ca-cert`
+/// with that CA reads every violation from it, and without it is refused.
+#[test]
+fn simulate_serves_https_with_a_given_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (ca, ca_file) = private_ca(dir);
+    let (chain, key) = ca.issue(&["localhost"]);
+    std::fs::write(dir.join("server.pem"), chain).unwrap();
+    std::fs::write(dir.join("server.key"), key).unwrap();
+    let sim = Running::start(
+        bin()
+            .args(["simulate", "--listen", "127.0.0.1:0", "--violations", "120"])
+            .args(DAY)
+            .arg("--tls-cert")
+            .arg(dir.join("server.pem"))
+            .arg("--tls-key")
+            .arg(dir.join("server.key")),
+        Some(&dir.join("sim.err")),
+    );
+    assert!(sim.addr.starts_with("localhost:"), "{}", sim.addr);
+    let api = format!("https://{}", sim.addr);
+
+    std::fs::create_dir(dir.join("refused")).unwrap();
+    let refused = extract_into(&api, &dir.join("refused")).output().unwrap();
+    assert_eq!(refused.status.code(), Some(4), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("--ca-cert"));
+
+    let out = extract_into(&api, dir)
+        .arg("--ca-cert")
+        .arg(&ca_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = read(&dir.join("violations.jsonl"));
+    assert_eq!(violation_ids(&written).len(), 120);
+}
+
+/// A certificate without its key, or a file that is not PEM, is exit 2
+/// naming the flag and the file, before anything listens.
+#[test]
+fn simulate_refuses_a_bad_certificate_or_key_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (ca, _) = private_ca(dir);
+    let (chain, _) = ca.issue(&["localhost"]);
+    std::fs::write(dir.join("server.pem"), chain).unwrap();
+    std::fs::write(dir.join("garbage.key"), "not a key\n").unwrap();
+    let simulate = |args: &[&str]| {
+        let out = bin()
+            .args(["simulate", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, stdout, stderr) = simulate(&["--tls-cert", "server.pem"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+    assert!(stdout.is_empty(), "nothing listened: {stdout}");
+    let (code, stdout, stderr) =
+        simulate(&["--tls-cert", "server.pem", "--tls-key", "garbage.key"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--tls-key `garbage.key`") && stderr.contains("PEM"),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "nothing listened: {stdout}");
+    let (code, _, stderr) = simulate(&["--tls-cert", "missing.pem", "--tls-key", "garbage.key"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read --tls-cert `missing.pem`"),
+        "{stderr}"
+    );
+}

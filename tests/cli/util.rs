@@ -161,9 +161,10 @@ impl Running {
         BufReader::new(running.take_stdout())
             .read_line(&mut line)
             .unwrap();
+        let line = line.trim();
         running.addr = line
-            .trim()
             .strip_prefix("listening on http://")
+            .or_else(|| line.strip_prefix("listening on https://"))
             .unwrap_or_else(|| {
                 let shown = stderr.map(read).unwrap_or_default();
                 panic!("first line: {line:?}; stderr: {shown}")
