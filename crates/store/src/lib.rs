@@ -217,7 +217,7 @@ pub enum StoreError {
         token: i64,
         current: Option<i64>,
     },
-    #[error("state store {path}: cannot set the file's permissions: {cause}")]
+    #[error("state store {path}: cannot create the file (owner-only): {cause}; check that its directory exists and this user may write there")]
     Permissions {
         path: PathBuf,
         cause: std::io::Error,
