@@ -207,9 +207,9 @@ fn progress_and_seen_ids_are_saved_together_and_cleared_together(subject: Subjec
 fn a_state_file_in_a_missing_directory_says_which_and_what_to_check() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no-such-dir").join("state.db");
-    let err = compliance_store::SqliteStore::open(&path)
-        .err()
-        .expect("refused");
+    let Err(err) = compliance_store::SqliteStore::open(&path) else {
+        panic!("{} was opened", path.display());
+    };
     let said = err.to_string();
     assert!(said.contains(&path.display().to_string()), "{said}");
     assert!(said.contains("check that its directory exists"), "{said}");
