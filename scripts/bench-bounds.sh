@@ -14,27 +14,8 @@ if [ -z "$bin" ]; then
   cargo build --release -q -p genesys-compliance --bin genesys-compliance
   bin="${CARGO_TARGET_DIR:-target}/release/genesys-compliance"
 fi
-work="$(mktemp -d)"
-sim_pid=""
-cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-# Starts `simulate` with the given flags on a free port; sets $base.
-simulate() {
-  "$bin" simulate --listen 127.0.0.1:0 --violations 1000 --rate-limit 0 "$@" > "$work/sim.out" 2> "$work/sim.err" &
-  sim_pid=$!
-  for _ in $(seq 1 600); do
-    if grep -q '^listening on ' "$work/sim.out" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  base="$(sed -n 's/^listening on //p' "$work/sim.out" | head -1)"
-  [ -n "$base" ] || { echo "the simulator did not start"; cat "$work/sim.err"; exit 1; }
-}
-stop_sim() { kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; sim_pid=""; }
-
-export GENESYSCLOUD_OAUTHCLIENT_ID=demo-client GENESYSCLOUD_OAUTHCLIENT_SECRET=demo-secret
+source scripts/lib.sh
 export GENESYS_COMPLIANCE_LOG=error
-day=(--start 2023-10-01T00:00:00Z --end 2023-10-02T00:00:00Z)
 
 # Runs extract with the given flags under /usr/bin/time; prints its figures.
 measure() {
@@ -50,13 +31,13 @@ measure() {
 }
 
 echo "== oversized: pages of 256 MiB (whitespace, no Content-Length), default bound 64 MiB"
-simulate --fault-oversized 1
+simulate --violations 1000 --rate-limit 0 --fault-oversized 1
 measure default
 echo "== oversized: the same, --max-response-size 2MiB"
 measure small --max-response-size 2MiB
 stop_sim
 
 echo "== trickle: one byte every 500 ms, --request-timeout 2s, 3 attempts, base delay 100ms"
-simulate --fault-trickle 1
+simulate --violations 1000 --rate-limit 0 --fault-trickle 1
 measure trickle --request-timeout 2s --retry-max-attempts 3 --retry-base-delay 100ms
 stop_sim
