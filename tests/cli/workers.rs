@@ -59,6 +59,13 @@ fn org_table(dir: &Path, name: &str, api: &str) -> String {
     )
 }
 
+/// Writes the config file of the orgs, `DIR/orgs.toml`.
+fn write_config(dir: &Path, text: impl AsRef<str>) -> PathBuf {
+    let config = dir.join("orgs.toml");
+    std::fs::write(&config, text.as_ref()).unwrap();
+    config
+}
+
 /// A worker: `serve` over the orgs of `config`, logging into `log`.
 fn worker(config: &Path, state: &str, lease: &str, log: &Path) -> Running {
     Running::start(
@@ -251,20 +258,18 @@ fn three_workers_one_killed(db: &TestDatabase, stream: Option<&TestStream>) {
     let dir = dir.path();
     let (_acme, acme_api) = simulate(dir, "1", "150ms");
     let (_globex, globex_api) = simulate(dir, "2", "150ms");
-    let config = dir.join("orgs.toml");
     let sink = match stream {
         Some(stream) => format!("sink = \"{}\"\ncreate_stream = true\n", stream.url()),
         None => String::new(),
     };
-    std::fs::write(
-        &config,
+    let config = write_config(
+        dir,
         format!(
             "page_size = 10\n{sink}{}{}",
             org_table(dir, "acme", &acme_api),
             org_table(dir, "globex", &globex_api)
         ),
-    )
-    .unwrap();
+    );
     let logs: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("worker{i}.err"))).collect();
     let mut workers: Vec<Option<Running>> = logs
         .iter()
@@ -368,12 +373,10 @@ fn a_worker_paused_past_its_lease_cannot_commit_after_the_takeover() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let (_sim, api) = simulate(dir, "3", "200ms");
-    let config = dir.join("orgs.toml");
-    std::fs::write(
-        &config,
+    let config = write_config(
+        dir,
         format!("page_size = 10\n{}", org_table(dir, "initech", &api)),
-    )
-    .unwrap();
+    );
     let logs: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("worker{i}.err"))).collect();
     let workers: Vec<Running> = logs
         .iter()
@@ -508,8 +511,7 @@ fn a_bad_org_table_exits_2_naming_the_org_and_the_key_before_anything_is_sent() 
 fn a_bad_lease_or_org_name_exits_2_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let config = dir.join("orgs.toml");
-    std::fs::write(&config, org_table(dir, "acme", "http://127.0.0.1:9")).unwrap();
+    let config = write_config(dir, org_table(dir, "acme", "http://127.0.0.1:9"));
     for (lease, expected) in [("0s", "--lease"), ("soon", "--lease")] {
         let out = bin()
             .args(["serve", "--config"])
@@ -559,16 +561,14 @@ fn credentials_refused_on_an_org_s_first_run_exit_3_naming_the_org() {
     let dir = dir.path();
     let (_acme, acme_api) = simulate(dir, "1", "0ms");
     let (_globex, globex_api) = simulate(dir, "2", "0ms");
-    let config = dir.join("orgs.toml");
-    std::fs::write(
-        &config,
+    let config = write_config(
+        dir,
         format!(
             "{}{}",
             org_table(dir, "acme", &acme_api),
             org_table(dir, "globex", &globex_api)
         ),
-    )
-    .unwrap();
+    );
     std::fs::write(dir.join("globex.secret"), "not-the-secret\n").unwrap();
     let out = bin()
         .args(["serve", "--config"])
@@ -664,12 +664,10 @@ fn postgres_cut_mid_run_loses_nothing_and_the_next_run_continues() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let (_sim, api) = simulate(dir, "5", "150ms");
-    let config = dir.join("orgs.toml");
-    std::fs::write(
-        &config,
+    let config = write_config(
+        dir,
         format!("page_size = 10\n{}", org_table(dir, "hooli", &api)),
-    )
-    .unwrap();
+    );
     let log = dir.join("worker.err");
     let mut worker = worker(&config, &through_proxy, "2s", &log);
     let store = PostgresStore::open(&PostgresUrl::parse(db.url()).unwrap()).unwrap();
@@ -735,16 +733,14 @@ fn a_takeover_keeps_the_org_within_its_rate_limit_per_rolling_minute() {
         ]),
         Some(&sim_log),
     );
-    let config = dir.join("orgs.toml");
     let api = format!("http://{}", sim.addr);
-    std::fs::write(
-        &config,
+    let config = write_config(
+        dir,
         format!(
             "page_size = 10\n{}rate_limit_per_minute = {LIMIT}\n",
             org_table(dir, "acme", &api)
         ),
-    )
-    .unwrap();
+    );
     let store = PostgresStore::open(&PostgresUrl::parse(db.url()).unwrap()).unwrap();
     let mut first = worker(&config, db.url(), "2s", &dir.join("worker0.err"));
     wait_for("the first worker's lease", Duration::from_secs(20), || {
