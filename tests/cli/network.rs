@@ -39,6 +39,18 @@ async fn https_simulator(ca: &TestCa, violations: usize) -> Simulator {
     .unwrap()
 }
 
+/// `stderr` says that `host`'s certificate is signed by an untrusted CA,
+/// and names the flag that adds one.
+fn assert_untrusted(stderr: &str, host: &str) {
+    assert!(
+        stderr.contains(&format!(
+            "the TLS certificate of {host} is signed by a CA that is not trusted"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--ca-cert"), "{stderr}");
+}
+
 /// `extract` of the default day against `api`, into `dir`.
 fn extract_into(api: &str, dir: &Path) -> Command {
     let mut cmd = extract();
@@ -179,14 +191,7 @@ async fn without_the_ca_the_certificate_is_refused_naming_the_host_and_the_flag(
     let stderr = text(&out.stderr);
     // interface.md: 4 is the server's side failing (unavailable, network).
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    let host = format!("localhost:{}", sim.addr().port());
-    assert!(
-        stderr.contains(&format!(
-            "the TLS certificate of {host} is signed by a CA that is not trusted"
-        )),
-        "{stderr}"
-    );
-    assert!(stderr.contains("--ca-cert"), "{stderr}");
+    assert_untrusted(&stderr, &format!("localhost:{}", sim.addr().port()));
     // No retry can make the certificate trusted: it fails at once.
     assert!(started.elapsed() < Duration::from_secs(20));
     // Nothing was sent, over TLS or in clear text: no request reached it.
@@ -453,14 +458,7 @@ async fn an_untrusted_webhook_certificate_leaves_the_record_queued_until_its_ca_
     let out = output(run(None)).await;
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
-    let host = format!("localhost:{}", receiver.addr().port());
-    assert!(
-        stderr.contains(&format!(
-            "the TLS certificate of {host} is signed by a CA that is not trusted"
-        )),
-        "{stderr}"
-    );
-    assert!(stderr.contains("--ca-cert"), "{stderr}");
+    assert_untrusted(&stderr, &format!("localhost:{}", receiver.addr().port()));
     // Not retried for minutes: no retry makes the certificate trusted.
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(receiver.requests().is_empty());
@@ -564,7 +562,7 @@ fn simulate_serves_https_with_a_given_certificate() {
     std::fs::create_dir(dir.join("refused")).unwrap();
     let refused = extract_into(&api, &dir.join("refused")).output().unwrap();
     assert_eq!(refused.status.code(), Some(4), "{}", text(&refused.stderr));
-    assert!(text(&refused.stderr).contains("--ca-cert"));
+    assert_untrusted(&text(&refused.stderr), &sim.addr);
 
     let out = extract_into(&api, dir)
         .arg("--ca-cert")
