@@ -37,6 +37,17 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// A plain-HTTP GET of `/`, its answer's head read.
+    async fn get(&self) -> reqwest::Response {
+        let http = client(&ClientSettings::new(Duration::from_secs(30))).unwrap();
+        http.get(format!("http://127.0.0.1:{}/", self.port))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 async fn serve(tls: Option<ServerTls>, answer: Answer) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -159,13 +170,8 @@ async fn a_network_failure_is_not_taken_for_an_untrusted_certificate() {
 #[tokio::test]
 async fn an_endless_body_is_refused_at_the_bound() {
     let server = serve(None, Answer::Endless).await;
-    let http = client(&ClientSettings::new(Duration::from_secs(30))).unwrap();
     let started = Instant::now();
-    let response = http
-        .get(format!("http://127.0.0.1:{}/", server.port))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get().await;
     // The body has no end: only a bound ends this read.
     let err = read_bounded(response, ByteSize::mib(1)).await.unwrap_err();
     assert!(
@@ -185,12 +191,7 @@ async fn an_endless_body_is_refused_at_the_bound() {
 #[tokio::test]
 async fn a_declared_length_over_the_bound_is_refused_before_reading() {
     let server = serve(None, Answer::Declared(1 << 40)).await;
-    let http = client(&ClientSettings::new(Duration::from_secs(30))).unwrap();
-    let response = http
-        .get(format!("http://127.0.0.1:{}/", server.port))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get().await;
     let err = read_bounded(response, ByteSize::mib(64)).await.unwrap_err();
     assert!(
         matches!(
@@ -205,11 +206,7 @@ async fn a_declared_length_over_the_bound_is_refused_before_reading() {
 
     // At the bound exactly, the body is read whole.
     let server = serve(None, Answer::Declared(1 << 20)).await;
-    let response = http
-        .get(format!("http://127.0.0.1:{}/", server.port))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get().await;
     let body = read_bounded(response, ByteSize::mib(1)).await.unwrap();
     assert_eq!(body.len(), 1 << 20);
 }
