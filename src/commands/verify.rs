@@ -64,18 +64,22 @@ fn verify(args: &Args) -> Outcome {
         Some(path) => RuleMatrix::from_path(path).map_err(Failure::invalid)?,
         None => RuleMatrix::design_default(),
     };
-    let input: Box<dyn Read> = if args.input == Path::new("-") {
-        Box::new(std::io::stdin().lock())
+    // The output is about the input's size and a verdict more a line: half
+    // as much again is room enough for the disk reserved up front.
+    let (input, expected): (Box<dyn Read>, u64) = if args.input == Path::new("-") {
+        (Box::new(std::io::stdin().lock()), 0)
     } else {
-        Box::new(File::open(&args.input).map_err(|e| {
+        let file = File::open(&args.input).map_err(|e| {
             Failure::invalid(anyhow::anyhow!(
                 "cannot read --in `{}`: {e}; give a JSONL file of violations, or `-` for standard input",
                 args.input.display()
             ))
-        })?)
+        })?;
+        let len = file.metadata().map_or(0, |m| m.len());
+        (Box::new(file), len.saturating_add(len / 2))
     };
     let mut input = BufReader::with_capacity(IO_BUFFER, input);
-    let mut output = Output::create(&args.out, args.rejects.as_deref())?;
+    let mut output = Output::create(&args.out, args.rejects.as_deref(), expected)?;
     let verifier = Verifier::new(rules, args.keep_pii);
     let mut tally = Tally::default();
     let started = Instant::now();
@@ -152,9 +156,9 @@ struct Rejects {
 }
 
 impl Output {
-    fn create(out: &Path, rejects: Option<&Path>) -> Result<Output, Failure> {
+    fn create(out: &Path, rejects: Option<&Path>, expected: u64) -> Result<Output, Failure> {
         let target = OutputTarget::parse(&out.to_string_lossy());
-        let sink = FileSink::create(&target).map_err(|e| match e {
+        let sink = FileSink::create(&target, expected).map_err(|e| match e {
             OutputError::File { path, source } => Failure::invalid(anyhow::anyhow!(
                 "cannot create the output `{path}`: {source}; --out needs a writable path, or `-` for standard output",
             )),
