@@ -2,6 +2,7 @@
 //! once per verifier.
 
 use super::Reason;
+use crate::late::Late;
 use crate::rules::RuleMatrix;
 use compliance_api::Severity;
 use std::collections::HashMap;
@@ -30,6 +31,11 @@ pub(crate) struct Rule {
     /// the violation is LOW and when it is not: one copy per line.
     verdict_low: Box<[u8]>,
     verdict_other: Box<[u8]>,
+    /// The same bytes after the last pass, and what it redacted in them (a
+    /// regulation may be named with digits): they depend on nothing else,
+    /// so the fast path does not sweep them again on every line.
+    swept_low: (Box<[u8]>, Late),
+    swept_other: (Box<[u8]>, Late),
 }
 
 impl Rule {
@@ -40,13 +46,31 @@ impl Rule {
             .expect("a list of strings serialises")
             .into();
         let (low, other) = (reason(Severity::Low), reason(Severity::High));
+        let (verdict_low, verdict_other) = (verdict(low, &json), verdict(other, &json));
         Rule {
             escapes: json.contains(&b'\\'),
-            verdict_low: verdict(low, &json),
-            verdict_other: verdict(other, &json),
+            swept_low: swept(&verdict_low),
+            swept_other: swept(&verdict_other),
+            verdict_low,
+            verdict_other,
             low,
             other,
         }
+    }
+
+    /// [`Rule::verdict`] after the last pass, and what the pass redacted in
+    /// it. The verdict starts outside any JSON string, after the closing
+    /// brace of the violation, and its `pii` array that follows holds no
+    /// digit in a string: so the last pass over a whole record is the pass
+    /// over the violation, then this.
+    #[inline]
+    pub(crate) fn swept_verdict(&self, severity: Severity) -> (&[u8], Late) {
+        let (bytes, late) = if severity == Severity::Low {
+            &self.swept_low
+        } else {
+            &self.swept_other
+        };
+        (bytes, *late)
     }
 
     /// What [`Rule::reason`] gives, as the output record spells it from the
@@ -69,6 +93,13 @@ impl Rule {
             self.other
         }
     }
+}
+
+/// `verdict` after the last pass.
+fn swept(verdict: &[u8]) -> (Box<[u8]>, Late) {
+    let mut out = Vec::new();
+    let late = crate::late::sweep_json(verdict, &mut out);
+    (out.into(), late)
 }
 
 /// `,"verdict":{"status":…,"reason":…,"regulations":…,"pii":[` as
