@@ -14,7 +14,11 @@
 //! digit runs in a line (timestamps, UUID groups, offsets) are short, and a
 //! run of 12 digits spans at least 12 bytes that are all digits or joining
 //! separators. Such stretches are found 64 bytes at a time with bit masks
-//! ([`Runs`]); only they are read byte by byte.
+//! ([`stretch`]), and the runs in them read from digit and separator masks
+//! ([`Runs`]); only the few long enough are read byte by byte. `verify`'s
+//! fast path sweeps the violation part of each record as it writes it, and
+//! takes the verdict part already swept from its rule (`Rule::swept_verdict`):
+//! the same bytes and counts as one sweep over the whole record.
 
 use crate::detect::card::luhn;
 use crate::masks::{chunk_mask, equal};

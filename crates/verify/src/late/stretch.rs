@@ -17,14 +17,18 @@ pub(super) struct Stretches {
 }
 
 impl Stretches {
-    /// Asks the processor (a cached answer: cheap, but not free per chunk).
+    /// Asks the processor once per process: three feature tests cost more
+    /// than one load, and the pass is made once or twice per record.
     pub(super) fn new() -> Stretches {
-        #[cfg(target_arch = "x86_64")]
-        let avx2 = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("bmi1")
-            && std::arch::is_x86_feature_detected!("lzcnt");
-        #[cfg(not(target_arch = "x86_64"))]
-        let avx2 = false;
+        static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let avx2 = *AVX2.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            return std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("bmi1")
+                && std::arch::is_x86_feature_detected!("lzcnt");
+            #[cfg(not(target_arch = "x86_64"))]
+            false
+        });
         Stretches { avx2 }
     }
 

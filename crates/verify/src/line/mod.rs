@@ -236,6 +236,15 @@ impl Item {
     /// Appends `n` in decimal, as `Display` writes it, without the formatter.
     #[inline]
     fn decimal(&mut self, mut n: usize) {
+        let digit = |n: usize| b'0' + (n % 10) as u8;
+        // Indexes and offsets in evidence values are small: most take one
+        // to three digits, written without counting them first.
+        match n {
+            0..=9 => return self.put(&[digit(n)]),
+            10..=99 => return self.put(&[digit(n / 10), digit(n)]),
+            100..=999 => return self.put(&[digit(n / 100), digit(n / 10), digit(n)]),
+            _ => {}
+        }
         let mut at = self.len + n.checked_ilog10().unwrap_or(0) as usize + 1;
         self.len = at;
         loop {
@@ -411,7 +420,21 @@ mod tests {
 
     #[test]
     fn decimals_are_written_as_display_writes_them() {
-        for n in [0, 1, 9, 10, 99, 100, 12345, 1 << 40, usize::MAX] {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12345,
+            1 << 40,
+            usize::MAX,
+        ] {
             let mut item = Item::default();
             item.put(b"x");
             item.decimal(n);
