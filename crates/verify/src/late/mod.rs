@@ -24,7 +24,7 @@ use crate::detect::card::luhn;
 use crate::masks::{chunk_mask, equal};
 use crate::pii::PiiType;
 use crate::scan::is_word_byte;
-use stretch::{digits, separators, Stretches};
+use stretch::Stretches;
 
 /// What a late card number is replaced by: the detectors' own marker.
 fn marker() -> &'static [u8] {
@@ -235,8 +235,7 @@ impl Iterator for Runs<'_> {
             // The runs of the 64 bytes from `at`, read from masks: most
             // stretches hold only short runs (a date, a UUID group), which
             // are passed over without reading a byte.
-            let digit = chunk_mask(b, at, digits);
-            let sep = chunk_mask(b, at, separators);
+            let (digit, sep) = self.stretches.digits_and_separators(b, at);
             // Bit k: `b[at + k]` joins a run. The byte after bit 63 is not
             // in the masks: the run through bit 62 or 63, if any, is read
             // byte by byte.

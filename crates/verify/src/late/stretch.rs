@@ -42,6 +42,62 @@ impl Stretches {
         }
         long_stretch_plain(b, from)
     }
+
+    /// [`digits`] and [`separators`] of the (at most) 64 bytes from `b[at]`,
+    /// as [`chunk_mask`] gives them: bits past the end of `b` are clear.
+    #[inline]
+    pub(super) fn digits_and_separators(self, b: &[u8], at: usize) -> (u64, u64) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: the processor has AVX2.
+            return unsafe { digits_and_separators_avx2(b, at) };
+        }
+        (chunk_mask(b, at, digits), chunk_mask(b, at, separators))
+    }
+}
+
+/// [`Stretches::digits_and_separators`] with AVX2: one load per 32 bytes
+/// for both masks.
+///
+/// # Safety
+/// The processor must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn digits_and_separators_avx2(b: &[u8], at: usize) -> (u64, u64) {
+    use std::arch::x86_64::*;
+    let mut padded = [0u8; 64];
+    // The 64 bytes read, and how far their masks are shifted down so that
+    // bit 0 is `b[at]`, as in `chunk_mask`.
+    let (chunk, shift): (&[u8; 64], usize) = if at + 64 <= b.len() {
+        (b[at..at + 64].try_into().expect("64 bytes"), 0)
+    } else if b.len() >= 64 {
+        let from = b.len() - 64;
+        (b[from..].try_into().expect("64 bytes"), at - from)
+    } else {
+        padded[..b.len() - at].copy_from_slice(&b[at..]);
+        (&padded, 0)
+    };
+    let shift_digits = _mm256_set1_epi8((0x80 - 0x30) as i8);
+    let last_digit = _mm256_set1_epi8((b'9' + 0x80 - 0x30) as i8);
+    let (space, hyphen, dot) = (
+        _mm256_set1_epi8(b' ' as i8),
+        _mm256_set1_epi8(b'-' as i8),
+        _mm256_set1_epi8(b'.' as i8),
+    );
+    let (mut above, mut sep) = (0u64, 0u64);
+    for k in [0, 32] {
+        // SAFETY: the load reads chunk[k..k + 32], with k + 32 <= 64.
+        let x = unsafe { _mm256_loadu_si256(chunk.as_ptr().add(k).cast::<__m256i>()) };
+        let out = _mm256_cmpgt_epi8(_mm256_add_epi8(x, shift_digits), last_digit);
+        let any = _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(x, space), _mm256_cmpeq_epi8(x, hyphen)),
+            _mm256_cmpeq_epi8(x, dot),
+        );
+        above |= u64::from(_mm256_movemask_epi8(out) as u32) << k;
+        sep |= u64::from(_mm256_movemask_epi8(any) as u32) << k;
+    }
+    // NUL padding is neither; the bits shifted in are clear.
+    (!above >> shift, sep >> shift)
 }
 
 /// Where the first stretch of [`LEN`] bytes that [`could_join`] starts, at
@@ -218,6 +274,17 @@ mod tests {
             let expected = plain_stretch(&b, from);
             prop_assert_eq!(long_stretch_plain(&b, from), expected);
             prop_assert_eq!(long_stretch(&b, from), expected);
+        }
+
+        /// Both forms give the masks `chunk_mask` gives, near the end of
+        /// `b` too.
+        #[test]
+        fn window_masks_are_the_chunk_masks(b in bytes(), at in 0usize..400) {
+            let at = at.min(b.len().saturating_sub(1));
+            prop_assume!(at < b.len());
+            let expected = (chunk_mask(&b, at, digits), chunk_mask(&b, at, separators));
+            prop_assert_eq!(Stretches::new().digits_and_separators(&b, at), expected);
+            prop_assert_eq!(Stretches { avx2: false }.digits_and_separators(&b, at), expected);
         }
 
         #[test]
