@@ -103,6 +103,7 @@ impl Verifier {
     /// With `sweep` (the record holds no backslash), the last pass is made
     /// on the violation as soon as it is written, and the verdict is the
     /// rule's, swept once: what it redacted is returned.
+    #[inline(always)]
     fn write_record(
         &self,
         line: &[u8],

@@ -245,6 +245,7 @@ impl Tally {
     /// Counts one violation from its parts: its severity, why it is a false
     /// positive (if it is), the types of its findings, and whether it had any
     /// non-empty evidence value.
+    #[inline]
     pub fn count(
         &mut self,
         severity: Severity,
