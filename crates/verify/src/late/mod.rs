@@ -14,12 +14,16 @@
 //! digit runs in a line (timestamps, UUID groups, offsets) are short, and a
 //! run of 12 digits spans at least 12 bytes that are all digits or joining
 //! separators. Such stretches are found 64 bytes at a time with bit masks
-//! ([`Runs`]); only they are read byte by byte.
+//! ([`stretch`]), and the runs in them read from digit and separator masks
+//! ([`Runs`]); only the few long enough are read byte by byte. `verify`'s
+//! fast path sweeps the violation part of each record as it writes it, and
+//! takes the verdict part already swept from its rule (`Rule::swept_verdict`):
+//! the same bytes and counts as one sweep over the whole record.
 
-use crate::detect::card::luhn;
-use crate::masks::{chunk_mask, could_join, equal};
+use crate::masks::{chunk_mask, equal};
 use crate::pii::PiiType;
 use crate::scan::is_word_byte;
+use stretch::Stretches;
 
 /// What a late card number is replaced by: the detectors' own marker.
 fn marker() -> &'static [u8] {
@@ -132,7 +136,7 @@ fn sweep(
     mut redact: impl FnMut(usize) -> bool,
 ) -> Late {
     let (mut copied, mut count) = (from, Late::default());
-    for (start, end) in (Runs { b: text, i: from }).filter(|&(start, _)| redact(start)) {
+    for (start, end) in Runs::new(text, from).filter(|&(start, _)| redact(start)) {
         out.extend_from_slice(&text[copied..start]);
         out.extend_from_slice(marker());
         copied = end;
@@ -160,7 +164,7 @@ pub fn sweep_unescaped_json_tail(buf: &mut Vec<u8>, from: usize) -> Late {
     debug_assert!(!buf[from..].contains(&b'\\'), "a backslash in {buf:?}");
     let mut strings = Strings::default();
     let tail = &buf[from..];
-    let first = (Runs { b: tail, i: 0 }).find(|&(start, _)| strings.inside(tail, start));
+    let first = Runs::new(tail, 0).find(|&(start, _)| strings.inside(tail, start));
     let Some((start, _)) = first else {
         return Late::default();
     };
@@ -204,6 +208,18 @@ impl Strings {
 struct Runs<'a> {
     b: &'a [u8],
     i: usize,
+    /// How stretches are found, decided once.
+    stretches: Stretches,
+}
+
+impl Runs<'_> {
+    fn new(b: &[u8], i: usize) -> Runs<'_> {
+        Runs {
+            b,
+            i,
+            stretches: Stretches::new(),
+        }
+    }
 }
 
 impl Iterator for Runs<'_> {
@@ -214,29 +230,70 @@ impl Iterator for Runs<'_> {
         loop {
             // Nothing before `at` joins it to a run: it is `i`, or it
             // follows a byte that cannot join.
-            let at = long_stretch(b, self.i)?;
-            let Some(k) = b[at..at + LEN].iter().position(u8::is_ascii_digit) else {
-                // Twelve bytes without a digit: none of them joins.
-                self.i = at + LEN;
-                continue;
+            let at = self.stretches.find(b, self.i)?;
+            // The runs of the 64 bytes from `at`, read from masks: most
+            // stretches hold only short runs (a date, a UUID group), which
+            // are passed over without reading a byte.
+            let (digit, sep) = self.stretches.digits_and_separators(b, at);
+            // Bit k: `b[at + k]` joins a run. The byte after bit 63 is not
+            // in the masks: the run through bit 62 or 63, if any, is read
+            // byte by byte.
+            let joined = digit | (sep & (digit << 1) & (digit >> 1));
+            let last = if joined >> 62 == 0 {
+                64
+            } else {
+                64 - (joined | 1 << 63).leading_ones() as usize
             };
-            let start = at + k;
-            let (mut end, mut n) = (start, 0);
-            loop {
-                while b.get(end).is_some_and(u8::is_ascii_digit) {
-                    n += 1;
-                    end += 1;
+            // Bit k: a run of at least LEN bytes starts at k, before `last`.
+            let mut long = joined & !(joined << 1);
+            let mut all = joined;
+            all &= all >> 1;
+            all &= all >> 2;
+            all &= all >> 4;
+            all &= all >> (LEN - 8);
+            long &= all & u64::MAX.checked_shr(64 - last as u32).unwrap_or(0);
+            self.i = (at + 64).min(b.len());
+            while long != 0 {
+                let first = long.trailing_zeros() as usize;
+                long &= long - 1;
+                let len = (!(joined >> first)).trailing_zeros() as usize;
+                let n = ((digit >> first) & !(u64::MAX << len)).count_ones() as usize;
+                let (start, end) = (at + first, at + first + len);
+                if late_card(b, start, end, n) {
+                    self.i = end;
+                    return Some((start, end));
                 }
-                if !joins(b, end) {
-                    break;
-                }
-                end += 1;
             }
-            self.i = end;
-            if (12..=19).contains(&n) && !glued(b, start, end) && luhn_run(&b[start..end]) {
-                return Some((start, end));
+            if last < 64 {
+                let start = at + last;
+                let (end, n) = run_end(b, start);
+                self.i = end;
+                if late_card(b, start, end, n) {
+                    return Some((start, end));
+                }
             }
         }
+    }
+}
+
+/// Whether the run `b[start..end]` of `n` digits is a late card number.
+fn late_card(b: &[u8], start: usize, end: usize, n: usize) -> bool {
+    (12..=19).contains(&n) && !glued(b, start, end) && luhn_run(&b[start..end])
+}
+
+/// Where the run that starts at `start` ends, byte by byte, and how many
+/// digits it holds.
+fn run_end(b: &[u8], start: usize) -> (usize, usize) {
+    let (mut end, mut n) = (start, 0);
+    loop {
+        while b.get(end).is_some_and(u8::is_ascii_digit) {
+            n += 1;
+            end += 1;
+        }
+        if !joins(b, end) {
+            return (end, n);
+        }
+        end += 1;
     }
 }
 
@@ -297,11 +354,19 @@ fn utf8_len(lead: u8) -> usize {
     }
 }
 
-/// The Luhn check of a run's digits (at most 19), separators left out.
+/// The Luhn check of a run's digits, separators left out: what
+/// [`crate::detect::card::luhn`] gives on the digits alone, read in place (most runs checked
+/// fail, so copying their digits out first was half the cost).
 fn luhn_run(run: &[u8]) -> bool {
-    let mut digits = [0u8; 19];
-    let n = luhn_digits(run, &mut digits);
-    luhn(&digits[..n])
+    let (mut sum, mut double) = (0u32, false);
+    for &c in run.iter().rev() {
+        if c.is_ascii_digit() {
+            let v = u32::from(c - b'0') << u32::from(double);
+            sum += if v > 9 { v - 9 } else { v };
+            double = !double;
+        }
+    }
+    sum % 10 == 0
 }
 
 /// Copies a run's digits (at most 19), separators left out; returns how many.
@@ -321,34 +386,6 @@ fn luhn_digits(run: &[u8], digits: &mut [u8; 19]) -> usize {
 /// The fewest bytes a late card number spans.
 const LEN: usize = 12;
 
-/// Where the first stretch of [`LEN`] bytes that [`could_join`] starts, at
-/// or after `from`: `from` itself or a byte after one that cannot join. A
-/// run of 12 digits lies in such a stretch, and most lines hold none.
-fn long_stretch(b: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    // How many bytes just before `at` (back to `from`) could join.
-    let mut carried = 0;
-    while at < b.len() {
-        let could = chunk_mask(b, at, could_join);
-        if carried + could.trailing_ones() as usize >= LEN {
-            return Some(at - carried);
-        }
-        // Bit k: bytes k..k + LEN of the chunk could all join.
-        let mut starts = could;
-        starts &= starts >> 1;
-        starts &= starts >> 2;
-        starts &= starts >> 4;
-        starts &= starts >> (LEN - 8);
-        if starts != 0 {
-            return Some(at + starts.trailing_zeros() as usize);
-        }
-        // Fewer than LEN (a chunk that could all join has a stretch).
-        carried = could.leading_ones() as usize;
-        at += 64;
-    }
-    None
-}
-
 fn quotes(chunk: &[u8; 64]) -> u64 {
     equal(chunk, b'"')
 }
@@ -357,5 +394,6 @@ fn backslashes(chunk: &[u8; 64]) -> u64 {
     equal(chunk, b'\\')
 }
 
+mod stretch;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! The last pass against a plain byte-by-byte reference, and its edges.
 
 use super::*;
+use crate::detect::card::luhn;
 use proptest::prelude::*;
 
 fn text(s: &str) -> (String, u64) {
@@ -330,6 +331,13 @@ fn json() -> impl Strategy<Value = Vec<u8>> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The check read in place is the check of the digits alone.
+    #[test]
+    fn luhn_of_a_run_is_luhn_of_its_digits(run in prop_oneof![grouped(), luhn_number(), "[0-9]{1,19}"]) {
+        let digits: Vec<u8> = run.bytes().filter(u8::is_ascii_digit).collect();
+        prop_assert_eq!(luhn_run(run.as_bytes()), luhn(&digits), "{}", run);
+    }
 
     #[test]
     fn finds_what_the_reference_finds_in_text(text in text_of_pieces()) {

@@ -9,13 +9,16 @@
 //! raw bytes, among others) takes the typed path; so does any line that
 //! fails, so that its error message is the typed one.
 
-use crate::pii::Finding;
-use crate::verdict::{OutputRecord, Tally, Verifier};
-use compliance_api::Violation;
+use crate::late::Late;
+use crate::pii::{Finding, PiiType};
+use crate::verdict::{OutputRecord, Rule, Tally, Verifier};
+use compliance_api::{Severity, Violation};
 use std::cell::RefCell;
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod late_tests;
 mod reader;
 use std::io::Write;
 
@@ -40,33 +43,33 @@ impl Verifier {
         tally: &mut Tally,
     ) -> Result<(), serde_json::Error> {
         let from = out.len();
-        let escapes = self.verify_line(line, out, tally)?;
-        if !self.keep_pii() {
-            tally.add_late(if escapes {
-                crate::late::sweep_json_tail(out, from)
-            } else {
-                crate::late::sweep_unescaped_json_tail(out, from)
-            });
+        let sweep = !self.keep_pii();
+        let (_, swept) = self.verify_line(line, out, tally, sweep)?;
+        if sweep && !swept {
+            tally.add_late(crate::late::sweep_json_tail(out, from));
         }
         Ok(())
     }
 
-    /// [`Verifier::verify_json`] before the last pass. Returns whether the
-    /// record may hold a backslash (always after the typed path).
+    /// [`Verifier::verify_json`], with the last pass only if `sweep` and
+    /// only on the fast path without escapes (where the record is swept
+    /// while it is written). Returns whether the record may hold a
+    /// backslash (always after the typed path), and whether the last pass
+    /// was made.
     fn verify_line(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
         tally: &mut Tally,
-    ) -> Result<bool, serde_json::Error> {
+        sweep: bool,
+    ) -> Result<(bool, bool), serde_json::Error> {
         // One UTF-8 check for the whole line is faster than one per string.
         let Ok(text) = simdutf8::basic::from_utf8(line) else {
-            return self.verify_typed(line, out, tally).map(|()| true);
+            return self.verify_typed(line, out, tally).map(|()| (true, false));
         };
         let Some(raw) = reader::read(text) else {
-            return self.verify_typed(line, out, tally).map(|()| true);
+            return self.verify_typed(line, out, tally).map(|()| (true, false));
         };
-        let mut escapes = raw.escapes;
         CUTS.with_borrow_mut(|cuts| {
             cuts.clear();
             let mut has_value = false;
@@ -78,7 +81,6 @@ impl Verifier {
                 self.scan_value(value, |f| cuts.push((base, index, f)));
             }
             let rule = self.rendered.get(raw.rule_id);
-            escapes |= rule.escapes;
             let reason = rule.reason(raw.severity);
             tally.count(
                 raw.severity,
@@ -86,20 +88,33 @@ impl Verifier {
                 cuts.iter().map(|c| c.2.kind),
                 has_value,
             );
-            self.write_record(line, cuts, rule.verdict(raw.severity), out);
-        });
-        Ok(escapes)
+            // Escapes change what a string reads: those records are swept
+            // string by string, after they are written.
+            let escapes = raw.escapes || rule.escapes;
+            let sweep = sweep && !escapes;
+            let late = self.write_record(line, cuts, rule, raw.severity, sweep, out);
+            tally.add_late(late);
+            Ok((escapes, sweep))
+        })
     }
 
     /// Writes the received line, its findings redacted, and the verdict:
     /// the same JSON as serialising an [`OutputRecord`], without building one.
+    /// With `sweep` (the record holds no backslash), the last pass is made
+    /// on the violation as soon as it is written, and the verdict is the
+    /// rule's, swept once: what it redacted is returned.
+    #[inline(always)]
     fn write_record(
         &self,
         line: &[u8],
         cuts: &[(usize, usize, Finding)],
-        verdict: &[u8],
+        rule: &Rule,
+        severity: Severity,
+        sweep: bool,
         out: &mut Vec<u8>,
-    ) {
+    ) -> Late {
+        let from = out.len();
+        out.reserve(line.len() + 256 + cuts.len() * ITEM);
         out.extend_from_slice(b"{\"violation\":");
         let mut copied = 0;
         if !self.keep_pii() {
@@ -110,22 +125,32 @@ impl Verifier {
             }
         }
         out.extend_from_slice(&line[copied..]);
-        out.extend_from_slice(verdict);
+        let mut late = Late::default();
+        if sweep {
+            late = crate::late::sweep_unescaped_json_tail(out, from);
+            let (verdict, verdict_late) = rule.swept_verdict(severity);
+            out.extend_from_slice(verdict);
+            late += verdict_late;
+        } else {
+            out.extend_from_slice(rule.verdict(severity));
+        }
+        let mut item = Item::default();
         for (i, (_, index, f)) in cuts.iter().enumerate() {
+            item.len = 0;
             if i > 0 {
-                out.push(b',');
+                item.put(b",");
             }
-            out.extend_from_slice(b"{\"type\":\"");
-            out.extend_from_slice(f.kind.as_str().as_bytes());
-            out.extend_from_slice(b"\",\"evidence_index\":");
-            push_decimal(out, *index);
-            out.extend_from_slice(b",\"start\":");
-            push_decimal(out, f.start);
-            out.extend_from_slice(b",\"end\":");
-            push_decimal(out, f.end);
-            out.push(b'}');
+            item.head(f.kind);
+            item.decimal(*index);
+            item.put(b",\"start\":");
+            item.decimal(f.start);
+            item.put(b",\"end\":");
+            item.decimal(f.end);
+            item.put(b"}");
+            item.append_to(out);
         }
         out.extend_from_slice(b"]}}");
+        late
     }
 
     /// The typed path: parse a [`Violation`], verify, serialise.
@@ -145,19 +170,107 @@ impl Verifier {
     }
 }
 
-/// Appends `n` in decimal, as `Display` writes it, without the formatter.
-fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// The most bytes one finding of the verdict's `pii` array takes: a comma,
+/// the longest head, three decimals of 20 digits, the other keys; rounded up.
+const ITEM: usize = 128;
+
+/// The most bytes of [`head`].
+const HEAD: usize = 48;
+
+/// `{"type":"<type>","evidence_index":`, padded to [`HEAD`] bytes so that it
+/// is copied in one move of known size, and its length.
+fn head(kind: PiiType) -> &'static ([u8; HEAD], usize) {
+    const fn padded(text: &[u8]) -> ([u8; HEAD], usize) {
+        let mut bytes = [0; HEAD];
+        let mut k = 0;
+        while k < text.len() {
+            bytes[k] = text[k];
+            k += 1;
+        }
+        (bytes, text.len())
+    }
+    static SSN: ([u8; HEAD], usize) = padded(b"{\"type\":\"ssn\",\"evidence_index\":");
+    static CARD: ([u8; HEAD], usize) = padded(b"{\"type\":\"credit_card\",\"evidence_index\":");
+    static EMAIL: ([u8; HEAD], usize) = padded(b"{\"type\":\"email\",\"evidence_index\":");
+    static PHONE: ([u8; HEAD], usize) = padded(b"{\"type\":\"phone\",\"evidence_index\":");
+    static IBAN: ([u8; HEAD], usize) = padded(b"{\"type\":\"iban\",\"evidence_index\":");
+    match kind {
+        PiiType::Ssn => &SSN,
+        PiiType::CreditCard => &CARD,
+        PiiType::Email => &EMAIL,
+        PiiType::Phone => &PHONE,
+        PiiType::Iban => &IBAN,
+    }
+}
+
+/// One finding of the verdict's `pii` array, put together on the stack and
+/// appended to the record in one copy of known size instead of seven.
+struct Item {
+    buf: [u8; ITEM],
+    len: usize,
+}
+
+impl Default for Item {
+    fn default() -> Item {
+        Item {
+            buf: [0; ITEM],
+            len: 0,
         }
     }
-    out.extend_from_slice(&digits[at..]);
+}
+
+impl Item {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// The finding's opening, up to its evidence index.
+    #[inline]
+    fn head(&mut self, kind: PiiType) {
+        let (bytes, len) = head(kind);
+        self.buf[self.len..self.len + HEAD].copy_from_slice(bytes);
+        self.len += len;
+    }
+
+    /// Appends `n` in decimal, as `Display` writes it, without the formatter.
+    #[inline]
+    fn decimal(&mut self, mut n: usize) {
+        let digit = |n: usize| b'0' + (n % 10) as u8;
+        // Indexes and offsets in evidence values are small: most take one
+        // to three digits, written without counting them first.
+        match n {
+            0..=9 => return self.put(&[digit(n)]),
+            10..=99 => return self.put(&[digit(n / 10), digit(n)]),
+            100..=999 => return self.put(&[digit(n / 100), digit(n / 10), digit(n)]),
+            _ => {}
+        }
+        let mut at = self.len + n.checked_ilog10().unwrap_or(0) as usize + 1;
+        self.len = at;
+        loop {
+            at -= 1;
+            self.buf[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Appends the item to `out`: all [`ITEM`] bytes in one move of known
+    /// size, then the padding cut off.
+    #[inline]
+    fn append_to(&self, out: &mut Vec<u8>) {
+        let len = out.len();
+        out.extend_from_slice(&self.buf);
+        out.truncate(len + self.len);
+    }
+
+    #[cfg(test)]
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 #[cfg(test)]
@@ -173,7 +286,7 @@ mod tests {
         let (mut fast, mut typed) = (Vec::new(), Vec::new());
         let (mut t1, mut t2) = (Tally::default(), Tally::default());
         verifier
-            .verify_line(line.as_bytes(), &mut fast, &mut t1)
+            .verify_line(line.as_bytes(), &mut fast, &mut t1, false)
             .unwrap();
         verifier
             .verify_typed(line.as_bytes(), &mut typed, &mut t2)
@@ -308,10 +421,53 @@ mod tests {
 
     #[test]
     fn decimals_are_written_as_display_writes_them() {
-        for n in [0, 1, 9, 10, 99, 100, 12345, 1 << 40, usize::MAX] {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12345,
+            1 << 40,
+            usize::MAX,
+        ] {
+            let mut item = Item::default();
+            item.put(b"x");
+            item.decimal(n);
+            assert_eq!(item.bytes(), format!("x{n}").as_bytes());
+        }
+    }
+
+    /// The padded heads are the type names as serde writes them, and the
+    /// longest finding fits in an item.
+    #[test]
+    fn items_are_written_as_serde_writes_findings() {
+        for kind in PiiType::ALL {
+            let mut item = Item::default();
+            item.put(b",");
+            item.head(kind);
+            item.decimal(usize::MAX);
+            item.put(b",\"start\":");
+            item.decimal(usize::MAX);
+            item.put(b",\"end\":");
+            item.decimal(usize::MAX);
+            item.put(b"}");
+            let finding = crate::PiiFinding {
+                kind,
+                evidence_index: usize::MAX,
+                start: usize::MAX,
+                end: usize::MAX,
+            };
+            let expected = format!(",{}", serde_json::to_string(&finding).unwrap());
+            assert_eq!(item.bytes(), expected.as_bytes());
             let mut out = b"x".to_vec();
-            push_decimal(&mut out, n);
-            assert_eq!(out, format!("x{n}").into_bytes());
+            item.append_to(&mut out);
+            assert_eq!(out, format!("x{expected}").into_bytes());
         }
     }
 
