@@ -207,19 +207,27 @@ pub(super) fn find(
     // does not [`joins`]) does.
     words.clear();
     let (mut number_words, mut singles) = (false, 0);
+    // At most how many digits all tokens of the text together stand for.
+    let mut most_digits = 0;
     for (start, end) in TokenStarts::new(b, chunks) {
         let token = token_of(b, start, end);
         match token {
             Token::Other => continue,
-            Token::Digits => singles += usize::from(end - start == 1),
-            Token::Word(_) | Token::Repeat(_) => number_words = true,
+            Token::Digits => {
+                singles += usize::from(end - start == 1);
+                most_digits += end - start;
+            }
+            Token::Word(_) => (number_words, most_digits) = (true, most_digits + 1),
+            // "triple" and its digit: three digits, counted here whole.
+            Token::Repeat(_) => (number_words, most_digits) = (true, most_digits + 3),
         }
         words.push(Word { start, end, token });
     }
     // Without a number word a run counts only when each of its groups is
     // one digit, and the shortest number a run is validated as (an SSN)
-    // has nine: half the texts hold neither, and need no run.
-    if number_words || singles >= 9 {
+    // has nine digits: half the texts hold neither, and a third of the
+    // others fewer digits in all ("two or three days"), and need no run.
+    if (number_words || singles >= 9) && most_digits >= 9 {
         let mut run = Run::new(units, digits);
         for w in words.iter() {
             run.word(b, w.start, w.end, w.token, raw);
