@@ -148,9 +148,12 @@ fn find_emails(b: &[u8], ats: impl Iterator<Item = usize>, raw: &mut Vec<Finding
 /// Keeps, among overlapping candidates, the longest (then the most specific),
 /// and sorts the survivors by position.
 fn resolve(raw: &mut [Finding], out: &mut Vec<Finding>) {
-    if raw.len() > 1 {
-        raw.sort_unstable_by_key(|f| (usize::MAX - f.len(), f.kind.specificity(), f.start));
+    // Most texts hold one finding or none: nothing to choose or sort.
+    if raw.len() <= 1 {
+        out.extend_from_slice(raw);
+        return;
     }
+    raw.sort_unstable_by_key(|f| (usize::MAX - f.len(), f.kind.specificity(), f.start));
     for f in raw.iter() {
         if !out.iter().any(|k| f.start < k.end && k.start < f.end) {
             out.push(*f);
