@@ -78,87 +78,21 @@ pub(crate) fn bits(chunk: &[u8; 64], is: impl Fn(u8) -> bool) -> u64 {
     (chunk.iter().enumerate()).fold(0, |m, (k, &c)| m | u64::from(is(c)) << k)
 }
 
-/// Bit k is set where `chunk[k]` belongs to a word as [`crate::scan::is_word_byte`]
-/// says: an ASCII letter or digit, `_`, or any byte of a non-ASCII character.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn word_bytes(chunk: &[u8; 64]) -> u64 {
-    use std::arch::x86_64::*;
-    let mut mask = 0u64;
-    // SAFETY: as in `could_join`.
-    unsafe {
-        let lower = _mm_set1_epi8(0x20);
-        let underscore = _mm_set1_epi8(b'_' as i8);
-        for k in (0..64).step_by(16) {
-            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
-            // `c | 0x20` is a lowercase letter exactly where `c` is a letter.
-            let letter = in_range(_mm_or_si128(x, lower), b'a', b'z');
-            let digit = in_range(x, b'0', b'9');
-            let word = _mm_or_si128(_mm_or_si128(letter, digit), _mm_cmpeq_epi8(x, underscore));
-            // The high bit of each byte: non-ASCII.
-            let bytes = _mm_movemask_epi8(word) | _mm_movemask_epi8(x);
-            mask |= u64::from(bytes as u16) << k;
-        }
-    }
-    mask
-}
-
-/// Bit k is set where `chunk[k]` can start a token of a spoken number: an
-/// ASCII digit, or the first letter of a number word in either case (zero,
-/// oh, one, two, three, four, five, six, seven, eight, nine, double, triple:
-/// d, e, f, n, o, s, t, z).
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn number_word_firsts(chunk: &[u8; 64]) -> u64 {
-    use std::arch::x86_64::*;
-    let mut mask = 0u64;
-    // SAFETY: as in `could_join`.
-    unsafe {
-        let lower = _mm_set1_epi8(0x20);
-        let z = _mm_set1_epi8(b'z' as i8);
-        for k in (0..64).step_by(16) {
-            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
-            let l = _mm_or_si128(x, lower);
-            let letters = _mm_or_si128(
-                _mm_or_si128(in_range(l, b'd', b'f'), in_range(l, b'n', b'o')),
-                _mm_or_si128(in_range(l, b's', b't'), _mm_cmpeq_epi8(l, z)),
-            );
-            let firsts = _mm_or_si128(letters, in_range(x, b'0', b'9'));
-            mask |= u64::from(_mm_movemask_epi8(firsts) as u16) << k;
-        }
-    }
-    mask
-}
-
 /// Per byte, all ones where `lo <= x <= hi` (unsigned): moved so that the
 /// range is the bottom of the signed range, then one signed compare.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn in_range(x: std::arch::x86_64::__m128i, lo: u8, hi: u8) -> std::arch::x86_64::__m128i {
+pub(crate) unsafe fn in_range(
+    x: std::arch::x86_64::__m128i,
+    lo: u8,
+    hi: u8,
+) -> std::arch::x86_64::__m128i {
     use std::arch::x86_64::*;
     let shifted = _mm_add_epi8(x, _mm_set1_epi8(0x80u8.wrapping_sub(lo) as i8));
     _mm_cmplt_epi8(
         shifted,
         _mm_set1_epi8((0x80 + u32::from(hi - lo) + 1) as u8 as i8),
     )
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-pub(crate) fn word_bytes(chunk: &[u8; 64]) -> u64 {
-    bits(chunk, crate::scan::is_word_byte)
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-pub(crate) fn number_word_firsts(chunk: &[u8; 64]) -> u64 {
-    bits(chunk, is_number_word_first)
-}
-
-/// The plain form of [`number_word_firsts`].
-#[cfg(any(test, not(target_arch = "x86_64")))]
-fn is_number_word_first(c: u8) -> bool {
-    c.is_ascii_digit()
-        || matches!(
-            c | 0x20,
-            b'd' | b'e' | b'f' | b'n' | b'o' | b's' | b't' | b'z'
-        ) && c.is_ascii_alphabetic()
 }
 
 /// Sets bit `k % 64` of `quotes[k / 64]` for each quote `b[k]` (`quotes`
@@ -254,10 +188,6 @@ mod tests {
                         "{c} at {at}"
                     );
                 }
-                let word = bits(&chunk, crate::scan::is_word_byte);
-                assert_eq!(word_bytes(&chunk), word, "{c} at {at}");
-                let firsts = bits(&chunk, is_number_word_first);
-                assert_eq!(number_word_firsts(&chunk), firsts, "{c} at {at}");
             }
         }
     }
@@ -293,6 +223,7 @@ mod tests {
                     padded.as_slice().try_into().unwrap(),
                     crate::scan::is_word_byte,
                 );
+                let word_bytes = |c: &[u8; 64]| bits(c, crate::scan::is_word_byte);
                 assert_eq!(chunk_mask(b, at, word_bytes), want, "{at}..{end}");
             }
         }

@@ -110,16 +110,15 @@ const GROUPINGS: &[&[usize]] = &[
 
 /// The Luhn (mod 10) check over ASCII digits.
 pub fn luhn(digits: &[u8]) -> bool {
+    // Every second digit from the right, doubled and its digits summed.
+    const DOUBLED: [u8; 10] = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9];
     let mut sum = 0u32;
-    for (i, d) in digits.iter().rev().enumerate() {
-        let mut v = u32::from(d - b'0');
-        if i % 2 == 1 {
-            v *= 2;
-            if v > 9 {
-                v -= 9;
-            }
-        }
-        sum += v;
+    let mut pairs = digits.rchunks_exact(2);
+    for pair in &mut pairs {
+        sum += u32::from(pair[1] - b'0') + u32::from(DOUBLED[usize::from(pair[0] - b'0')]);
+    }
+    if let [first] = pairs.remainder() {
+        sum += u32::from(first - b'0');
     }
     sum % 10 == 0
 }
@@ -136,6 +135,49 @@ const fn width(v: u32) -> usize {
     }
 }
 
+/// For each number of two leading digits, the brands (a bit each, by their
+/// place in [`BRANDS`]) with an issuer range that can begin with them: most
+/// numbers then meet no brand, the others one or two, not all nineteen.
+const BRANDS_BY_LEADING: [u32; 100] = {
+    assert!(BRANDS.len() <= 32);
+    let mut table = [0u32; 100];
+    let mut i = 0;
+    while i < BRANDS.len() {
+        let mut r = 0;
+        while r < BRANDS[i].iins.len() {
+            let (lo, hi) = BRANDS[i].iins[r];
+            // The two-digit numbers the range's numbers begin with.
+            let (from, to) = match width(lo) {
+                1 => (lo * 10, hi * 10 + 9),
+                w => (lo / 10u32.pow(w as u32 - 2), hi / 10u32.pow(w as u32 - 2)),
+            };
+            let mut p = from;
+            while p <= to {
+                table[p as usize] |= 1 << i;
+                p += 1;
+            }
+            r += 1;
+        }
+        i += 1;
+    }
+    table
+};
+
+/// For each length, the brands (a bit each) that issue numbers of it.
+const BRANDS_BY_LENGTH: [u32; 20] = {
+    let mut table = [0u32; 20];
+    let mut i = 0;
+    while i < BRANDS.len() {
+        let mut k = 0;
+        while k < BRANDS[i].lengths.len() {
+            table[BRANDS[i].lengths[k]] |= 1 << i;
+            k += 1;
+        }
+        i += 1;
+    }
+    table
+};
+
 /// Whether `digits` (ASCII digits only) is a card number: 12 to 19 digits,
 /// an issuer range that issues that length, and a valid Luhn digit.
 pub fn is_card(digits: &[u8]) -> bool {
@@ -143,17 +185,42 @@ pub fn is_card(digits: &[u8]) -> bool {
     if !(12..=19).contains(&n) {
         return false;
     }
-    // Luhn first: it is cheaper than the walk over every brand's ranges,
-    // and nine in ten digit runs that are no card fail it.
-    if !luhn(digits) {
+    // The brands that issue this length and have a range starting with
+    // these two digits: a look-up that rules out most digit runs at once.
+    let leading = usize::from(digits[0] - b'0') * 10 + usize::from(digits[1] - b'0');
+    let mut brands = BRANDS_BY_LEADING[leading] & BRANDS_BY_LENGTH[n];
+    if brands == 0 || !luhn(digits) {
         return false;
     }
-    // `leading[w]`: the number the first `w` digits spell, for each width
-    // an IIN range can have, computed once rather than once per range.
+    let of = leading_numbers(digits);
+    while brands != 0 {
+        let brand = &BRANDS[brands.trailing_zeros() as usize];
+        if (brand.iins.iter()).any(|&(lo, hi)| (lo..=hi).contains(&of[width(lo)])) {
+            return true;
+        }
+        brands &= brands - 1;
+    }
+    false
+}
+
+/// `leading[w]`: the number the first `w` digits spell, for each width an
+/// IIN range can have.
+fn leading_numbers(digits: &[u8]) -> [u32; 7] {
     let mut leading = [0u32; 7];
     for w in 1..leading.len() {
         leading[w] = leading[w - 1] * 10 + u32::from(digits[w - 1] - b'0');
     }
+    leading
+}
+
+/// [`is_card`] walking every brand: the reference the tables must equal.
+#[cfg(test)]
+fn is_card_by_walk(digits: &[u8]) -> bool {
+    let n = digits.len();
+    if !(12..=19).contains(&n) || !luhn_plain(digits) {
+        return false;
+    }
+    let leading = leading_numbers(digits);
     BRANDS.iter().any(|brand| {
         brand.lengths.contains(&n)
             && brand
@@ -161,6 +228,23 @@ pub fn is_card(digits: &[u8]) -> bool {
                 .iter()
                 .any(|&(lo, hi)| (lo..=hi).contains(&leading[width(lo)]))
     })
+}
+
+/// The Luhn check digit by digit, as the standard states it.
+#[cfg(test)]
+fn luhn_plain(digits: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (i, d) in digits.iter().rev().enumerate() {
+        let mut v = u32::from(d - b'0');
+        if i % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum % 10 == 0
 }
 
 /// Whether digit groups of these lengths are a grouping cards are printed
@@ -225,6 +309,41 @@ mod tests {
                 assert_eq!(width(lo), lo.to_string().len(), "{lo}");
                 assert_eq!(width(hi), width(lo), "{lo}-{hi}");
             }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20000))]
+        /// Digits of every length around the card lengths, beginning with a
+        /// real issuer range's first digits half the time, their Luhn digit
+        /// made right half the time.
+        #[test]
+        fn the_brand_tables_accept_what_the_walk_accepts(
+            brand in 0..BRANDS.len(),
+            range in 0..32usize,
+            real in proptest::bool::ANY,
+            fix_luhn in proptest::bool::ANY,
+            body in "[0-9]{0,20}",
+        ) {
+            let mut digits = body.into_bytes();
+            if real {
+                let iins = BRANDS[brand].iins;
+                let (lo, hi) = iins[range % iins.len()];
+                let start = (lo + (range as u32) % (hi - lo + 1)).to_string();
+                digits.splice(0..0, start.bytes());
+                digits.truncate(20);
+            }
+            if fix_luhn && !digits.is_empty() {
+                let last = digits.len() - 1;
+                for d in b'0'..=b'9' {
+                    digits[last] = d;
+                    if luhn_plain(&digits) {
+                        break;
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(luhn(&digits), luhn_plain(&digits));
+            proptest::prop_assert_eq!(is_card(&digits), is_card_by_walk(&digits), "{:?}", digits);
         }
     }
 

@@ -3,12 +3,12 @@
 //! country prefixes, numbers spoken as words), validated by [`crate::detect`],
 //! and overlaps resolved to the single most specific finding.
 
+mod classes;
 mod spoken;
 mod written;
 
 use crate::detect::email;
 use crate::pii::{Finding, PiiType};
-pub(crate) use spoken::first_ascii_digit;
 
 /// Finds every piece of PII in `text`, sorted by position, never overlapping.
 /// Spans are UTF-8 byte offsets on character boundaries.
@@ -25,6 +25,8 @@ pub struct Scanner {
     units: Vec<Unit>,
     digits: Vec<u8>,
     words: Vec<spoken::Word>,
+    /// The classes of the text's bytes, 64 at a time.
+    chunks: Vec<classes::Classes>,
     raw: Vec<Finding>,
 }
 
@@ -68,13 +70,17 @@ impl Scanner {
         out.clear();
         self.raw.clear();
         let bytes = text.as_bytes();
-        if memchr::memchr(b'@', bytes).is_some() {
-            find_emails(bytes, &mut self.raw);
+        // Every pass reads the bytes' classes, found here once.
+        classes::Classes::of_text(bytes, &mut self.chunks);
+        if self.chunks.iter().any(|c| c.at != 0) {
+            let ats = classes::positions(&self.chunks, |c| c.at);
+            find_emails(bytes, ats, &mut self.raw);
         }
         // The spoken pass reads every word; the written pass needs digits
         // and starts at the first word holding one.
         let first_digit = spoken::find(
             bytes,
+            &self.chunks,
             &mut self.units,
             &mut self.digits,
             &mut self.words,
@@ -84,6 +90,7 @@ impl Scanner {
             written::find(
                 bytes,
                 from,
+                classes::DigitBits(&self.chunks),
                 &mut self.units,
                 &mut self.digits,
                 &mut self.raw,
@@ -110,8 +117,9 @@ const WORD_BYTES: [bool; 256] = {
     table
 };
 
-fn find_emails(b: &[u8], raw: &mut Vec<Finding>) {
-    for at in memchr::memchr_iter(b'@', b) {
+/// Records the addresses around the `@`s at `ats`.
+fn find_emails(b: &[u8], ats: impl Iterator<Item = usize>, raw: &mut Vec<Finding>) {
+    for at in ats {
         let mut left = at;
         while left > 0 && email::is_local_char(b[left - 1]) && at - left < 64 {
             left -= 1;
@@ -140,9 +148,12 @@ fn find_emails(b: &[u8], raw: &mut Vec<Finding>) {
 /// Keeps, among overlapping candidates, the longest (then the most specific),
 /// and sorts the survivors by position.
 fn resolve(raw: &mut [Finding], out: &mut Vec<Finding>) {
-    if raw.len() > 1 {
-        raw.sort_unstable_by_key(|f| (usize::MAX - f.len(), f.kind.specificity(), f.start));
+    // Most texts hold one finding or none: nothing to choose or sort.
+    if raw.len() <= 1 {
+        out.extend_from_slice(raw);
+        return;
     }
+    raw.sort_unstable_by_key(|f| (usize::MAX - f.len(), f.kind.specificity(), f.start));
     for f in raw.iter() {
         if !out.iter().any(|k| f.start < k.end && k.start < f.end) {
             out.push(*f);

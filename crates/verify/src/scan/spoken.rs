@@ -3,9 +3,9 @@
 //! out. A run of such tokens is normalised to its digits, validated whole,
 //! and a finding covers the words of the whole run in the original text.
 
+use super::classes::{Classes, DigitBits};
 use super::{is_word_byte, Sep, Unit};
 use crate::detect::{card, phone, ssn};
-use crate::masks::{chunk_mask, number_word_firsts, word_bytes};
 use crate::pii::{Finding, PiiType};
 
 /// What a token of the text means for a spoken number.
@@ -23,11 +23,14 @@ enum Token {
 /// What the word `b[start..end]` (not all digits) means.
 fn token(b: &[u8], start: usize, end: usize) -> Token {
     let t = &b[start..end];
-    // Number words are 2 to 6 letters and start with one of these.
-    let first = t[0] | 0x20;
-    if !(2..=6).contains(&t.len())
-        || !matches!(first, b'z' | b'o' | b't' | b'f' | b's' | b'e' | b'n' | b'd')
-    {
+    // Number words are 2 to 6 letters (their first letters are what
+    // `TokenStarts` picks words by, see [`can_start_token`]).
+    if !(2..=6).contains(&t.len()) {
+        return Token::Other;
+    }
+    // Most words with such a first letter go on with a letter no number
+    // word does ("the", "so", "de"): told by one look-up, unpacked.
+    if SECOND_LETTERS[usize::from(t[0] & 31)] & 1 << (t[1] & 31) == 0 {
         return Token::Other;
     }
     // The word, lowercased, packed into an integer: one comparison per word.
@@ -67,6 +70,23 @@ fn token(b: &[u8], start: usize, end: usize) -> Token {
         _ => Token::Other,
     }
 }
+
+/// For each first letter (by its low five bits, the same in either case),
+/// the second letters (a bit each, by their low five bits) of the number
+/// words that start with it.
+const SECOND_LETTERS: [u32; 32] = {
+    const WORDS: [&[u8]; 13] = [
+        b"zero", b"oh", b"one", b"two", b"three", b"four", b"five", b"six", b"seven", b"eight",
+        b"nine", b"double", b"triple",
+    ];
+    let mut table = [0u32; 32];
+    let mut i = 0;
+    while i < WORDS.len() {
+        table[(WORDS[i][0] & 31) as usize] |= 1 << (WORDS[i][1] & 31);
+        i += 1;
+    }
+    table
+};
 
 /// A lowercase word of up to 8 letters packed as `token` packs words: the
 /// first letter in the lowest byte.
@@ -171,9 +191,11 @@ pub(super) struct Word {
 
 /// Records spoken numbers; returns where the first word holding a digit
 /// starts (the written pass starts there), if any does. `words` is a
-/// buffer, reused across texts.
+/// buffer, reused across texts; `chunks` are the classes of the text's
+/// bytes ([`Classes::of_text`]).
 pub(super) fn find(
     b: &[u8],
+    chunks: &[Classes],
     units: &mut Vec<Unit>,
     digits: &mut Vec<u8>,
     words: &mut Vec<Word>,
@@ -185,26 +207,34 @@ pub(super) fn find(
     // does not [`joins`]) does.
     words.clear();
     let (mut number_words, mut singles) = (false, 0);
-    for (start, end) in TokenStarts::new(b) {
+    // At most how many digits all tokens of the text together stand for.
+    let mut most_digits = 0;
+    for (start, end) in TokenStarts::new(b, chunks) {
         let token = token_of(b, start, end);
         match token {
             Token::Other => continue,
-            Token::Digits => singles += usize::from(end - start == 1),
-            Token::Word(_) | Token::Repeat(_) => number_words = true,
+            Token::Digits => {
+                singles += usize::from(end - start == 1);
+                most_digits += end - start;
+            }
+            Token::Word(_) => (number_words, most_digits) = (true, most_digits + 1),
+            // "triple" and its digit: three digits, counted here whole.
+            Token::Repeat(_) => (number_words, most_digits) = (true, most_digits + 3),
         }
         words.push(Word { start, end, token });
     }
     // Without a number word a run counts only when each of its groups is
     // one digit, and the shortest number a run is validated as (an SSN)
-    // has nine: half the texts hold neither, and need no run.
-    if number_words || singles >= 9 {
+    // has nine digits: half the texts hold neither, and a third of the
+    // others fewer digits in all ("two or three days"), and need no run.
+    if (number_words || singles >= 9) && most_digits >= 9 {
         let mut run = Run::new(units, digits);
         for w in words.iter() {
             run.word(b, w.start, w.end, w.token, raw);
         }
         run.finish(raw);
     }
-    first_digit(b)
+    first_digit(b, DigitBits(chunks))
 }
 
 /// What the word `b[start..end]` is for a spoken number.
@@ -285,17 +315,42 @@ impl<'a> Run<'a> {
     }
 }
 
+/// Whether a word starting with `c` can be a token: a digit, or the first
+/// letter of a number word (zero, oh, one, two, three, four, five, six,
+/// seven, eight, nine, double, triple: d, e, f, n, o, s, t, z).
+fn can_start_token(c: u8) -> bool {
+    CAN_START[usize::from(c)]
+}
+
+const CAN_START: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_digit()
+            || b.is_ascii_alphabetic()
+                && matches!(
+                    b | 0x20,
+                    b'd' | b'e' | b'f' | b'n' | b'o' | b's' | b't' | b'z'
+                );
+        c += 1;
+    }
+    table
+};
+
 /// The words of a text that can be tokens of a spoken number, as
 /// `(start, end)`: those that start with a digit or with the first letter of
 /// a number word. Word starts are found 64 bytes at a time with bit masks,
-/// so the text's other words (most of them) are never read byte by byte.
+/// so the text's other words are never read byte by byte, and most only by
+/// their first byte.
 struct TokenStarts<'a> {
     b: &'a [u8],
+    chunks: &'a [Classes],
     /// Where the next chunk starts.
     next: usize,
     /// Where the chunk of `starts` starts.
     base: usize,
-    /// Candidate word starts left in the chunk, one bit each.
+    /// Word starts left in the chunk, one bit each.
     starts: u64,
     /// The chunk's word bytes, one bit each.
     word: u64,
@@ -304,9 +359,10 @@ struct TokenStarts<'a> {
 }
 
 impl<'a> TokenStarts<'a> {
-    fn new(b: &'a [u8]) -> Self {
+    fn new(b: &'a [u8], chunks: &'a [Classes]) -> Self {
         TokenStarts {
             b,
+            chunks,
             next: 0,
             base: 0,
             starts: 0,
@@ -321,22 +377,23 @@ impl Iterator for TokenStarts<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(usize, usize)> {
-        while self.starts == 0 {
-            if self.next >= self.b.len() {
-                return None;
+        let (bit, start) = loop {
+            while self.starts == 0 {
+                let Classes { word, .. } = *self.chunks.get(self.next / 64)?;
+                // A word starts where a word byte follows one that is not.
+                self.starts = word & !(word << 1 | self.carry);
+                self.word = word;
+                self.carry = word >> 63;
+                self.base = self.next;
+                self.next += 64;
             }
-            let word = chunk_mask(self.b, self.next, word_bytes);
-            let firsts = chunk_mask(self.b, self.next, number_word_firsts);
-            // A word starts where a word byte follows one that is not.
-            self.starts = word & !(word << 1 | self.carry) & firsts;
-            self.word = word;
-            self.carry = word >> 63;
-            self.base = self.next;
-            self.next += 64;
-        }
-        let bit = self.starts.trailing_zeros();
-        self.starts &= self.starts - 1;
-        let start = self.base + bit as usize;
+            let bit = self.starts.trailing_zeros();
+            self.starts &= self.starts - 1;
+            let start = self.base + bit as usize;
+            if can_start_token(self.b[start]) {
+                break (bit, start);
+            }
+        };
         // The word ends at the chunk's next byte that is not a word byte,
         // or past the chunk (rare: the rest is read byte by byte).
         let len = (!self.word >> bit).trailing_zeros().min(64 - bit) as usize;
@@ -377,64 +434,14 @@ fn find_every_word(b: &[u8], raw: &mut Vec<Finding>) -> Option<usize> {
     })
 }
 
-/// Where the first word holding a digit starts: the word around the first digit.
-fn first_digit(b: &[u8]) -> Option<usize> {
-    let mut at = first_ascii_digit(b)?;
+/// Where the first word holding a digit starts: the word around the first
+/// digit, found in the digit bits rather than by a second search.
+fn first_digit(b: &[u8], digits: DigitBits) -> Option<usize> {
+    let mut at = digits.next(0)?;
     while at > 0 && is_word_byte(b[at - 1]) {
         at -= 1;
     }
     Some(at)
-}
-
-/// The position of the first ASCII digit, eight bytes at a time.
-pub(crate) fn first_ascii_digit(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const LOW7: u64 = ONES * 0x7f;
-    const HIGH: u64 = ONES * 0x80;
-    let mut chunks = b.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        // Per byte, without carries between bytes: the high bit is set where
-        // the byte is above b'/' and below b':' (and is ASCII).
-        let low = x & LOW7;
-        let below = ONES * (127 + u64::from(b':')) - low;
-        let above = low + ONES * (127 - u64::from(b'/'));
-        let digits = below & !x & above & HIGH;
-        if digits != 0 {
-            return Some(base + digits.trailing_zeros() as usize / 8);
-        }
-        base += 8;
-    }
-    let rest = chunks.remainder();
-    rest.iter().position(u8::is_ascii_digit).map(|k| base + k)
-}
-
-#[cfg(test)]
-mod swar_tests {
-    #[test]
-    fn first_ascii_digit_matches_a_byte_search() {
-        let mut text: Vec<u8> = Vec::new();
-        for n in 0..600u32 {
-            let c = (n.wrapping_mul(2_654_435_761) >> 13) as u8;
-            text.push(c);
-            for start in 0..text.len().min(20) {
-                let t = &text[start..];
-                assert_eq!(
-                    super::first_ascii_digit(t),
-                    t.iter().position(u8::is_ascii_digit),
-                    "{t:?}"
-                );
-            }
-        }
-        for c in 0..=255u8 {
-            let t = [b'a', b'b', b'c', c, b' ', b'x', b'y', b'z', c];
-            assert_eq!(
-                super::first_ascii_digit(&t),
-                t.iter().position(u8::is_ascii_digit)
-            );
-        }
-    }
 }
 
 #[cfg(test)]
@@ -462,7 +469,9 @@ mod word_tests {
         let b = text.as_bytes();
         let (mut units, mut digits, mut words, mut fast) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let first = find(b, &mut units, &mut digits, &mut words, &mut fast);
+        let mut chunks = Vec::new();
+        Classes::of_text(b, &mut chunks);
+        let first = find(b, &chunks, &mut units, &mut digits, &mut words, &mut fast);
         let mut plain = Vec::new();
         let first_plain = find_every_word(b, &mut plain);
         assert_eq!(fast, plain, "{text:?}");
@@ -499,8 +508,10 @@ mod word_tests {
     fn single_digits_spaced_out_need_no_number_word() {
         let mut found = Vec::new();
         let (mut units, mut digits, mut words) = (Vec::new(), Vec::new(), Vec::new());
+        let mut chunks = Vec::new();
         let mut find = |text: &[u8], found: &mut Vec<Finding>| {
-            find(text, &mut units, &mut digits, &mut words, found);
+            Classes::of_text(text, &mut chunks);
+            find(text, &chunks, &mut units, &mut digits, &mut words, found);
         };
         find(b"ssn 5 3 6 2 2 1 2 3 4 ok", &mut found);
         assert_eq!(found.len(), 1);

@@ -2,6 +2,7 @@
 //! separators ("4111 1111 1111 1111", "(415) 555-0132", "+44 20 7123 4567"),
 //! and IBANs, which start with two capital letters.
 
+use super::classes::DigitBits;
 use super::{is_word_byte, Sep, Unit};
 use crate::detect::{card, iban, phone, ssn};
 use crate::pii::{Finding, PiiType};
@@ -9,10 +10,14 @@ use crate::pii::{Finding, PiiType};
 /// Longest chain considered; longer ones are cut (no PII spans more groups).
 const MAX_GROUPS: usize = 40;
 
+/// Fewest digits a window is validated with ([`windows`]).
+const MIN_DIGITS: usize = 8;
+
 /// Records written numbers and IBANs found from byte `from` on.
 pub(super) fn find(
     b: &[u8],
     from: usize,
+    digit_bits: DigitBits,
     units: &mut Vec<Unit>,
     digits: &mut Vec<u8>,
     raw: &mut Vec<Finding>,
@@ -20,8 +25,8 @@ pub(super) fn find(
     let mut i = from;
     while i < b.len() {
         // Straight to the next digit.
-        match super::first_ascii_digit(&b[i..]) {
-            Some(k) => i += k,
+        match digit_bits.next(i) {
+            Some(at) => i = at,
             None => break,
         }
         if i >= 2 && b[i - 2].is_ascii_uppercase() && b[i - 1].is_ascii_uppercase() {
@@ -39,7 +44,7 @@ pub(super) fn find(
                 None => {}
             }
         }
-        i = chain(b, i, units, digits, raw);
+        i = chain(b, i, digit_bits, units, digits, raw);
     }
 }
 
@@ -48,6 +53,7 @@ pub(super) fn find(
 fn chain(
     b: &[u8],
     i: usize,
+    digit_bits: DigitBits,
     units: &mut Vec<Unit>,
     digits: &mut Vec<u8>,
     raw: &mut Vec<Finding>,
@@ -61,19 +67,17 @@ fn chain(
         (prefix_start, open) = (i - 1, true);
     }
     let mut tainted = prefix_start > 0 && is_word_byte(b[prefix_start - 1]);
-    let (mut pos, mut sep) = (i, Sep::None);
+    let (mut pos, mut sep, mut count) = (i, Sep::None, 0);
     loop {
         let start = pos;
-        while pos < b.len() && b[pos].is_ascii_digit() {
-            pos += 1;
-        }
-        let d0 = digits.len();
-        digits.extend_from_slice(&b[start..pos]);
+        pos = digit_bits.run_end(pos);
+        let d0 = count;
+        count += pos - start;
         units.push(Unit {
             start,
             end: pos,
             d0,
-            d1: digits.len(),
+            d1: count,
             sep,
         });
         match separator(b, pos) {
@@ -85,7 +89,12 @@ fn chain(
         }
     }
     tainted |= pos < b.len() && is_word_byte(b[pos]);
-    if !tainted {
+    // No PII has fewer digits: most chains (years, amounts, times) end
+    // here, their digits never copied.
+    if !tainted && count >= MIN_DIGITS {
+        for u in units.iter() {
+            digits.extend_from_slice(&b[u.start..u.end]);
+        }
         windows(units, digits, prefix_start, plus, open, raw);
     }
     pos
@@ -126,7 +135,7 @@ fn windows(
             if ds.len() > 19 {
                 continue;
             }
-            if ds.len() < 8 {
+            if ds.len() < MIN_DIGITS {
                 break;
             }
             // A grouping that carries on past the window in the same style
