@@ -14,6 +14,7 @@ use crate::verdict::{OutputRecord, Tally, Verifier};
 use compliance_api::Violation;
 use std::cell::RefCell;
 
+mod compact;
 #[cfg(test)]
 mod fuzz;
 mod reader;
@@ -41,6 +42,26 @@ impl Verifier {
     ) -> Result<(), serde_json::Error> {
         let from = out.len();
         let escapes = self.verify_line(line, out, tally)?;
+        self.last_pass(out, from, escapes, tally);
+        Ok(())
+    }
+
+    /// [`Verifier::verify_json`] of a line already known to be UTF-8 (say,
+    /// checked with the rest of its read buffer), so not checked again.
+    pub fn verify_json_text(
+        &self,
+        line: &str,
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) -> Result<(), serde_json::Error> {
+        let from = out.len();
+        let escapes = self.verify_text(line, out, tally)?;
+        self.last_pass(out, from, escapes, tally);
+        Ok(())
+    }
+
+    /// The last pass over the record from `from` on, unless PII is kept.
+    fn last_pass(&self, out: &mut Vec<u8>, from: usize, escapes: bool, tally: &mut Tally) {
         if !self.keep_pii() {
             tally.add_late(if escapes {
                 crate::late::sweep_json_tail(out, from)
@@ -48,7 +69,6 @@ impl Verifier {
                 crate::late::sweep_unescaped_json_tail(out, from)
             });
         }
-        Ok(())
     }
 
     /// [`Verifier::verify_json`] before the last pass. Returns whether the
@@ -60,9 +80,20 @@ impl Verifier {
         tally: &mut Tally,
     ) -> Result<bool, serde_json::Error> {
         // One UTF-8 check for the whole line is faster than one per string.
-        let Ok(text) = simdutf8::basic::from_utf8(line) else {
-            return self.verify_typed(line, out, tally).map(|()| true);
-        };
+        match simdutf8::basic::from_utf8(line) {
+            Ok(text) => self.verify_text(text, out, tally),
+            Err(_) => self.verify_typed(line, out, tally).map(|()| true),
+        }
+    }
+
+    /// [`Verifier::verify_line`] of a line known to be UTF-8.
+    fn verify_text(
+        &self,
+        text: &str,
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) -> Result<bool, serde_json::Error> {
+        let line = text.as_bytes();
         let Some(raw) = reader::read(text) else {
             return self.verify_typed(line, out, tally).map(|()| true);
         };

@@ -33,7 +33,7 @@ pub(super) struct Values<'a> {
 const INLINE_VALUES: usize = 4;
 
 impl<'a> Values<'a> {
-    fn push(&mut self, value: Option<&'a str>) {
+    pub(super) fn push(&mut self, value: Option<&'a str>) {
         if self.len < INLINE_VALUES {
             self.inline[self.len] = value;
         } else {
@@ -51,18 +51,39 @@ impl<'a> Values<'a> {
     }
 }
 
-/// Reads `text` (one JSON object, already checked to be UTF-8).
+/// Reads `text` (one JSON object, already checked to be UTF-8): by the
+/// compact fast path ([`super::compact`]) where it answers, else in full.
 pub(super) fn read(text: &str) -> Option<Line<'_>> {
+    let mut quotes = [0; QUOTE_WORDS];
+    let plain =
+        text.len() <= QUOTE_WORDS * 64 && quotes_of_plain_json(text.as_bytes(), &mut quotes);
+    if plain {
+        let words = &quotes[..text.len().div_ceil(64)];
+        if let Some(line) = super::compact::read(text, words) {
+            return Some(line);
+        }
+    }
+    read_in_full(text, quotes, plain)
+}
+
+/// [`read`] without its fast path: the reference the fast path is tested against.
+#[cfg(test)]
+pub(super) fn read_general(text: &str) -> Option<Line<'_>> {
+    let mut quotes = [0; QUOTE_WORDS];
+    let plain =
+        text.len() <= QUOTE_WORDS * 64 && quotes_of_plain_json(text.as_bytes(), &mut quotes);
+    read_in_full(text, quotes, plain)
+}
+
+/// The general reader, with the line's quotes if it is `plain`.
+fn read_in_full(text: &str, quotes: [u64; QUOTE_WORDS], plain: bool) -> Option<Line<'_>> {
     let mut r = Reader {
         text,
         i: 0,
         escapes: false,
-        quotes: [0; QUOTE_WORDS],
-        plain: false,
+        quotes,
+        plain,
     };
-    if text.len() <= QUOTE_WORDS * 64 {
-        r.plain = quotes_of_plain_json(text.as_bytes(), &mut r.quotes);
-    }
     let mut line = r.violation()?;
     r.ws();
     line.escapes = r.escapes;
@@ -440,7 +461,7 @@ thread_local! {
 /// the date of the last one accepted (a valid date, then) needs only its
 /// time of day checked, in the plain form `THH:MM:SS[.fraction]Z` that the
 /// parse reads directly; anything else is parsed.
-fn timestamp(s: &str) -> bool {
+pub(super) fn timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() >= 20 && LAST_DATE.get() == b[..10] && plain_time_of_day(&b[10..]) {
         return true;
