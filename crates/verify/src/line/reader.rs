@@ -54,20 +54,12 @@ impl<'a> Values<'a> {
 /// Reads `text` (one JSON object, already checked to be UTF-8): by the
 /// compact fast path ([`super::compact`]) where it answers, else in full.
 pub(super) fn read(text: &str) -> Option<Line<'_>> {
-    let mut quotes = [0; QUOTE_WORDS];
-    let plain =
-        text.len() <= QUOTE_WORDS * 64 && quotes_of_plain_json(text.as_bytes(), &mut quotes);
-    if plain {
-        let words = &quotes[..text.len().div_ceil(64)];
-        if let Some(line) = super::compact::read(text, words) {
-            return Some(line);
-        }
-    }
-    read_in_full(text, quotes, plain)
+    super::compact::read(text).or_else(|| read_general(text))
 }
 
-/// [`read`] without its fast path: the reference the fast path is tested against.
-#[cfg(test)]
+/// [`read`] without its fast path: for the lines that path leaves, and the
+/// reference it is tested against.
+#[inline(never)]
 pub(super) fn read_general(text: &str) -> Option<Line<'_>> {
     let mut quotes = [0; QUOTE_WORDS];
     let plain =
@@ -511,7 +503,7 @@ fn is_special(c: u8) -> bool {
 /// this is the reader's hot loop: sixteen bytes at a time with SSE2, which
 /// every x86-64 processor has.
 #[cfg(target_arch = "x86_64")]
-fn special(b: &[u8]) -> Option<usize> {
+pub(super) fn special(b: &[u8]) -> Option<usize> {
     use std::arch::x86_64::*;
     let mut i = 0;
     // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads 16
@@ -537,7 +529,7 @@ fn special(b: &[u8]) -> Option<usize> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn special(b: &[u8]) -> Option<usize> {
+pub(super) fn special(b: &[u8]) -> Option<usize> {
     b.iter().position(|&c| is_special(c))
 }
 
