@@ -5,7 +5,7 @@
 use super::Outcome;
 use crate::exit::{Exit, Failure};
 use compliance_pipeline::{FileSink, JsonlFile, OutputError, OutputTarget};
-use compliance_verify::{redact, scan, PiiType, Reason, RuleMatrix, Tally, Verifier};
+use compliance_verify::{redact, scan, PiiType, Reason, RuleMatrix, Tally, Utf8Lines, Verifier};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -92,56 +92,41 @@ fn verify(args: &Args) -> Outcome {
             number + 1
         ))
     };
-    // UTF-8 is checked once for all the whole lines of a read buffer, not
-    // line by line: its first `checked` bytes are UTF-8, and the first
-    // `looked` (up to a newline) have had their check.
-    let (mut checked, mut looked) = (0usize, 0usize);
+    // UTF-8 is checked once per read buffer, not line by line.
+    let mut utf8 = Utf8Lines::default();
     loop {
         let buf = input.fill_buf().map_err(|e| read_error(e, number))?;
         if buf.is_empty() {
             break;
         }
-        let (line, used): (&[u8], usize) = match memchr::memchr(b'\n', buf) {
-            Some(end) => {
-                if end >= looked {
-                    let last = memchr::memrchr(b'\n', buf).expect("a newline at `end` or later");
-                    checked = match simdutf8::compat::from_utf8(&buf[..last]) {
-                        Ok(_) => last,
-                        Err(e) => e.valid_up_to(),
-                    };
-                    looked = last + 1;
-                }
-                (&buf[..end], end + 1)
-            }
+        let (line, used, text): (&[u8], usize, _) = match memchr::memchr(b'\n', buf) {
+            Some(end) => (&buf[..end], end + 1, utf8.line(buf, end)),
             None => {
                 long.clear();
                 input
                     .read_until(b'\n', &mut long)
                     .map_err(|e| read_error(e, number))?;
-                (checked, looked) = (0, 0);
-                (&long, 0)
+                utf8.reset();
+                (&long, 0, None)
             }
         };
-        let utf8 = used > 0 && used - 1 <= checked;
         number += 1;
-        let text = line.trim_ascii();
-        if !text.is_empty() {
+        let trimmed = line.trim_ascii();
+        if !trimmed.is_empty() {
             // Records go straight into the output buffer: one copy fewer.
-            let verified = if utf8 {
-                // SAFETY: `text` lies in the first `checked` bytes of the
-                // buffer, which are UTF-8, and starts and ends at ASCII
-                // bytes or at the ends of those `checked` bytes.
-                let text = unsafe { std::str::from_utf8_unchecked(text) };
-                verifier.verify_json_text(text, &mut output.buf, &mut tally)
-            } else {
-                verifier.verify_json(text, &mut output.buf, &mut tally)
+            let verified = match text {
+                // Trimming ASCII white space leaves UTF-8 text.
+                Some(known) => {
+                    verifier.verify_json_text(known.trim_ascii(), &mut output.buf, &mut tally)
+                }
+                None => verifier.verify_json(trimmed, &mut output.buf, &mut tally),
             };
             match verified {
                 Ok(()) => output.end_record().map_err(internal)?,
                 Err(e) => {
                     let late = output.reject(
                         number,
-                        &String::from_utf8_lossy(text),
+                        &String::from_utf8_lossy(trimmed),
                         &e.to_string(),
                         args.keep_pii,
                     )?;
@@ -150,8 +135,7 @@ fn verify(args: &Args) -> Outcome {
             }
         }
         input.consume(used);
-        checked = checked.saturating_sub(used);
-        looked = looked.saturating_sub(used);
+        utf8.consume(used);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let rejects = output.finish()?;
