@@ -9,8 +9,8 @@
 //! closing quote sixteen bytes at a time (which also finds any backslash or
 //! control byte: the fast path takes none), each other value checked where
 //! it lies. The line's quotes are not indexed first: a line this path
-//! takes is read once. An optional member that is not next
-//! is absent; a required one ends the fast path.
+//! takes is read once. An optional member that is not next is absent; a
+//! required one ends the fast path.
 //!
 //! It only ever accepts a line the general reader ([`super::reader`])
 //! accepts in the same way: anything else (white space, an unknown key, a
@@ -72,7 +72,7 @@ impl Key {
 }
 
 /// What a member's value is read as.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Kind {
     /// `null` or a string the fast path does not need.
     Optional,
@@ -92,8 +92,7 @@ enum Kind {
 }
 
 /// The members of a violation, in the API's order: the known keys of the
-/// general reader, no other; the required ones are those not `Optional`,
-/// `Number` or `Evidence`.
+/// general reader, no other (required as [`Kind::optional`] says).
 const VIOLATION: [(Key, Kind); 13] = [
     (Key::new("agentId"), Kind::Optional),
     (Key::new("communicationId"), Kind::Optional),
@@ -122,6 +121,18 @@ const ITEM: [(Key, Kind); 5] = [
 struct Compact<'a> {
     text: &'a str,
     i: usize,
+}
+
+impl Kind {
+    /// Whether a member of this kind may be absent (as the typed
+    /// `Violation` says): all but `id`, `ruleId`, `severity`, `detectedAt`
+    /// and an item's `type`.
+    fn optional(self) -> bool {
+        matches!(
+            self,
+            Kind::Optional | Kind::Number | Kind::Integer | Kind::Evidence | Kind::Value
+        )
+    }
 }
 
 /// What one object's members gave.
@@ -252,12 +263,7 @@ impl<'a> Compact<'a> {
     ) -> Option<()> {
         // `{` stands where the first key's comma would.
         if !self.key_at(key, *first) {
-            return match kind {
-                Kind::Optional | Kind::Number | Kind::Integer | Kind::Evidence | Kind::Value => {
-                    Some(())
-                }
-                _ => None,
-            };
+            return kind.optional().then_some(());
         }
         *first = false;
         self.i += key.len;
