@@ -5,7 +5,7 @@
 use super::Outcome;
 use crate::exit::{Exit, Failure};
 use compliance_pipeline::{FileSink, JsonlFile, OutputError, OutputTarget};
-use compliance_verify::{redact, scan, PiiType, Reason, RuleMatrix, Tally, Verifier};
+use compliance_verify::{redact, scan, PiiType, Reason, RuleMatrix, Tally, Utf8Lines, Verifier};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -96,31 +96,41 @@ fn verify(args: &Args) -> Outcome {
             number + 1
         ))
     };
+    // UTF-8 is checked once per read buffer, not line by line.
+    let mut utf8 = Utf8Lines::default();
     loop {
         let buf = input.fill_buf().map_err(|e| read_error(e, number))?;
         if buf.is_empty() {
             break;
         }
-        let (line, used): (&[u8], usize) = match memchr::memchr(b'\n', buf) {
-            Some(end) => (&buf[..end], end + 1),
+        let (line, used, text): (&[u8], usize, _) = match memchr::memchr(b'\n', buf) {
+            Some(end) => (&buf[..end], end + 1, utf8.line(buf, end)),
             None => {
                 long.clear();
                 input
                     .read_until(b'\n', &mut long)
                     .map_err(|e| read_error(e, number))?;
-                (&long, 0)
+                utf8.reset();
+                (&long, 0, None)
             }
         };
         number += 1;
-        let text = line.trim_ascii();
-        if !text.is_empty() {
+        let trimmed = line.trim_ascii();
+        if !trimmed.is_empty() {
             // Records go straight into the output buffer: one copy fewer.
-            match verifier.verify_json(text, &mut output.buf, &mut tally) {
+            let verified = match text {
+                // Trimming ASCII white space leaves UTF-8 text.
+                Some(known) => {
+                    verifier.verify_json_text(known.trim_ascii(), &mut output.buf, &mut tally)
+                }
+                None => verifier.verify_json(trimmed, &mut output.buf, &mut tally),
+            };
+            match verified {
                 Ok(()) => output.end_record().map_err(internal)?,
                 Err(e) => {
                     let late = output.reject(
                         number,
-                        &String::from_utf8_lossy(text),
+                        &String::from_utf8_lossy(trimmed),
                         &e.to_string(),
                         args.keep_pii,
                     )?;
@@ -129,6 +139,7 @@ fn verify(args: &Args) -> Outcome {
             }
         }
         input.consume(used);
+        utf8.consume(used);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let rejects = output.finish()?;

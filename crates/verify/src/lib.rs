@@ -31,10 +31,12 @@ mod pii;
 mod redact;
 mod rules;
 mod scan;
+mod utf8;
 mod verdict;
 
 pub use pii::{Finding, PiiType};
 pub use redact::{redact, redact_into};
 pub use rules::{Rule, RuleMatrix, RulesError, LOW_TOLERANCE};
 pub use scan::{scan, Scanner};
+pub use utf8::Utf8Lines;
 pub use verdict::{OutputRecord, PiiFinding, Reason, Status, Tally, Verdict, Verifier};

@@ -15,6 +15,7 @@ use crate::verdict::{OutputRecord, Rule, Tally, Verifier};
 use compliance_api::{Severity, Violation};
 use std::cell::RefCell;
 
+mod compact;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
@@ -45,10 +46,31 @@ impl Verifier {
         let from = out.len();
         let sweep = !self.keep_pii();
         let (_, swept) = self.verify_line(line, out, tally, sweep)?;
-        if sweep && !swept {
+        self.last_pass(out, from, sweep && !swept, tally);
+        Ok(())
+    }
+
+    /// [`Verifier::verify_json`] of a line already known to be UTF-8 (say,
+    /// checked with the rest of its read buffer), so not checked again.
+    pub fn verify_json_text(
+        &self,
+        line: &str,
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) -> Result<(), serde_json::Error> {
+        let from = out.len();
+        let sweep = !self.keep_pii();
+        let (_, swept) = self.verify_text(line, out, tally, sweep)?;
+        self.last_pass(out, from, sweep && !swept, tally);
+        Ok(())
+    }
+
+    /// The last pass over the record from `from` on, when it is `due` (PII
+    /// is not kept, and the record was not swept as it was written).
+    fn last_pass(&self, out: &mut Vec<u8>, from: usize, due: bool, tally: &mut Tally) {
+        if due {
             tally.add_late(crate::late::sweep_json_tail(out, from));
         }
-        Ok(())
     }
 
     /// [`Verifier::verify_json`], with the last pass only if `sweep` and
@@ -64,9 +86,21 @@ impl Verifier {
         sweep: bool,
     ) -> Result<(bool, bool), serde_json::Error> {
         // One UTF-8 check for the whole line is faster than one per string.
-        let Ok(text) = simdutf8::basic::from_utf8(line) else {
-            return self.verify_typed(line, out, tally).map(|()| (true, false));
-        };
+        match simdutf8::basic::from_utf8(line) {
+            Ok(text) => self.verify_text(text, out, tally, sweep),
+            Err(_) => self.verify_typed(line, out, tally).map(|()| (true, false)),
+        }
+    }
+
+    /// [`Verifier::verify_line`] of a line known to be UTF-8.
+    fn verify_text(
+        &self,
+        text: &str,
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+        sweep: bool,
+    ) -> Result<(bool, bool), serde_json::Error> {
+        let line = text.as_bytes();
         let Some(raw) = reader::read(text) else {
             return self.verify_typed(line, out, tally).map(|()| (true, false));
         };

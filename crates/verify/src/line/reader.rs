@@ -33,7 +33,7 @@ pub(super) struct Values<'a> {
 const INLINE_VALUES: usize = 4;
 
 impl<'a> Values<'a> {
-    fn push(&mut self, value: Option<&'a str>) {
+    pub(super) fn push(&mut self, value: Option<&'a str>) {
         if self.len < INLINE_VALUES {
             self.inline[self.len] = value;
         } else {
@@ -51,18 +51,31 @@ impl<'a> Values<'a> {
     }
 }
 
-/// Reads `text` (one JSON object, already checked to be UTF-8).
+/// Reads `text` (one JSON object, already checked to be UTF-8): by the
+/// compact fast path ([`super::compact`]) where it answers, else in full.
 pub(super) fn read(text: &str) -> Option<Line<'_>> {
+    super::compact::read(text).or_else(|| read_general(text))
+}
+
+/// [`read`] without its fast path: for the lines that path leaves, and the
+/// reference it is tested against.
+#[inline(never)]
+pub(super) fn read_general(text: &str) -> Option<Line<'_>> {
+    let mut quotes = [0; QUOTE_WORDS];
+    let plain =
+        text.len() <= QUOTE_WORDS * 64 && quotes_of_plain_json(text.as_bytes(), &mut quotes);
+    read_in_full(text, quotes, plain)
+}
+
+/// The general reader, with the line's quotes if it is `plain`.
+fn read_in_full(text: &str, quotes: [u64; QUOTE_WORDS], plain: bool) -> Option<Line<'_>> {
     let mut r = Reader {
         text,
         i: 0,
         escapes: false,
-        quotes: [0; QUOTE_WORDS],
-        plain: false,
+        quotes,
+        plain,
     };
-    if text.len() <= QUOTE_WORDS * 64 {
-        r.plain = quotes_of_plain_json(text.as_bytes(), &mut r.quotes);
-    }
     let mut line = r.violation()?;
     r.ws();
     line.escapes = r.escapes;
@@ -440,7 +453,7 @@ thread_local! {
 /// the date of the last one accepted (a valid date, then) needs only its
 /// time of day checked, in the plain form `THH:MM:SS[.fraction]Z` that the
 /// parse reads directly; anything else is parsed.
-fn timestamp(s: &str) -> bool {
+pub(super) fn timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() >= 20 && LAST_DATE.get() == b[..10] && plain_time_of_day(&b[10..]) {
         return true;
@@ -490,7 +503,7 @@ fn is_special(c: u8) -> bool {
 /// this is the reader's hot loop: sixteen bytes at a time with SSE2, which
 /// every x86-64 processor has.
 #[cfg(target_arch = "x86_64")]
-fn special(b: &[u8]) -> Option<usize> {
+pub(super) fn special(b: &[u8]) -> Option<usize> {
     use std::arch::x86_64::*;
     let mut i = 0;
     // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads 16
@@ -516,7 +529,7 @@ fn special(b: &[u8]) -> Option<usize> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn special(b: &[u8]) -> Option<usize> {
+pub(super) fn special(b: &[u8]) -> Option<usize> {
     b.iter().position(|&c| is_special(c))
 }
 
