@@ -189,6 +189,14 @@ pub(super) struct Word {
     token: Token,
 }
 
+impl Word {
+    const NONE: Word = Word {
+        start: 0,
+        end: 0,
+        token: Token::Other,
+    };
+}
+
 /// Records spoken numbers; returns where the first word holding a digit
 /// starts (the written pass starts there), if any does. `words` is a
 /// buffer, reused across texts; `chunks` are the classes of the text's
@@ -205,31 +213,19 @@ pub(super) fn find(
     // out: outside a run such a word changes nothing, and inside one it
     // ends the run, as the gap to the next token (which holds it, and so
     // does not [`joins`]) does.
-    words.clear();
-    let (mut number_words, mut singles) = (false, 0);
-    // At most how many digits all tokens of the text together stand for.
-    let mut most_digits = 0;
-    for (start, end) in TokenStarts::new(b, chunks) {
-        let token = token_of(b, start, end);
-        match token {
-            Token::Other => continue,
-            Token::Digits => {
-                singles += usize::from(end - start == 1);
-                most_digits += end - start;
-            }
-            Token::Word(_) => (number_words, most_digits) = (true, most_digits + 1),
-            // "triple" and its digit: three digits, counted here whole.
-            Token::Repeat(_) => (number_words, most_digits) = (true, most_digits + 3),
-        }
-        words.push(Word { start, end, token });
-    }
+    let Tally {
+        words: n,
+        number_words,
+        singles,
+        most_digits,
+    } = read_words(b, chunks, words);
     // Without a number word a run counts only when each of its groups is
     // one digit, and the shortest number a run is validated as (an SSN)
     // has nine digits: half the texts hold neither, and a third of the
     // others fewer digits in all ("two or three days"), and need no run.
     if (number_words || singles >= 9) && most_digits >= 9 {
         let mut run = Run::new(units, digits);
-        for w in words.iter() {
+        for w in &words[..n] {
             run.word(b, w.start, w.end, w.token, raw);
         }
         run.finish(raw);
@@ -315,97 +311,203 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Whether a word starting with `c` can be a token: a digit, or the first
-/// letter of a number word (zero, oh, one, two, three, four, five, six,
-/// seven, eight, nine, double, triple: d, e, f, n, o, s, t, z).
-fn can_start_token(c: u8) -> bool {
-    CAN_START[usize::from(c)]
+/// What the first reading of a text found: how many tokens it put at the
+/// front of the word buffer, and what they say about the run reading.
+struct Tally {
+    words: usize,
+    number_words: bool,
+    /// Tokens of one digit written as a digit.
+    singles: usize,
+    /// At most how many digits all tokens together stand for.
+    most_digits: usize,
 }
 
-const CAN_START: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        table[c] = b.is_ascii_digit()
-            || b.is_ascii_alphabetic()
-                && matches!(
-                    b | 0x20,
-                    b'd' | b'e' | b'f' | b'n' | b'o' | b's' | b't' | b'z'
-                );
-        c += 1;
+/// Puts the tokens of `b` (its words that are no [`Token::Other`]) at the
+/// front of `words`, in order. Every word is classified without a branch
+/// that depends on it (packed key, perfect hash, one comparison), and
+/// written whether or not it is a token, the count moving on only for a
+/// token: words are too varied for branches to be predicted.
+fn read_words(b: &[u8], chunks: &[Classes], words: &mut Vec<Word>) -> Tally {
+    // A word takes a byte and the byte after it: at most this many words.
+    let most_words = b.len() / 2 + 1;
+    if words.len() < most_words {
+        words.resize(most_words, Word::NONE);
+    }
+    let mut t = Tally {
+        words: 0,
+        number_words: false,
+        singles: 0,
+        most_digits: 0,
+    };
+    let mut carry = 0;
+    for (k, c) in chunks.iter().enumerate() {
+        // A word starts where a word byte follows one that is not.
+        let mut starts = c.word & !(c.word << 1 | carry);
+        carry = c.word >> 63;
+        while starts != 0 {
+            let bit = starts.trailing_zeros() as usize;
+            starts &= starts - 1;
+            let start = k * 64 + bit;
+            // The word ends at the chunk's next byte that is no word byte
+            // (the shift brings in zeros: the count stops at the chunk's end).
+            let len = ((!c.word >> bit).trailing_zeros() as usize).min(64 - bit);
+            let (end, code, digits) = if bit + len < 64 {
+                let all_digits = (c.digits >> bit) & ((1 << len) - 1) == (1 << len) - 1;
+                let (code, weight) = number_word(b, start, len);
+                let code = if all_digits { DIGITS } else { code };
+                (start + len, code, if all_digits { len } else { weight })
+            } else {
+                // On past the chunk (rare): read byte by byte.
+                let mut end = start + len;
+                while end < b.len() && is_word_byte(b[end]) {
+                    end += 1;
+                }
+                let token = token_of(b, start, end);
+                let digits = match token {
+                    Token::Digits => end - start,
+                    Token::Word(_) => 1,
+                    // "triple" and its digit: three digits, counted whole.
+                    Token::Repeat(_) => 3,
+                    Token::Other => 0,
+                };
+                (end, code_of(token), digits)
+            };
+            let is_digits = code == DIGITS;
+            t.singles += usize::from(is_digits & (end - start == 1));
+            t.number_words |= code > DIGITS;
+            t.most_digits += digits;
+            words[t.words] = Word {
+                start,
+                end,
+                token: TOKENS[usize::from(code)],
+            };
+            t.words += usize::from(code != OTHER);
+        }
+    }
+    t
+}
+
+/// Which number word, if any, `b[start..start + len]` is (as a token
+/// code, [`TOKENS`]), and how many digits it stands for at most: its key
+/// (lowercased, packed) looked up in [`WORDS`] by a perfect hash.
+#[inline(always)]
+fn number_word(b: &[u8], start: usize, len: usize) -> (u8, usize) {
+    let mask = LENGTH_MASK[len.min(7)];
+    // Eight bytes read at once where the text has them.
+    let packed = match b.get(start..start + 8) {
+        Some(eight) => u64::from_le_bytes(eight.try_into().expect("eight bytes")),
+        None => b[start..]
+            .iter()
+            .rev()
+            .fold(0u64, |k, &c| k << 8 | u64::from(c)),
+    };
+    // `| 0x20` lowercases letters, and makes no letter of anything else.
+    let key = (packed | u64::from_ne_bytes([0x20; 8])) & mask;
+    let entry = WORDS[slot(key)];
+    // All ones if the slot holds this word, else nothing: no branch.
+    let hit = 0u8.wrapping_sub(u8::from(entry.key == key));
+    (entry.code & hit, usize::from(entry.digits & hit))
+}
+
+/// Tokens by a small code, so that a token is chosen by arithmetic rather
+/// than by branches: 0 is [`Token::Other`], 1 [`Token::Digits`], 2 to 11
+/// the digit words, 12 and 13 "double" and "triple".
+const TOKENS: [Token; 16] = {
+    let mut table = [Token::Other; 16];
+    table[DIGITS as usize] = Token::Digits;
+    let mut d = 0;
+    while d < 10 {
+        table[2 + d as usize] = Token::Word(d);
+        d += 1;
+    }
+    table[12] = Token::Repeat(2);
+    table[13] = Token::Repeat(3);
+    table
+};
+const OTHER: u8 = 0;
+const DIGITS: u8 = 1;
+
+/// The code of `token` in [`TOKENS`].
+const fn code_of(token: Token) -> u8 {
+    match token {
+        Token::Other => OTHER,
+        Token::Digits => DIGITS,
+        Token::Word(d) => 2 + d,
+        Token::Repeat(times) => 10 + times,
+    }
+}
+
+/// The bytes a key keeps of a word of 0 to 6 bytes; none of a longer one
+/// (an empty key, which is no number word).
+const LENGTH_MASK: [u64; 8] = [
+    0,
+    0xff,
+    0xffff,
+    0xff_ffff,
+    0xffff_ffff,
+    0xff_ffff_ffff,
+    0xffff_ffff_ffff,
+    0,
+];
+
+/// A number word in the hash table: its key, its token, and how many
+/// digits it stands for at most.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: u64,
+    code: u8,
+    digits: u8,
+}
+
+/// The multiplier of the perfect hash: the 13 number words land in 13
+/// different slots of 16 (found by a search, checked by a test).
+const HASH: u64 = 0x4d6b_e287_2099_a8a7;
+
+const fn slot(key: u64) -> usize {
+    (key.wrapping_mul(HASH) >> 60) as usize
+}
+
+/// The number words by the slot of their key; the other slots hold a key
+/// no word has (no byte of a word is 0xff).
+const WORDS: [Entry; 16] = {
+    const NUMBER_WORDS: [(&[u8], Token); 13] = [
+        (b"zero", Token::Word(0)),
+        (b"oh", Token::Word(0)),
+        (b"one", Token::Word(1)),
+        (b"two", Token::Word(2)),
+        (b"three", Token::Word(3)),
+        (b"four", Token::Word(4)),
+        (b"five", Token::Word(5)),
+        (b"six", Token::Word(6)),
+        (b"seven", Token::Word(7)),
+        (b"eight", Token::Word(8)),
+        (b"nine", Token::Word(9)),
+        (b"double", Token::Repeat(2)),
+        (b"triple", Token::Repeat(3)),
+    ];
+    let mut table = [Entry {
+        key: u64::MAX,
+        code: OTHER,
+        digits: 0,
+    }; 16];
+    let mut i = 0;
+    while i < NUMBER_WORDS.len() {
+        let (word, token) = NUMBER_WORDS[i];
+        // "triple" and its digit: three digits, counted here whole.
+        let digits = if matches!(token, Token::Repeat(_)) {
+            3
+        } else {
+            1
+        };
+        table[slot(key(word))] = Entry {
+            key: key(word),
+            code: code_of(token),
+            digits,
+        };
+        i += 1;
     }
     table
 };
-
-/// The words of a text that can be tokens of a spoken number, as
-/// `(start, end)`: those that start with a digit or with the first letter of
-/// a number word. Word starts are found 64 bytes at a time with bit masks,
-/// so the text's other words are never read byte by byte, and most only by
-/// their first byte.
-struct TokenStarts<'a> {
-    b: &'a [u8],
-    chunks: &'a [Classes],
-    /// Where the next chunk starts.
-    next: usize,
-    /// Where the chunk of `starts` starts.
-    base: usize,
-    /// Word starts left in the chunk, one bit each.
-    starts: u64,
-    /// The chunk's word bytes, one bit each.
-    word: u64,
-    /// 1 if the last byte of the previous chunk belongs to a word.
-    carry: u64,
-}
-
-impl<'a> TokenStarts<'a> {
-    fn new(b: &'a [u8], chunks: &'a [Classes]) -> Self {
-        TokenStarts {
-            b,
-            chunks,
-            next: 0,
-            base: 0,
-            starts: 0,
-            word: 0,
-            carry: 0,
-        }
-    }
-}
-
-impl Iterator for TokenStarts<'_> {
-    type Item = (usize, usize);
-
-    #[inline]
-    fn next(&mut self) -> Option<(usize, usize)> {
-        let (bit, start) = loop {
-            while self.starts == 0 {
-                let Classes { word, .. } = *self.chunks.get(self.next / 64)?;
-                // A word starts where a word byte follows one that is not.
-                self.starts = word & !(word << 1 | self.carry);
-                self.word = word;
-                self.carry = word >> 63;
-                self.base = self.next;
-                self.next += 64;
-            }
-            let bit = self.starts.trailing_zeros();
-            self.starts &= self.starts - 1;
-            let start = self.base + bit as usize;
-            if can_start_token(self.b[start]) {
-                break (bit, start);
-            }
-        };
-        // The word ends at the chunk's next byte that is not a word byte,
-        // or past the chunk (rare: the rest is read byte by byte).
-        let len = (!self.word >> bit).trailing_zeros().min(64 - bit) as usize;
-        let mut end = start + len;
-        if bit as usize + len == 64 {
-            while end < self.b.len() && is_word_byte(self.b[end]) {
-                end += 1;
-            }
-        }
-        Some((start, end))
-    }
-}
 
 /// [`find`] reading every word byte by byte: the reference it must equal.
 #[cfg(test)]
@@ -460,6 +562,7 @@ mod word_tests {
             4 => prop::sample::select(vec![" ", ", ", "-", ".", ". ", "\n", "  ", "\t", ",", "(", ")"]),
             2 => prop::sample::select(vec![
                 "the", "then", "twelve", "onex", "4a", "a4", "é", "ü1", "_", "x", "—", "so", "do", "Zed", "nines",
+                "ones", "fivE", "tw", "doubled", "FOUR", "sevens", "oh_", "t", "ZERO",
             ]),
         ];
         proptest::collection::vec(piece, 0..120).prop_map(|p| p.concat())
@@ -500,6 +603,99 @@ mod word_tests {
         #[test]
         fn reading_only_candidate_words_finds_what_reading_every_word_finds(text in text()) {
             both(&text);
+        }
+    }
+
+    /// What a word is, by comparing it lowercased with each number word:
+    /// the reference for [`number_word`].
+    fn plain_token(word: &[u8]) -> Token {
+        let words: [(&[u8], Token); 13] = [
+            (b"zero", Token::Word(0)),
+            (b"oh", Token::Word(0)),
+            (b"one", Token::Word(1)),
+            (b"two", Token::Word(2)),
+            (b"three", Token::Word(3)),
+            (b"four", Token::Word(4)),
+            (b"five", Token::Word(5)),
+            (b"six", Token::Word(6)),
+            (b"seven", Token::Word(7)),
+            (b"eight", Token::Word(8)),
+            (b"nine", Token::Word(9)),
+            (b"double", Token::Repeat(2)),
+            (b"triple", Token::Repeat(3)),
+        ];
+        let lower = word.to_ascii_lowercase();
+        words
+            .iter()
+            .find(|(w, _)| *w == lower.as_slice())
+            .map_or(Token::Other, |&(_, t)| t)
+    }
+
+    /// The 13 number words each have a slot of their own in the table.
+    #[test]
+    fn every_number_word_has_its_own_slot() {
+        let words = [
+            "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+            "double", "triple",
+        ];
+        let slots: std::collections::BTreeSet<usize> =
+            words.iter().map(|w| slot(key(w.as_bytes()))).collect();
+        assert_eq!(slots.len(), 13);
+        for w in words {
+            let (code, _) = number_word(w.as_bytes(), 0, w.len());
+            assert_eq!(TOKENS[usize::from(code)], plain_token(w.as_bytes()), "{w}");
+            assert_ne!(code, OTHER, "{w}");
+        }
+    }
+
+    /// Words of 1 to 8 bytes: number words in any case, near misses,
+    /// other words, non-ASCII.
+    fn any_word() -> impl Strategy<Value = String> {
+        let near = prop::sample::select(vec![
+            "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+            "double", "triple", "ones", "tw", "doubled", "o", "on", "thre", "fiv", "sixx",
+            "eights", "nin", "triples", "zer0", "0h", "one_", "twoé", "ohh", "doubl",
+        ]);
+        let cased = (near, any::<u64>()).prop_map(|(w, case)| {
+            w.chars()
+                .enumerate()
+                .map(|(k, c)| {
+                    if case >> k & 1 == 1 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect::<String>()
+        });
+        prop_oneof![3 => cased, 1 => "[a-zA-Z0-9_éü]{1,8}"]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        /// The hashed classification says what comparing the lowercased
+        /// word with each number word says, wherever the word sits and
+        /// whatever follows it (the 8-byte load reads past it).
+        #[test]
+        fn hashed_classification_equals_plain_comparison(
+            word in any_word(),
+            before in "[ a-z]{0,9}",
+            after in prop::sample::select(vec!["", " ", "x", "ONE two", ", 4111 1111"]),
+        ) {
+            let text = format!("{before} {word}{after}");
+            let start = before.len() + 1;
+            let b = text.as_bytes();
+            let (code, digits) = number_word(b, start, word.len());
+            let want = plain_token(word.as_bytes());
+            prop_assert_eq!(TOKENS[usize::from(code)], want, "{:?}", text);
+            prop_assert_eq!(token(b, start, start + word.len()), want, "{:?}", text);
+            let most = match want {
+                Token::Word(_) => 1,
+                Token::Repeat(_) => 3,
+                _ => 0,
+            };
+            prop_assert_eq!(digits, most);
         }
     }
 
