@@ -20,76 +20,15 @@ enum Token {
     Other,
 }
 
-/// What the word `b[start..end]` (not all digits) means.
+/// What the word `b[start..end]` (not all digits) means: the number word
+/// it is, by its key in [`WORDS`] (any case; a word of more than six bytes
+/// is none).
 fn token(b: &[u8], start: usize, end: usize) -> Token {
-    let t = &b[start..end];
-    // Number words are 2 to 6 letters (their first letters are what
-    // `TokenStarts` picks words by, see [`can_start_token`]).
-    if !(2..=6).contains(&t.len()) {
-        return Token::Other;
-    }
-    // Most words with such a first letter go on with a letter no number
-    // word does ("the", "so", "de"): told by one look-up, unpacked.
-    if SECOND_LETTERS[usize::from(t[0] & 31)] & 1 << (t[1] & 31) == 0 {
-        return Token::Other;
-    }
-    // The word, lowercased, packed into an integer: one comparison per word.
-    const ZERO: u64 = key(b"zero");
-    const OH: u64 = key(b"oh");
-    const ONE: u64 = key(b"one");
-    const TWO: u64 = key(b"two");
-    const THREE: u64 = key(b"three");
-    const FOUR: u64 = key(b"four");
-    const FIVE: u64 = key(b"five");
-    const SIX: u64 = key(b"six");
-    const SEVEN: u64 = key(b"seven");
-    const EIGHT: u64 = key(b"eight");
-    const NINE: u64 = key(b"nine");
-    const DOUBLE: u64 = key(b"double");
-    const TRIPLE: u64 = key(b"triple");
-    // Eight bytes read at once where the text has them, the word's kept.
-    let word = u64::MAX >> (64 - 8 * t.len());
-    let packed = match b.get(start..start + 8) {
-        Some(eight) => u64::from_le_bytes(eight.try_into().expect("eight bytes")) & word,
-        None => t.iter().rev().fold(0u64, |k, &c| k << 8 | u64::from(c)),
-    };
-    // `| 0x20` lowercases letters, and makes no letter of anything else.
-    match packed | (u64::from_ne_bytes([0x20; 8]) & word) {
-        ZERO | OH => Token::Word(0),
-        ONE => Token::Word(1),
-        TWO => Token::Word(2),
-        THREE => Token::Word(3),
-        FOUR => Token::Word(4),
-        FIVE => Token::Word(5),
-        SIX => Token::Word(6),
-        SEVEN => Token::Word(7),
-        EIGHT => Token::Word(8),
-        NINE => Token::Word(9),
-        DOUBLE => Token::Repeat(2),
-        TRIPLE => Token::Repeat(3),
-        _ => Token::Other,
-    }
+    TOKENS[usize::from(number_word(b, start, end - start).0)]
 }
 
-/// For each first letter (by its low five bits, the same in either case),
-/// the second letters (a bit each, by their low five bits) of the number
-/// words that start with it.
-const SECOND_LETTERS: [u32; 32] = {
-    const WORDS: [&[u8]; 13] = [
-        b"zero", b"oh", b"one", b"two", b"three", b"four", b"five", b"six", b"seven", b"eight",
-        b"nine", b"double", b"triple",
-    ];
-    let mut table = [0u32; 32];
-    let mut i = 0;
-    while i < WORDS.len() {
-        table[(WORDS[i][0] & 31) as usize] |= 1 << (WORDS[i][1] & 31);
-        i += 1;
-    }
-    table
-};
-
-/// A lowercase word of up to 8 letters packed as `token` packs words: the
-/// first letter in the lowest byte.
+/// A lowercase word of up to 8 letters packed as [`number_word`] packs
+/// words: the first letter in the lowest byte.
 const fn key(word: &[u8]) -> u64 {
     let mut k = 0u64;
     let mut i = 0;
