@@ -167,9 +167,19 @@ impl JsonlFile {
     /// interrupted run committed) and dropping anything after them; 0 starts
     /// afresh. Files are created readable by their owner only.
     pub fn open(path: &Path, resume_at: u64) -> Result<JsonlFile, OutputError> {
+        JsonlFile::open_by(path, resume_at, open_private)
+    }
+
+    /// [`JsonlFile::open`], the file opened by `open` (given the path and
+    /// whether to empty it).
+    pub(crate) fn open_by(
+        path: &Path,
+        resume_at: u64,
+        open: impl FnOnce(&Path, bool) -> io::Result<File>,
+    ) -> Result<JsonlFile, OutputError> {
         let fail = OutputError::at(path);
         let existed = path.exists();
-        let mut file = open_private(path, resume_at == 0).map_err(&fail)?;
+        let mut file = open(path, resume_at == 0).map_err(&fail)?;
         if !existed {
             // A checkpoint will name this file: its directory entry must
             // survive a power cut as surely as the lines synced into it.
@@ -416,6 +426,9 @@ pub struct HourlySink {
     rotation: Rotation,
     current: Option<(PathBuf, JsonlFile)>,
     clock: fn() -> DateTime<Utc>,
+    /// Under a lease: the files as this worker found them, so that it never
+    /// writes into one another worker made after a takeover.
+    claimed: Option<crate::takeover::Claimed>,
 }
 
 impl HourlySink {
@@ -456,7 +469,23 @@ impl HourlySink {
             rotation,
             current: None,
             clock: Utc::now,
+            claimed: None,
         })
+    }
+
+    /// [`HourlySink::open`] for a worker under a lease, once its output is
+    /// detached ([`crate::takeover::detach_output`]): it writes only into
+    /// the files it found here now, or creates itself. A file another worker
+    /// replaced or created since (after taking the lease over while this
+    /// one was stalled) is an error, and is left untouched.
+    pub fn open_leased(
+        dir: &Path,
+        rotation: Rotation,
+        committed: Option<&Position>,
+    ) -> Result<HourlySink, OutputError> {
+        let mut sink = HourlySink::open(dir, rotation, committed)?;
+        sink.claimed = Some(crate::takeover::Claimed::files_of(dir)?);
+        Ok(sink)
     }
 
     /// Where the output stands before anything is written: the current
@@ -485,7 +514,7 @@ impl HourlySink {
     }
 
     #[cfg(test)]
-    fn with_clock(mut self, clock: fn() -> DateTime<Utc>) -> Self {
+    pub(crate) fn with_clock(mut self, clock: fn() -> DateTime<Utc>) -> Self {
         self.clock = clock;
         self
     }
@@ -502,7 +531,10 @@ impl RecordSink for HourlySink {
         }
         // Everything already in the file is committed (open() cut the rest).
         let existing = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let file = JsonlFile::open(&path, existing)?;
+        let file = match &self.claimed {
+            Some(claimed) => JsonlFile::open_by(&path, existing, |path, _| claimed.open(path))?,
+            None => JsonlFile::open(&path, existing)?,
+        };
         self.current = Some((path, file));
         Ok(())
     }

@@ -267,11 +267,15 @@ impl Service {
             let mut sink: Box<dyn RecordSink> = match (&c.stream, &c.out_dir) {
                 (Some(stream), _) => Box::new(NatsSink::new(stream.clone(), 0)),
                 (None, Some(dir)) => {
-                    // Under a lease, a worker that lost it may hold the files open.
-                    if held.lease.is_some() {
+                    // Under a lease, a worker that lost it may hold the files
+                    // open, or open them later: they are detached, and this
+                    // worker writes only into files it finds or makes.
+                    let sink = if held.lease.is_some() {
                         crate::takeover::detach_output(dir, &state.output)?;
-                    }
-                    let sink = HourlySink::open(dir, c.rotation, Some(&state.output))?;
+                        HourlySink::open_leased(dir, c.rotation, Some(&state.output))?
+                    } else {
+                        HourlySink::open(dir, c.rotation, Some(&state.output))?
+                    };
                     if state.output.file.is_none() {
                         state.output = sink.position()?;
                         save_state(store.as_ref(), key, &state, &[])?;

@@ -6,9 +6,10 @@
 //! writes after the takeover is gone, and the new holder re-reads it.
 
 use crate::output::{HourlySink, OutputError, Position};
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Detaches the output of `dir` from every open handle, keeping what
 /// `committed` says is durable (see the module documentation).
@@ -39,6 +40,83 @@ pub(crate) fn detach_output(dir: &Path, committed: &Position) -> Result<(), Outp
             .map_err(OutputError::at(dir))?;
     }
     Ok(())
+}
+
+/// The output files of a directory as a worker found them once its output
+/// was detached: each by its identity on disk (device and inode). A takeover
+/// replaces files by copies (new identities) and removes later ones, so a
+/// worker that lost its lease and opens a file by its name afterwards finds
+/// another file there, or one it did not find: it must not write into it.
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    files: HashMap<PathBuf, (u64, u64)>,
+}
+
+impl Claimed {
+    /// The output files of `dir` now.
+    pub(crate) fn files_of(dir: &Path) -> Result<Claimed, OutputError> {
+        let mut files = HashMap::new();
+        for entry in fs::read_dir(dir).map_err(OutputError::at(dir))? {
+            let entry = entry.map_err(OutputError::at(dir))?;
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(HourlySink::PREFIX)
+            {
+                let meta = entry.metadata().map_err(OutputError::at(&entry.path()))?;
+                files.insert(entry.path(), identity(&meta));
+            }
+        }
+        Ok(Claimed { files })
+    }
+
+    /// Opens `path` for writing: a file found at the claim, if it is still
+    /// the same file; otherwise a new file, created here and now.
+    pub(crate) fn open(&self, path: &Path) -> io::Result<File> {
+        let mut options = OpenOptions::new();
+        options.write(true).read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let stolen = || {
+            io::Error::other(
+                "another worker replaced or created it after taking this org's lease over: \
+                 this worker no longer holds the lease, and writes nothing",
+            )
+        };
+        match self.files.get(path) {
+            Some(found) => {
+                let file = options.open(path).map_err(|_| stolen())?;
+                if identity(&file.metadata()?) != *found {
+                    return Err(stolen());
+                }
+                Ok(file)
+            }
+            None => options
+                .create_new(true)
+                .open(path)
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::AlreadyExists => stolen(),
+                    _ => e,
+                }),
+        }
+    }
+}
+
+/// A file's device and inode: what stays the same while it is renamed and
+/// changes when it is replaced by a copy.
+#[cfg(unix)]
+fn identity(meta: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn identity(meta: &fs::Metadata) -> (u64, u64) {
+    // No inode: the length at the claim, a weaker check.
+    (0, meta.len())
 }
 
 /// Writes the first `len` bytes of `from` to a new file `to`, durably.
@@ -92,5 +170,62 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "no copy left behind: {names:?}");
+    }
+
+    /// A worker stalled past its lease that opens its files by name after
+    /// the takeover (the next period's, or the current one's first batch)
+    /// writes into none of the new holder's: it is refused, and their
+    /// files stay as the new holder wrote them.
+    #[test]
+    fn a_stale_worker_opening_files_after_the_takeover_is_refused() {
+        use crate::output::{HourlySink, RecordSink, Rotation};
+        let dir = tempfile::tempdir().unwrap();
+        let current = dir.path().join("violations-20261206T10.jsonl");
+        fs::write(&current, "a\n").unwrap();
+        let committed = Position {
+            file: Some(current.clone()),
+            offset: 2,
+        };
+        // The stale worker detached and claimed the files, then stalled.
+        detach_output(dir.path(), &committed).unwrap();
+        let stale = Claimed::files_of(dir.path()).unwrap();
+        // The new holder detaches (a new copy of the file) and writes on,
+        // into this period's file and the next.
+        detach_output(dir.path(), &committed).unwrap();
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&current)
+            .unwrap()
+            .write_all(b"b\n")
+            .unwrap();
+        let next = dir.path().join("violations-20261206T11.jsonl");
+        fs::write(&next, "c\n").unwrap();
+
+        for path in [&current, &next] {
+            let err = stale.open(path).unwrap_err();
+            assert!(
+                err.to_string().contains("no longer holds the lease"),
+                "{err}"
+            );
+        }
+        assert_eq!(fs::read_to_string(&current).unwrap(), "a\nb\n");
+        assert_eq!(fs::read_to_string(&next).unwrap(), "c\n");
+
+        // A worker that still holds its lease opens what it found, and makes new files.
+        let holder = Claimed::files_of(dir.path()).unwrap();
+        assert!(holder.open(&current).is_ok());
+        assert!(holder
+            .open(&dir.path().join("violations-20261206T12.jsonl"))
+            .is_ok());
+
+        // Through the sink: the first batch of a stale worker is refused.
+        fn ten_past_ten() -> chrono::DateTime<chrono::Utc> {
+            "2026-12-06T10:10:00Z".parse().unwrap()
+        }
+        let mut sink = HourlySink::open_leased(dir.path(), Rotation::Hour, Some(&committed))
+            .unwrap()
+            .with_clock(ten_past_ten);
+        detach_output(dir.path(), &committed).unwrap();
+        assert!(sink.start_batch().is_err());
     }
 }
