@@ -26,32 +26,34 @@ pub(crate) fn chunk_mask(b: &[u8], at: usize, class: impl Fn(&[u8; 64]) -> u64) 
 /// to '9', which holds the digits and the separators. The others in that
 /// range (quotes, commas, a few more) cost a closer look now and then,
 /// never a miss, and one range test is cheaper than four.
+#[inline(always)]
+pub(crate) fn could_join(chunk: &[u8; 64]) -> u64 {
+    in_byte_range(chunk, b' ', b'9')
+}
+
+/// Bit k is set where `lo <= chunk[k] <= hi`.
 /// Sixteen bytes at a time with SSE2, which every x86-64 processor has.
 #[cfg(target_arch = "x86_64")]
-pub(crate) fn could_join(chunk: &[u8; 64]) -> u64 {
+#[inline(always)]
+pub(crate) fn in_byte_range(chunk: &[u8; 64], lo: u8, hi: u8) -> u64 {
     use std::arch::x86_64::*;
-    let mut cannot = 0u64;
+    let mut mask = 0u64;
     // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads the
     // 16 bytes at `chunk[k..k + 16]`, with k + 16 <= 64.
     unsafe {
-        // Moved so that b' '..=b'9' is the bottom of the signed range.
-        let shift = _mm_set1_epi8((0x80 - 0x20) as i8);
-        let last = _mm_set1_epi8((b'9' + 0x80 - 0x20) as i8);
         for k in (0..64).step_by(16) {
             let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
-            let above = _mm_cmpgt_epi8(_mm_add_epi8(x, shift), last);
-            cannot |= u64::from(_mm_movemask_epi8(above) as u16) << k;
+            mask |= u64::from(_mm_movemask_epi8(in_range(x, lo, hi)) as u16) << k;
         }
     }
-    !cannot
+    mask
 }
 
-/// Bit k is set where `chunk[k]` is `byte` (SSE2, as [`could_join`]).
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn equal(chunk: &[u8; 64], byte: u8) -> u64 {
     use std::arch::x86_64::*;
     let mut mask = 0u64;
-    // SAFETY: as in `could_join`.
+    // SAFETY: as in `in_byte_range`.
     unsafe {
         let byte = _mm_set1_epi8(byte as i8);
         for k in (0..64).step_by(16) {
@@ -63,8 +65,8 @@ pub(crate) fn equal(chunk: &[u8; 64], byte: u8) -> u64 {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-pub(crate) fn could_join(chunk: &[u8; 64]) -> u64 {
-    bits(chunk, |c| (b' '..=b'9').contains(&c))
+pub(crate) fn in_byte_range(chunk: &[u8; 64], lo: u8, hi: u8) -> u64 {
+    bits(chunk, |c| (lo..=hi).contains(&c))
 }
 
 #[cfg(not(target_arch = "x86_64"))]

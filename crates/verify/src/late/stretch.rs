@@ -186,23 +186,8 @@ fn stretch_at(could: u64, at: usize, carried: &mut usize) -> Option<usize> {
 }
 
 /// Bit k is set where `chunk[k]` is an ASCII digit.
-#[cfg(target_arch = "x86_64")]
 pub(super) fn digits(chunk: &[u8; 64]) -> u64 {
-    use std::arch::x86_64::*;
-    let mut above = 0u64;
-    // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads the
-    // 16 bytes at `chunk[k..k + 16]`, with k + 16 <= 64.
-    unsafe {
-        // Moved so that b'0'..=b'9' is the bottom of the signed range.
-        let shift = _mm_set1_epi8((0x80 - 0x30) as i8);
-        let last = _mm_set1_epi8((b'9' + 0x80 - 0x30) as i8);
-        for k in (0..64).step_by(16) {
-            let x = _mm_loadu_si128(chunk.as_ptr().add(k).cast::<__m128i>());
-            let out = _mm_cmpgt_epi8(_mm_add_epi8(x, shift), last);
-            above |= u64::from(_mm_movemask_epi8(out) as u16) << k;
-        }
-    }
-    !above
+    crate::masks::in_byte_range(chunk, b'0', b'9')
 }
 
 /// Bit k is set where `chunk[k]` may join two digits: a space, `-` or `.`.
@@ -210,7 +195,8 @@ pub(super) fn digits(chunk: &[u8; 64]) -> u64 {
 pub(super) fn separators(chunk: &[u8; 64]) -> u64 {
     use std::arch::x86_64::*;
     let mut mask = 0u64;
-    // SAFETY: as in `digits`.
+    // SAFETY: SSE2 is part of the x86-64 baseline, and each load reads the
+    // 16 bytes at `chunk[k..k + 16]`, with k + 16 <= 64.
     unsafe {
         let (space, hyphen, dot) = (
             _mm_set1_epi8(b' ' as i8),
@@ -227,11 +213,6 @@ pub(super) fn separators(chunk: &[u8; 64]) -> u64 {
         }
     }
     mask
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-pub(super) fn digits(chunk: &[u8; 64]) -> u64 {
-    crate::masks::bits(chunk, |c| c.is_ascii_digit())
 }
 
 #[cfg(not(target_arch = "x86_64"))]
