@@ -88,7 +88,10 @@ impl Claimed {
         };
         match self.files.get(path) {
             Some(found) => {
-                let file = options.open(path).map_err(|_| stolen())?;
+                let file = options.open(path).map_err(|e| match e.kind() {
+                    io::ErrorKind::NotFound => stolen(),
+                    _ => e,
+                })?;
                 if identity(&file.metadata()?) != *found {
                     return Err(stolen());
                 }
